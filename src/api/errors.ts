@@ -1,0 +1,89 @@
+// The edge: domain error codes and framework errors become HTTP statuses and JSON bodies here,
+// and nowhere else. A 5xx body never carries internals; the log gets the error instead.
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { ErrorBody } from '../contracts/schemas.js';
+import { type ErrorCode, OrderError } from '../domain/order.js';
+
+const STATUS_OF_CODE: Record<ErrorCode, number> = {
+  VALIDATION_FAILED: 400,
+  ORDER_NOT_FOUND: 404,
+  ORDER_CONFLICT: 409,
+  TRANSITION_NOT_ALLOWED: 409,
+  ORDER_NOT_ACTIVE: 409,
+};
+
+/** Fastify's own client errors, by their code, as our stable codes. */
+const FRAMEWORK_ERRORS: Record<string, { status: number; code: string }> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'INVALID_CONTENT_LENGTH' },
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'BODY_TOO_LARGE' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'EMPTY_BODY' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'MALFORMED_JSON' },
+  FST_ERR_BAD_URL: { status: 400, code: 'BAD_URL' },
+};
+
+/** Errors that mean a dependency (PostgreSQL, Temporal) is unreachable right now: 503, retry later. */
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now
+  '08000',
+  '08001',
+  '08003',
+  '08006',
+]);
+
+export function isUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) return true;
+  // pg's pool and the Temporal client say so in their error names and messages.
+  if (error.name === 'ServiceError' || error.name === 'TransportError') return true;
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|UNAVAILABLE/i.test(
+    error.message,
+  );
+}
+
+function body(code: string, message: string, details: ErrorBody['details'] = []): ErrorBody {
+  return { code, message, details };
+}
+
+export function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply) {
+  if (error instanceof OrderError) {
+    return reply.status(STATUS_OF_CODE[error.code]).send(body(error.code, error.message, error.details));
+  }
+  if (!(error instanceof Error)) {
+    request.log.error({ thrown: error }, 'request failed with a non-error');
+    return reply.status(500).send(body('INTERNAL_ERROR', 'the order service failed to handle the request'));
+  }
+  const fastifyError = error as FastifyError;
+  if (fastifyError.validation !== undefined) {
+    const details = fastifyError.validation.map((issue) => {
+      const missing = (issue.params as { missingProperty?: string; additionalProperty?: string }) ?? {};
+      const child = missing.missingProperty ?? missing.additionalProperty;
+      const field = `${issue.instancePath}${child === undefined ? '' : `/${child}`}` || '/';
+      return { field: `${fastifyError.validationContext ?? 'body'}${field}`, code: issue.keyword, message: issue.message ?? 'is invalid' };
+    });
+    return reply.status(400).send(body('VALIDATION_FAILED', 'the request does not match its schema', details));
+  }
+  const known = fastifyError.code === undefined ? undefined : FRAMEWORK_ERRORS[fastifyError.code];
+  if (known !== undefined) return reply.status(known.status).send(body(known.code, fastifyError.message));
+  if (error instanceof SyntaxError) return reply.status(400).send(body('MALFORMED_JSON', 'the body is not valid JSON'));
+  if (fastifyError.statusCode === 429) return reply.status(429).send(body('RATE_LIMITED', 'too many requests'));
+  if (fastifyError.statusCode !== undefined && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
+    return reply.status(fastifyError.statusCode).send(body('BAD_REQUEST', fastifyError.message));
+  }
+  if (isUnavailable(error)) {
+    request.log.warn({ err: error }, 'dependency unavailable');
+    return reply
+      .status(503)
+      .header('retry-after', '1')
+      .send(body('SERVICE_UNAVAILABLE', 'a dependency of the order service is unavailable; retry shortly'));
+  }
+  request.log.error({ err: error }, 'request failed');
+  return reply.status(500).send(body('INTERNAL_ERROR', 'the order service failed to handle the request'));
+}

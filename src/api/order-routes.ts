@@ -1,0 +1,136 @@
+// Routes of the order resource. Request and response schemas on every route, per status.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { CancelOrderBody, CreateOrder, ErrorBody, Order } from '../contracts/schemas.js';
+import type { OrderService } from './order-service.js';
+
+const OrderParams = Type.Object(
+  { orderId: Type.String({ format: 'uuid', description: 'Unique identifier of the order' }) },
+  { additionalProperties: false },
+);
+
+const PendingOrder = Type.Object(
+  {
+    orderId: Type.String({ format: 'uuid' }),
+    status: Type.Literal('PENDING'),
+    message: Type.String(),
+  },
+  { description: 'The order service has the command; the order is not committed yet. GET it later.' },
+);
+
+const OrderEvent = Type.Object({
+  eventId: Type.String({ format: 'uuid', description: 'The CloudEvents ce_id' }),
+  type: Type.String(),
+  occurredAt: Type.String({ format: 'date-time' }),
+  publishedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  payload: Type.Unknown(),
+});
+
+const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 500: ErrorBody, 503: ErrorBody };
+
+export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: OrderService }> = async (app, { orders }) => {
+  app.post(
+    '/orders',
+    {
+      schema: {
+        summary: 'Create an order from a checked-out cart (CreateOrder)',
+        body: CreateOrder,
+        response: {
+          201: Order,
+          200: Order,
+          202: PendingOrder,
+          400: ErrorBody,
+          409: ErrorBody,
+          413: ErrorBody,
+          415: ErrorBody,
+          500: ErrorBody,
+          503: ErrorBody,
+        },
+      },
+    },
+    async (request, reply) => {
+      const outcome = await orders.createOrder(request.body);
+      if (outcome.kind === 'accepted') {
+        return reply
+          .status(202)
+          .header('location', `/orders/${outcome.orderId}`)
+          .send({ orderId: outcome.orderId, status: 'PENDING', message: 'the order is being created' });
+      }
+      return reply
+        .status(outcome.created ? 201 : 200)
+        .header('location', `/orders/${outcome.order.orderId}`)
+        .send(outcome.order);
+    },
+  );
+
+  app.get(
+    '/orders/:orderId',
+    {
+      schema: {
+        summary: 'Get an order (GetOrder)',
+        params: OrderParams,
+        response: { 200: Order, ...errors },
+      },
+    },
+    async (request) => orders.getOrder(request.params.orderId.toLowerCase()),
+  );
+
+  app.get(
+    '/orders/:orderId/events',
+    {
+      schema: {
+        summary: 'The events of an order, with their publish state',
+        params: OrderParams,
+        response: { 200: Type.Object({ orderId: Type.String(), events: Type.Array(OrderEvent) }), ...errors },
+      },
+    },
+    async (request) => {
+      const orderId = request.params.orderId.toLowerCase();
+      const events = await orders.getOrderEvents(orderId);
+      return {
+        orderId,
+        events: events.map((event) => ({
+          eventId: event.eventId,
+          type: event.type,
+          occurredAt: event.occurredAt,
+          publishedAt: event.publishedAt,
+          payload: JSON.parse(event.payload) as unknown,
+        })),
+      };
+    },
+  );
+
+  app.post(
+    '/orders/:orderId/cancel',
+    {
+      schema: {
+        summary: 'Cancel an order (CancelOrder), delivered to its workflow as a signal',
+        params: OrderParams,
+        body: CancelOrderBody,
+        response: { 200: Order, 202: Order, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const outcome = await orders.transitionOrder(request.params.orderId.toLowerCase(), {
+        name: 'cancel',
+        reason: request.body.reason,
+      });
+      return reply.status(outcome.kind === 'done' ? 200 : 202).send(outcome.order);
+    },
+  );
+
+  app.post(
+    '/orders/:orderId/complete',
+    {
+      schema: {
+        summary: 'Complete an order, delivered to its workflow as a signal',
+        params: OrderParams,
+        response: { 200: Order, 202: Order, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const outcome = await orders.transitionOrder(request.params.orderId.toLowerCase(), { name: 'complete' });
+      return reply.status(outcome.kind === 'done' ? 200 : 202).send(outcome.order);
+    },
+  );
+};

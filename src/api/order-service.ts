@@ -1,0 +1,129 @@
+// What the gateway does with each command: check it against the order rules and the
+// database, hand it to the order's workflow, and wait (bounded) for the database to show it.
+import type { CreateOrder, Order } from '../contracts/schemas.js';
+import type { Database } from '../db/index.js';
+import { findEventsOfOrder, findOrder, findOrderByCart } from '../db/orders-repository.js';
+import {
+  decideTransition,
+  ErrorCode,
+  OrderError,
+  sameOrderRequest,
+  TRANSITION_TARGET,
+  type TransitionRequest,
+  validateCreateOrder,
+} from '../domain/order.js';
+import { orderIdForCart } from '../ids.js';
+import type { OrderWorkflows } from '../temporal/client.js';
+
+export type CreateOrderOutcome =
+  /** The order is committed: `created` is false when the command had been seen before. */
+  | { kind: 'committed'; order: Order; created: boolean }
+  /** The workflow has the command but the order was not committed within the wait. */
+  | { kind: 'accepted'; orderId: string };
+
+export type TransitionOutcome = { kind: 'done'; order: Order } | { kind: 'accepted'; order: Order };
+
+export interface OrderServiceOptions {
+  db: Database;
+  workflows: OrderWorkflows;
+  createTimeoutMs: number;
+  transitionWaitMs: number;
+}
+
+export function createOrderService({ db, workflows, createTimeoutMs, transitionWaitMs }: OrderServiceOptions) {
+  async function requireOrder(orderId: string): Promise<Order> {
+    const order = await findOrder(db, orderId);
+    if (order === null) throw new OrderError(ErrorCode.ORDER_NOT_FOUND, `order ${orderId} does not exist`);
+    return order;
+  }
+
+  function forbidden(order: Order, request: TransitionRequest): OrderError {
+    return new OrderError(
+      ErrorCode.TRANSITION_NOT_ALLOWED,
+      `order ${order.orderId} is ${order.status}; it cannot ${request.name}`,
+    );
+  }
+
+  /** Polls the database until the order leaves CREATED or the wait is over. */
+  async function waitForTransition(orderId: string): Promise<Order> {
+    const deadline = Date.now() + transitionWaitMs;
+    let delay = 10;
+    for (;;) {
+      const order = await requireOrder(orderId);
+      if (order.status !== 'CREATED' || Date.now() >= deadline) return order;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(delay, deadline - Date.now())));
+      delay = Math.min(delay * 2, 200);
+    }
+  }
+
+  return {
+    async createOrder(input: CreateOrder): Promise<CreateOrderOutcome> {
+      const command = normalizeCreateOrder(input);
+      const violations = validateCreateOrder(command);
+      if (violations.length > 0) {
+        throw new OrderError(ErrorCode.VALIDATION_FAILED, 'the order breaks the order rules', violations);
+      }
+      // A cart that already has an order answers from the database, without Temporal.
+      const existing = await findOrderByCart(db, command.cartId);
+      if (existing !== null) {
+        if (!sameOrderRequest(toCommand(existing), command)) {
+          throw new OrderError(
+            ErrorCode.ORDER_CONFLICT,
+            `cart ${command.cartId} already has order ${existing.orderId} with different contents`,
+          );
+        }
+        return { kind: 'committed', order: existing, created: false };
+      }
+      const orderId = orderIdForCart(command.cartId);
+      const result = await workflows.createOrder(orderId, command, createTimeoutMs);
+      if (result === undefined) return { kind: 'accepted', orderId };
+      return { kind: 'committed', order: result.order, created: result.created };
+    },
+
+    getOrder: requireOrder,
+
+    async getOrderEvents(orderId: string) {
+      await requireOrder(orderId);
+      return findEventsOfOrder(db, orderId);
+    },
+
+    async transitionOrder(orderId: string, request: TransitionRequest): Promise<TransitionOutcome> {
+      const order = await requireOrder(orderId);
+      const decision = decideTransition(order.status, request.name);
+      if (decision.kind === 'already') return { kind: 'done', order };
+      if (decision.kind === 'forbidden') throw forbidden(order, request);
+
+      const delivered = await workflows.requestTransition(orderId, request);
+      const after = await (delivered ? waitForTransition(orderId) : requireOrder(orderId));
+      if (after.status === TRANSITION_TARGET[request.name]) return { kind: 'done', order: after };
+      if (after.status !== 'CREATED') throw forbidden(after, request); // another transition won the race
+      if (!delivered) {
+        throw new OrderError(ErrorCode.ORDER_NOT_ACTIVE, `order ${orderId} has no running workflow to change it`);
+      }
+      return { kind: 'accepted', order: after };
+    },
+  };
+}
+
+export type OrderService = ReturnType<typeof createOrderService>;
+
+/** Ids are compared and stored in lowercase, whatever case the caller used. */
+function normalizeCreateOrder(command: CreateOrder): CreateOrder {
+  return {
+    ...command,
+    cartId: command.cartId.toLowerCase(),
+    customerId: command.customerId.toLowerCase(),
+    items: command.items.map((item) => ({ ...item, productId: item.productId.toLowerCase() })),
+  };
+}
+
+function toCommand(order: Order): CreateOrder {
+  return {
+    cartId: order.cartId,
+    customerId: order.customerId,
+    items: order.items,
+    total: order.total,
+    currency: order.currency,
+    ...(order.paymentAuthorizationId === null ? {} : { paymentAuthorizationId: order.paymentAuthorizationId }),
+  };
+}

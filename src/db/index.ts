@@ -1,0 +1,75 @@
+// The only module that imports `pg`: one pool per process and one withTransaction.
+import pg from 'pg';
+import type { Config } from '../config.js';
+
+export interface QueryResult<Row> {
+  rows: Row[];
+  rowCount: number | null;
+}
+
+/** Anything that runs SQL: the pool, or the client of an open transaction. */
+export interface Queryable {
+  query<Row extends object = Record<string, unknown>>(text: string, values?: unknown[]): Promise<QueryResult<Row>>;
+}
+
+export interface Database extends Queryable {
+  /** Runs `work` in one transaction: committed if it resolves, rolled back if it throws. */
+  withTransaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface DatabaseLogger {
+  warn(details: object, message: string): void;
+}
+
+export function createDatabase(config: Config, logger: DatabaseLogger): Database {
+  const pool = new pg.Pool({
+    connectionString: config.DATABASE_URL,
+    max: config.DATABASE_POOL_MAX,
+    // Fail fast while PostgreSQL is down instead of queueing callers forever.
+    connectionTimeoutMillis: 3_000,
+    idleTimeoutMillis: 30_000,
+    // Bound every statement so a stuck query cannot hold a request forever.
+    statement_timeout: 10_000,
+    query_timeout: 12_000,
+    application_name: 'order-service',
+  });
+  // An idle client losing its connection (e.g. PostgreSQL restarted) must not crash the process.
+  pool.on('error', (error) => logger.warn({ err: error.message }, 'idle PostgreSQL client failed'));
+
+  const query: Queryable['query'] = async (text, values) => pool.query(text, values);
+
+  return {
+    query,
+    async withTransaction(work) {
+      const client = await pool.connect();
+      let broken = false;
+      try {
+        await client.query('BEGIN');
+        const result = await work({ query: (text, values) => client.query(text, values) });
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        // A connection that cannot even roll back is dropped, not returned to the pool.
+        await client.query('ROLLBACK').catch(() => {
+          broken = true;
+        });
+        throw error;
+      } finally {
+        client.release(broken);
+      }
+    },
+    async ping() {
+      await pool.query('SELECT 1');
+    },
+    async close() {
+      await pool.end();
+    },
+  };
+}
+
+/** SQLSTATE of a failed statement, when it has one. */
+export function sqlState(error: unknown): string | undefined {
+  return error instanceof pg.DatabaseError ? error.code : undefined;
+}

@@ -1,0 +1,163 @@
+// Order rules: states, allowed transitions, money arithmetic, command checks.
+// Pure: no I/O and no Node imports, so the API and the workflow sandbox both use it.
+import type {
+  CancellationReason,
+  CreateOrder,
+  OrderEventType,
+  OrderItem,
+  OrderStatus,
+} from '../contracts/schemas.js';
+import { MAX_DB_INTEGER } from '../contracts/schemas.js';
+
+export type TransitionName = 'complete' | 'cancel';
+
+/** The one transition table: from a status, which transitions lead where. */
+export const TRANSITIONS: Readonly<Record<OrderStatus, Partial<Record<TransitionName, OrderStatus>>>> = {
+  CREATED: { complete: 'COMPLETED', cancel: 'CANCELLED' },
+  COMPLETED: {},
+  CANCELLED: {},
+};
+
+/** The status each transition leads to, whatever the status it starts from. */
+export const TRANSITION_TARGET: Readonly<Record<TransitionName, OrderStatus>> = {
+  complete: 'COMPLETED',
+  cancel: 'CANCELLED',
+};
+
+/** The event that announces arrival in each status. */
+export const EVENT_FOR_STATUS: Readonly<Record<OrderStatus, OrderEventType>> = {
+  CREATED: 'OrderCreated',
+  COMPLETED: 'OrderCompleted',
+  CANCELLED: 'OrderCancelled',
+};
+
+export type TransitionDecision =
+  | { kind: 'apply'; to: OrderStatus }
+  /** The order is already where the transition leads: repeating it is a no-op. */
+  | { kind: 'already' }
+  | { kind: 'forbidden'; from: OrderStatus };
+
+export function decideTransition(from: OrderStatus, transition: TransitionName): TransitionDecision {
+  const to = TRANSITIONS[from][transition];
+  if (to !== undefined) return { kind: 'apply', to };
+  if (from === TRANSITION_TARGET[transition]) return { kind: 'already' };
+  return { kind: 'forbidden', from };
+}
+
+export function isTerminal(status: OrderStatus): boolean {
+  return Object.keys(TRANSITIONS[status]).length === 0;
+}
+
+/** A transition requested of an order, as carried by the workflow's signals. */
+export type TransitionRequest = { name: 'complete' } | { name: 'cancel'; reason: CancellationReason };
+
+// ---- Stable error codes ----------------------------------------------------------------
+
+export const ErrorCode = {
+  VALIDATION_FAILED: 'VALIDATION_FAILED',
+  ORDER_NOT_FOUND: 'ORDER_NOT_FOUND',
+  ORDER_CONFLICT: 'ORDER_CONFLICT',
+  TRANSITION_NOT_ALLOWED: 'TRANSITION_NOT_ALLOWED',
+  ORDER_NOT_ACTIVE: 'ORDER_NOT_ACTIVE',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export interface Violation {
+  /** JSON path of the offending field, e.g. `/items/1/productId`. */
+  field: string;
+  code: string;
+  message: string;
+}
+
+/** An order rule was broken. Carries a stable code; the edge decides the HTTP status. */
+export class OrderError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: Violation[] = [],
+  ) {
+    super(message);
+    this.name = 'OrderError';
+  }
+}
+
+// ---- Money -----------------------------------------------------------------------------
+
+/** Sum of quantity × unitPrice in minor units. BigInt, so no product can lose precision. */
+export function itemsTotal(items: readonly OrderItem[]): bigint {
+  return items.reduce((sum, item) => sum + BigInt(item.quantity) * BigInt(item.unitPrice), 0n);
+}
+
+const ISO_4217 = new Set<string>(Intl.supportedValuesOf('currency'));
+
+/**
+ * Rules the JSON schema cannot say. Returns every violation, each naming its field;
+ * an empty list means the command may become an order.
+ */
+export function validateCreateOrder(command: CreateOrder): Violation[] {
+  const violations: Violation[] = [];
+  if (command.items.length === 0) {
+    violations.push({ field: '/items', code: 'ITEMS_EMPTY', message: 'an order needs at least one item' });
+  }
+  const seen = new Map<string, number>();
+  command.items.forEach((item, index) => {
+    const first = seen.get(item.productId.toLowerCase());
+    if (first !== undefined) {
+      violations.push({
+        field: `/items/${index}/productId`,
+        code: 'DUPLICATE_PRODUCT',
+        message: `productId ${item.productId} already appears in /items/${first}`,
+      });
+    } else {
+      seen.set(item.productId.toLowerCase(), index);
+    }
+    if (item.unitPrice < 0) {
+      violations.push({
+        field: `/items/${index}/unitPrice`,
+        code: 'NEGATIVE_AMOUNT',
+        message: 'unitPrice must not be negative',
+      });
+    }
+  });
+  if (!ISO_4217.has(command.currency)) {
+    violations.push({ field: '/currency', code: 'UNKNOWN_CURRENCY', message: `${command.currency} is not an ISO 4217 currency` });
+  }
+  const computed = itemsTotal(command.items);
+  if (computed > BigInt(MAX_DB_INTEGER)) {
+    violations.push({
+      field: '/total',
+      code: 'AMOUNT_TOO_LARGE',
+      message: `the items add up to ${computed}, more than the largest storable total ${MAX_DB_INTEGER}`,
+    });
+  } else if (computed !== BigInt(command.total)) {
+    violations.push({
+      field: '/total',
+      code: 'TOTAL_MISMATCH',
+      message: `total is ${command.total} but the items add up to ${computed}`,
+    });
+  }
+  return violations;
+}
+
+/**
+ * Whether two CreateOrder commands ask for the same order: same customer, money and items
+ * (item order and letter case of ids do not matter). One cart makes one order, ever; a
+ * different command for a cart that has an order is a conflict.
+ */
+export function sameOrderRequest(a: CreateOrder, b: CreateOrder): boolean {
+  return canonicalCommand(a) === canonicalCommand(b);
+}
+
+function canonicalCommand(command: CreateOrder): string {
+  const items = command.items
+    .map((item) => [item.productId.toLowerCase(), item.quantity, item.unitPrice] as const)
+    .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
+  return JSON.stringify([
+    command.cartId.toLowerCase(),
+    command.customerId.toLowerCase(),
+    command.total,
+    command.currency,
+    command.paymentAuthorizationId ?? null,
+    items,
+  ]);
+}

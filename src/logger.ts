@@ -1,0 +1,13 @@
+// pino, JSON on every line; secrets are redacted wherever they would appear.
+import { pino } from 'pino';
+import type { Config } from './config.js';
+
+export type Logger = pino.Logger;
+
+export function createLogger(config: Config, name: string): Logger {
+  return pino({
+    name,
+    level: config.LOG_LEVEL,
+    redact: { paths: ['req.headers.authorization', 'headers.authorization', '*.password'], censor: '[redacted]' },
+  });
+}
