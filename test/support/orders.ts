@@ -1,0 +1,19 @@
+// Builders of valid CreateOrder commands for tests.
+import { randomUUID } from 'node:crypto';
+import type { CreateOrder } from '../../src/contracts/schemas.js';
+
+export function newCreateOrder(overrides: Partial<CreateOrder> = {}): CreateOrder {
+  const items = overrides.items ?? [
+    { productId: randomUUID(), quantity: 2, unitPrice: 1250 },
+    { productId: randomUUID(), quantity: 1, unitPrice: 499 },
+  ];
+  return {
+    cartId: randomUUID(),
+    customerId: randomUUID(),
+    items,
+    total: items.reduce((sum, item) => sum + item.quantity * item.unitPrice, 0),
+    currency: 'EUR',
+    paymentAuthorizationId: `pa_${randomUUID().slice(0, 8)}`,
+    ...overrides,
+  };
+}

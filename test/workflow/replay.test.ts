@@ -1,0 +1,32 @@
+// Recorded histories of each path, replayed against today's workflow code: a change that is
+// not replay-compatible fails here, before it can break orders already running.
+// After an intended change, guard it with patched() and re-record (see README).
+import { readdirSync, readFileSync } from 'node:fs';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { WORKFLOWS_PATH } from '../../worker.js';
+
+const dir = new URL('./histories/', import.meta.url);
+const files = readdirSync(dir).filter((file) => file.endsWith('.json'));
+
+beforeAll(() => {
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+});
+
+describe('replay of recorded order histories', () => {
+  it('has a recorded history of every path', () => {
+    expect(files.sort()).toEqual([
+      'order-cancelled.json',
+      'order-completed-after-publish-retries.json',
+      'order-completed.json',
+      'order-racing-signals.json',
+    ]);
+  });
+
+  it.each(files)('%s replays without nondeterminism', async (file) => {
+    const history = JSON.parse(readFileSync(new URL(file, dir), 'utf8'));
+    await expect(
+      Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, history, `replay-${file}`),
+    ).resolves.toBeUndefined();
+  });
+});
