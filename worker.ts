@@ -7,7 +7,13 @@ import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporal
 import { createActivities } from './src/activities/index.js';
 import { type Config, loadConfig } from './src/config.js';
 import { createDatabase } from './src/db/index.js';
-import { createEventPublisher, createKafka, ensureTopics, ORDER_EVENTS_PARTITIONS, ORDER_EVENTS_TOPIC } from './src/kafka/index.js';
+import {
+  createEventPublisher,
+  createKafka,
+  ensureTopics,
+  ORDER_EVENTS_PARTITIONS,
+  ORDER_EVENTS_TOPIC,
+} from './src/kafka/index.js';
 import { createLogger, type Logger } from './src/logger.js';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('./src/workflows/index.ts', import.meta.url));
@@ -57,10 +63,8 @@ export async function createOrderWorker(
 
 /** Routes the Temporal SDK's log lines into pino. */
 function temporalLogger(logger: Logger) {
-  const at =
-    (level: 'trace' | 'debug' | 'info' | 'warn' | 'error') =>
-    (message: string, meta?: LogMetadata) =>
-      logger[level](meta ?? {}, message);
+  const at = (level: 'trace' | 'debug' | 'info' | 'warn' | 'error') => (message: string, meta?: LogMetadata) =>
+    logger[level](meta ?? {}, message);
   const levels: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
     TRACE: 'trace',
     DEBUG: 'debug',

@@ -119,7 +119,8 @@ rotate_log() { [[ -f "$1" ]] && mv -f "$1" "$1.1"; return 0; }
 launch_detached() {
   local pidfile="$1" logfile="$2"; shift 2
   rm -f "$pidfile"
-  setsid bash -c 'echo $$ >"$0"; shift; exec "$@"' "$pidfile" _ "$@" >>"$logfile" 2>&1 </dev/null &
+  # 9>&-: the daemon must not inherit the stack lock (see take_lock).
+  setsid bash -c 'echo $$ >"$0"; shift; exec "$@"' "$pidfile" _ "$@" >>"$logfile" 2>&1 </dev/null 9>&- &
   local i
   for i in $(seq 50); do [[ -s "$pidfile" ]] && return 0; sleep 0.05; done
   die "could not start: $*"
@@ -226,7 +227,7 @@ pg_launch() {
   log "postgres: starting on 127.0.0.1:$PG_PORT"
   as_pg "$bin/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t "$WAIT_SECONDS" \
     -o "-p $PG_PORT -k /tmp -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on" \
-    start >"$PG_DIR/pg_ctl.log" 2>&1 || {
+    start >"$PG_DIR/pg_ctl.log" 2>&1 9>&- || {
       cat "$PG_DIR/pg_ctl.log" >&2
       fail_with_log postgres "$PG_LOG" "pg_ctl start failed"
     }
@@ -491,6 +492,8 @@ services_from_args() {
   echo
 }
 
+# Serialises concurrent stack.sh runs. Daemons are started with fd 9 closed,
+# otherwise they would hold the lock for as long as they run.
 take_lock() {
   mkdir -p "$STACK"
   exec 9>"$STACK/.lock"

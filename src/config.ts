@@ -3,7 +3,8 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 
-const Port = Type.Integer({ minimum: 1, maximum: 65535 });
+// 0 asks the OS for a free port (tests do).
+const Port = Type.Integer({ minimum: 0, maximum: 65535 });
 const Millis = Type.Integer({ minimum: 1, maximum: 600_000 });
 
 export const ConfigSchema = Type.Object({

@@ -4,10 +4,10 @@ import { Type } from '@sinclair/typebox';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
-import { ErrorBody } from '../contracts/schemas.js';
+import type { ErrorBody } from '../contracts/schemas.js';
 import { sendError } from './errors.js';
-import type { OrderService } from './order-service.js';
 import { orderRoutes } from './order-routes.js';
+import type { OrderService } from './order-service.js';
 
 export interface AppDependencies {
   orders: OrderService;
@@ -47,11 +47,9 @@ export async function buildApp({ orders, logger, bodyLimit = 256 * 1024 }: AppDe
     } satisfies ErrorBody),
   );
 
-  app.get(
-    '/healthz',
-    { schema: { response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
-    async () => ({ status: 'ok' as const }),
-  );
+  app.get('/healthz', { schema: { response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({
+    status: 'ok' as const,
+  }));
   await app.register(orderRoutes, { orders });
   return app;
 }

@@ -66,7 +66,11 @@ export function sendError(error: unknown, request: FastifyRequest, reply: Fastif
       const missing = (issue.params as { missingProperty?: string; additionalProperty?: string }) ?? {};
       const child = missing.missingProperty ?? missing.additionalProperty;
       const field = `${issue.instancePath}${child === undefined ? '' : `/${child}`}` || '/';
-      return { field: `${fastifyError.validationContext ?? 'body'}${field}`, code: issue.keyword, message: issue.message ?? 'is invalid' };
+      return {
+        field: `${fastifyError.validationContext ?? 'body'}${field}`,
+        code: issue.keyword,
+        message: issue.message ?? 'is invalid',
+      };
     });
     return reply.status(400).send(body('VALIDATION_FAILED', 'the request does not match its schema', details));
   }

@@ -161,15 +161,11 @@ export type OrderEventType = keyof typeof EVENT_SCHEMAS;
 export type OrderEventPayload = OrderCreated | OrderCompleted | OrderCancelled;
 
 /** Every error the API answers with: a stable code, a message, and the offending fields. */
-export const ErrorBody = Type.Object(
-  {
-    code: Type.String({ description: 'Stable machine-readable error code' }),
-    message: Type.String(),
-    details: Type.Array(
-      Type.Object({ field: Type.String(), code: Type.String(), message: Type.String() }),
-    ),
-  },
-);
+export const ErrorBody = Type.Object({
+  code: Type.String({ description: 'Stable machine-readable error code' }),
+  message: Type.String(),
+  details: Type.Array(Type.Object({ field: Type.String(), code: Type.String(), message: Type.String() })),
+});
 export type ErrorBody = Static<typeof ErrorBody>;
 
 export const ALL_SCHEMAS: TSchema[] = [

@@ -6,7 +6,10 @@ import { loadConfig } from '../config.js';
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations', import.meta.url));
 
 /** Brings the database to the newest schema; returns the names of the migrations it ran. */
-export async function migrateDatabase(databaseUrl: string, log: (message: string) => void = () => {}): Promise<string[]> {
+export async function migrateDatabase(
+  databaseUrl: string,
+  log: (message: string) => void = () => {},
+): Promise<string[]> {
   const applied = await runner({
     databaseUrl,
     dir: MIGRATIONS_DIR,

@@ -42,7 +42,11 @@ export function eventForOrder(order: Order): { type: OrderEventType; payload: Or
       return { type: 'OrderCreated', payload: orderCreatedPayload(order), occurredAt: order.createdAt };
     case 'COMPLETED': {
       const completedAt = required(order.completedAt, 'completedAt');
-      return { type: 'OrderCompleted', payload: orderCompletedPayload({ ...order, completedAt }), occurredAt: completedAt };
+      return {
+        type: 'OrderCompleted',
+        payload: orderCompletedPayload({ ...order, completedAt }),
+        occurredAt: completedAt,
+      };
     }
     case 'CANCELLED': {
       const cancelledAt = required(order.cancelledAt, 'cancelledAt');

@@ -1,12 +1,6 @@
 // Order rules: states, allowed transitions, money arithmetic, command checks.
 // Pure: no I/O and no Node imports, so the API and the workflow sandbox both use it.
-import type {
-  CancellationReason,
-  CreateOrder,
-  OrderEventType,
-  OrderItem,
-  OrderStatus,
-} from '../contracts/schemas.js';
+import type { CancellationReason, CreateOrder, OrderEventType, OrderItem, OrderStatus } from '../contracts/schemas.js';
 import { MAX_DB_INTEGER } from '../contracts/schemas.js';
 
 export type TransitionName = 'complete' | 'cancel';
@@ -120,7 +114,11 @@ export function validateCreateOrder(command: CreateOrder): Violation[] {
     }
   });
   if (!ISO_4217.has(command.currency)) {
-    violations.push({ field: '/currency', code: 'UNKNOWN_CURRENCY', message: `${command.currency} is not an ISO 4217 currency` });
+    violations.push({
+      field: '/currency',
+      code: 'UNKNOWN_CURRENCY',
+      message: `${command.currency} is not an ISO 4217 currency`,
+    });
   }
   const computed = itemsTotal(command.items);
   if (computed > BigInt(MAX_DB_INTEGER)) {

@@ -1,5 +1,5 @@
 // The only module that imports `kafkajs`.
-import { Kafka, type Message, type Producer, logLevel } from 'kafkajs';
+import { Kafka, logLevel, type Message, type Producer } from 'kafkajs';
 import type { Config } from '../config.js';
 import { kafkaBrokers } from '../config.js';
 
@@ -34,10 +34,7 @@ export function createKafka(config: Config, logger: KafkaLogger): Kafka {
 }
 
 /** Creates each topic that is missing; leaves existing ones as they are. */
-export async function ensureTopics(
-  kafka: Kafka,
-  topics: { topic: string; numPartitions: number }[],
-): Promise<void> {
+export async function ensureTopics(kafka: Kafka, topics: { topic: string; numPartitions: number }[]): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {

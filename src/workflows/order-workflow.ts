@@ -17,9 +17,9 @@ import {
   createOrderUpdate,
   getOrderStateQuery,
   ORDER_CONFLICT_FAILURE,
+  OrderStatusAttribute,
   type OrderWorkflowInput,
   type OrderWorkflowState,
-  OrderStatusAttribute,
 } from './definitions.js';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -101,4 +101,3 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<Order> {
   await condition(allHandlersFinished);
   return ended.order;
 }
-

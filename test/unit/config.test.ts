@@ -15,7 +15,10 @@ describe('loadConfig', () => {
   });
 
   it('converts numbers and keeps what is set', () => {
-    expect(loadConfig({ PORT: '8080', KAFKA_BROKERS: 'a:1,b:2' })).toMatchObject({ PORT: 8080, KAFKA_BROKERS: 'a:1,b:2' });
+    expect(loadConfig({ PORT: '8080', KAFKA_BROKERS: 'a:1,b:2' })).toMatchObject({
+      PORT: 8080,
+      KAFKA_BROKERS: 'a:1,b:2',
+    });
   });
 
   it('fails fast naming each bad variable', () => {

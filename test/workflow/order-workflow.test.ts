@@ -1,17 +1,17 @@
 // orderWorkflow on a real Temporal dev server (the stack's CLI binary), activities mocked
 // with the types of the real module.
 import { randomUUID } from 'node:crypto';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { writeFile } from 'node:fs/promises';
 import type { WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OrderActivities, PersistedOrder } from '../../src/activities/index.js';
 import { loadConfig } from '../../src/config.js';
 import type { CreateOrder, Order } from '../../src/contracts/schemas.js';
-import { OrderError } from '../../src/domain/order.js';
 import type { TransitionRequest } from '../../src/domain/order.js';
+import { OrderError } from '../../src/domain/order.js';
 import { orderIdForCart, workflowIdForOrder } from '../../src/ids.js';
 import { connectOrderWorkflows, type OrderWorkflows } from '../../src/temporal/client.js';
 import { getOrderStateQuery, OrderStatusAttribute } from '../../src/workflows/definitions.js';
@@ -133,7 +133,12 @@ describe('orderWorkflow', () => {
       expect(await workflows.requestTransition(orderId, { name: 'complete' })).toBe(true);
       const ended = await handle.result();
       expect(ended.status).toBe('COMPLETED');
-      expect(calls).toEqual(['persistOrder', 'publish:OrderCreated', 'persistTransition:complete', 'publish:COMPLETED']);
+      expect(calls).toEqual([
+        'persistOrder',
+        'publish:OrderCreated',
+        'persistTransition:complete',
+        'publish:COMPLETED',
+      ]);
 
       const description = await handle.describe();
       expect(description.typedSearchAttributes.get(OrderStatusAttribute)).toBe('COMPLETED');
@@ -171,7 +176,10 @@ describe('orderWorkflow', () => {
       expect(calls.filter((call) => call.startsWith('publish:'))).toHaveLength(2);
       const state = await handle.query(getOrderStateQuery);
       expect(state.refusedTransitions).toHaveLength(3);
-      expect(state.publishedEvents).toEqual(['OrderCreated', ended.status === 'COMPLETED' ? 'OrderCompleted' : 'OrderCancelled']);
+      expect(state.publishedEvents).toEqual([
+        'OrderCreated',
+        ended.status === 'COMPLETED' ? 'OrderCompleted' : 'OrderCancelled',
+      ]);
       await recordHistory('order-racing-signals', handle);
     });
   });

@@ -1,0 +1,46 @@
+// A consumer of ordering.orders for tests: reads the topic through a consumer group of its
+// own and keeps every event, so tests can wait for an order's events and inspect them.
+import { randomUUID } from 'node:crypto';
+import { Kafka, logLevel } from 'kafkajs';
+
+export interface SeenEvent {
+  key: string;
+  partition: number;
+  headers: Record<string, string>;
+  value: string;
+  payload: Record<string, unknown>;
+}
+
+export async function collectOrderEvents(brokers: string[]) {
+  const kafka = new Kafka({ clientId: 'order-tests', brokers, logLevel: logLevel.NOTHING });
+  const consumer = kafka.consumer({ groupId: `order-tests-${randomUUID()}` });
+  const events: SeenEvent[] = [];
+  await consumer.connect();
+  await consumer.subscribe({ topic: 'ordering.orders', fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message, partition }) => {
+      const headers: Record<string, string> = {};
+      for (const [name, value] of Object.entries(message.headers ?? {})) headers[name] = String(value);
+      const value = message.value?.toString('utf8') ?? '';
+      events.push({ key: message.key?.toString('utf8') ?? '', partition, headers, value, payload: JSON.parse(value) });
+    },
+  });
+
+  const ofOrder = (orderId: string) => events.filter((event) => event.key === orderId);
+  return {
+    events,
+    ofOrder,
+    /** Waits until the order has at least `count` events on the topic. */
+    async waitFor(orderId: string, count: number, timeoutMs = 30_000): Promise<SeenEvent[]> {
+      const deadline = Date.now() + timeoutMs;
+      while (ofOrder(orderId).length < count) {
+        if (Date.now() > deadline) {
+          throw new Error(`order ${orderId}: ${ofOrder(orderId).length} of ${count} events after ${timeoutMs} ms`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      return ofOrder(orderId);
+    },
+    close: () => consumer.disconnect(),
+  };
+}

@@ -1,0 +1,41 @@
+// Integration tests run against the real local stack (scripts/stack.sh, started by `npm test`):
+// this setup migrates the test database and runs one worker and one API server on it.
+
+import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
+import type { TestProject } from 'vitest/node';
+import { loadConfig } from '../../src/config.js';
+import { migrateDatabase } from '../../src/db/migrate.js';
+import { createLogger } from '../../src/logger.js';
+import { startServer } from '../../src/server.js';
+import { createOrderWorker, WORKFLOWS_PATH } from '../../worker.js';
+import { testEnvironment } from './stack.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    apiUrl: string;
+    env: Record<string, string>;
+  }
+}
+
+export default async function setup(project: TestProject) {
+  const env = testEnvironment();
+  const config = loadConfig(env);
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  await migrateDatabase(config.DATABASE_URL);
+
+  const workflowBundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
+  const worker = await createOrderWorker(config, createLogger(config, 'worker'), { workflowBundle });
+  const running = worker.run();
+  const server = await startServer(config);
+  const address = server.app.server.address();
+  if (address === null || typeof address === 'string') throw new Error('API did not listen on a TCP port');
+
+  project.provide('apiUrl', `http://127.0.0.1:${address.port}`);
+  project.provide('env', env);
+
+  return async () => {
+    await server.close();
+    worker.shutdown();
+    await running;
+  };
+}
