@@ -15,11 +15,14 @@ import {
   ORDER_EVENTS_TOPIC,
 } from './src/kafka/index.js';
 import { createLogger, type Logger } from './src/logger.js';
+import { startOutboxSweeper } from './src/outbox-sweeper.js';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('./src/workflows/index.ts', import.meta.url));
 
 export interface OrderWorker {
   worker: Worker;
+  /** Republishes events left unpublished past OUTBOX_SWEEP_AFTER_MS; returns how many. */
+  sweepOutbox(): Promise<number>;
   /** Runs until shutdown is requested, then closes the worker's dependencies. */
   run(): Promise<void>;
   shutdown(): void;
@@ -46,12 +49,22 @@ export async function createOrderWorker(
     // Running activities get this long to finish after a shutdown is requested.
     shutdownGraceTime: '20 seconds',
   });
+  const sweeper = startOutboxSweeper({
+    db,
+    publisher,
+    eventSource: config.EVENT_SOURCE,
+    logger,
+    intervalMs: config.OUTBOX_SWEEP_INTERVAL_MS,
+    olderThanMs: config.OUTBOX_SWEEP_AFTER_MS,
+  });
   return {
     worker,
+    sweepOutbox: sweeper.sweep,
     async run() {
       try {
         await worker.run();
       } finally {
+        await sweeper.stop();
         await connection.close();
         await publisher.close();
         await db.close();

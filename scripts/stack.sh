@@ -192,7 +192,7 @@ pg_pid() {
   return 0
 }
 
-pg_ready() { pg_isready -q -h 127.0.0.1 -p "$PG_PORT" -t 2 >/dev/null 2>&1; }
+pg_ready() { pg_isready -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -t 2 >/dev/null 2>&1; }
 
 pg_prepare() {
   pg_install

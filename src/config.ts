@@ -65,6 +65,34 @@ export const ConfigSchema = Type.Object({
     default: 5_000,
     description: 'How long cancel/complete wait for the new status to be persisted before answering 202.',
   },
+  API_KEYS: Type.String({
+    default: '{}',
+    description:
+      'JSON object mapping each bearer token to its scopes (orders:create, orders:read, orders:manage). ' +
+      'Unset means no token is accepted; `npm start` generates dev tokens.',
+  }),
+  RATE_LIMIT_PER_MINUTE: Type.Integer({
+    minimum: 0,
+    maximum: 10_000_000,
+    default: 6000,
+    description: 'Requests per minute allowed per token (per address without one); 0 switches the limit off.',
+  }),
+  BODY_LIMIT_BYTES: Type.Integer({
+    minimum: 1024,
+    maximum: 10 * 1024 * 1024,
+    default: 256 * 1024,
+    description: 'Largest request body the API accepts, in bytes.',
+  }),
+  OUTBOX_SWEEP_INTERVAL_MS: {
+    ...Millis,
+    default: 10_000,
+    description: 'How often the worker looks for events left unpublished.',
+  },
+  OUTBOX_SWEEP_AFTER_MS: {
+    ...Millis,
+    default: 60_000,
+    description: 'Age after which an unpublished event is republished by the sweeper.',
+  },
   WORKER_MAX_CONCURRENT_ACTIVITIES: Type.Integer({
     minimum: 1,
     maximum: 1000,
@@ -88,6 +116,41 @@ export class ConfigError extends Error {
   }
 }
 
+export const SCOPES = ['orders:create', 'orders:read', 'orders:manage'] as const;
+export type Scope = (typeof SCOPES)[number];
+
+const ScopeList = Type.Array(Type.Union(SCOPES.map((scope) => Type.Literal(scope))), {
+  minItems: 1,
+  uniqueItems: true,
+});
+
+/** The tokens of API_KEYS and the scopes of each. Problems never quote a token. */
+export function parseApiKeys(raw: string): Map<string, Set<Scope>> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ConfigError(['API_KEYS: is not valid JSON']);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError(['API_KEYS: must be a JSON object mapping each token to its scopes']);
+  }
+  const keys = new Map<string, Set<Scope>>();
+  const problems: string[] = [];
+  Object.entries(parsed).forEach(([token, scopes], index) => {
+    if (!/^[\x21-\x7e]{16,512}$/.test(token)) {
+      problems.push(`API_KEYS: token #${index + 1} must be 16 to 512 printable ASCII characters`);
+    }
+    if (!Value.Check(ScopeList, scopes)) {
+      problems.push(`API_KEYS: token #${index + 1} needs a list of distinct scopes among ${SCOPES.join(', ')}`);
+    } else {
+      keys.set(token, new Set(scopes));
+    }
+  });
+  if (problems.length > 0) throw new ConfigError(problems);
+  return keys;
+}
+
 /** The environment variable names the app reads (used by the docker-compose drift test). */
 export const CONFIG_VARIABLES = Object.keys(ConfigSchema.properties) as (keyof Config)[];
 
@@ -103,7 +166,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     (error) => `${error.path.slice(1)}: ${error.message} (got ${JSON.stringify(error.value)})`,
   );
   if (problems.length > 0) throw new ConfigError(problems);
-  return candidate as Config;
+  const config = candidate as Config;
+  parseApiKeys(config.API_KEYS);
+  return config;
 }
 
 export function kafkaBrokers(config: Config): string[] {

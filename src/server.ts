@@ -2,9 +2,10 @@
 // closes them in reverse order on SIGTERM/SIGINT.
 import { pathToFileURL } from 'node:url';
 import { buildApp } from './api/app.js';
-import { createOrderService } from './api/order-service.js';
-import { type Config, loadConfig } from './config.js';
+import { createOrderService } from './orders/order-service.js';
+import { type Config, loadConfig, parseApiKeys } from './config.js';
 import { createDatabase } from './db/index.js';
+import { createKafka, createKafkaProbe } from './kafka/index.js';
 import { createLogger } from './logger.js';
 import { connectOrderWorkflows } from './temporal/client.js';
 
@@ -18,7 +19,15 @@ export async function startServer(config: Config) {
     createTimeoutMs: config.CREATE_ORDER_TIMEOUT_MS,
     transitionWaitMs: config.TRANSITION_WAIT_MS,
   });
-  const app = await buildApp({ orders, logger });
+  const kafkaProbe = createKafkaProbe(createKafka(config, logger));
+  const app = await buildApp({
+    orders,
+    logger,
+    apiKeys: parseApiKeys(config.API_KEYS),
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
+    readiness: () => unavailableOf({ postgresql: db.ping, temporal: workflows.ping, kafka: kafkaProbe.ping }),
+  });
   await app.listen({ host: config.HOST, port: config.PORT });
   return {
     app,
@@ -26,10 +35,25 @@ export async function startServer(config: Config) {
     /** Stops accepting, drains in-flight requests, then closes Temporal and PostgreSQL. */
     async close() {
       await app.close();
+      await kafkaProbe.close();
       await workflows.close();
       await db.close();
     },
   };
+}
+
+/** Runs every check at once, each bounded; returns the names of those that failed. */
+async function unavailableOf(checks: Record<string, () => Promise<void>>): Promise<string[]> {
+  const names = Object.keys(checks);
+  const results = await Promise.allSettled(
+    Object.values(checks).map((check) =>
+      Promise.race([
+        check(),
+        new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2_000).unref()),
+      ]),
+    ),
+  );
+  return names.filter((_, index) => results[index]?.status === 'rejected');
 }
 
 async function main() {

@@ -1,19 +1,31 @@
 // The HTTP gateway: a Fastify instance with its dependencies passed in, nothing global.
+import { createHash } from 'node:crypto';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
+import type { Scope } from '../config.js';
 import type { ErrorBody } from '../contracts/schemas.js';
+import { createAuthenticator } from './auth.js';
 import { sendError } from './errors.js';
 import { orderRoutes } from './order-routes.js';
-import type { OrderService } from './order-service.js';
+import type { OrderService } from '../orders/order-service.js';
 
 export interface AppDependencies {
   orders: OrderService;
   logger: FastifyBaseLogger;
+  apiKeys: Map<string, Set<Scope>>;
   /** Largest accepted request body, in bytes. */
-  bodyLimit?: number;
+  bodyLimit: number;
+  /** Requests per minute per token (per address without one); 0 switches the limit off. */
+  rateLimitPerMinute: number;
+  /** Checks each dependency for /readyz: the names of those that do not answer. */
+  readiness?: () => Promise<string[]>;
 }
 
 /** Two validators: bodies are taken as sent (a "5" is not a 5); path and query strings are coerced. */
@@ -24,12 +36,12 @@ function createValidators() {
   return (httpPart: string | undefined) => (httpPart === 'body' ? exact : coercing);
 }
 
-export async function buildApp({ orders, logger, bodyLimit = 256 * 1024 }: AppDependencies) {
+export async function buildApp({ orders, logger, apiKeys, bodyLimit, rateLimitPerMinute, readiness }: AppDependencies) {
   const app = Fastify({
     loggerInstance: logger,
     bodyLimit,
     requestIdHeader: 'x-request-id',
-    // Bound what a hostile client can make the server hold.
+    // Bound what a slow or hostile client can make the server hold.
     connectionTimeout: 30_000,
     requestTimeout: 30_000,
     return503OnClosing: true,
@@ -47,9 +59,74 @@ export async function buildApp({ orders, logger, bodyLimit = 256 * 1024 }: AppDe
     } satisfies ErrorBody),
   );
 
-  app.get('/healthz', { schema: { response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({
-    status: 'ok' as const,
-  }));
+  await app.register(helmet, {
+    // Swagger UI at /docs needs its own inline styles; everything else is JSON.
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:'],
+      },
+    },
+  });
+  if (rateLimitPerMinute > 0) {
+    await app.register(rateLimit, {
+      max: rateLimitPerMinute,
+      timeWindow: 60_000,
+      // Per token (its digest, never the token itself), per address for callers without one.
+      keyGenerator: (request) => {
+        const header = request.headers.authorization;
+        return typeof header === 'string'
+          ? `token:${createHash('sha256').update(header).digest('hex')}`
+          : `ip:${request.ip}`;
+      },
+      allowList: (request) => request.url === '/healthz' || request.url === '/readyz',
+      errorResponseBuilder: (_request, context) => ({
+        statusCode: 429,
+        code: 'RATE_LIMITED',
+        message: `rate limit of ${context.max} requests per minute exceeded; retry in ${context.after}`,
+        details: [],
+      }),
+    });
+  }
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Acme Order Management System',
+        version: '1.0.0',
+        description: 'Creates, reads, completes and cancels orders. Contracts: the Acme event catalog v1.0.0.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+
+  app.addHook('onRequest', createAuthenticator(apiKeys));
+
+  app.get(
+    '/healthz',
+    { schema: { summary: 'The process is up', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
+    async () => ({ status: 'ok' as const }),
+  );
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        summary: 'PostgreSQL, Temporal and Kafka answer',
+        response: {
+          200: Type.Object({ status: Type.Literal('ready') }),
+          503: Type.Object({ status: Type.Literal('unavailable'), unavailable: Type.Array(Type.String()) }),
+        },
+      },
+    },
+    async (_request, reply) => {
+      const unavailable = readiness === undefined ? [] : await readiness();
+      if (unavailable.length > 0) return reply.status(503).send({ status: 'unavailable' as const, unavailable });
+      return { status: 'ready' as const };
+    },
+  );
   await app.register(orderRoutes, { orders });
   return app;
 }

@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { CancelOrderBody, CreateOrder, ErrorBody, Order } from '../contracts/schemas.js';
-import type { OrderService } from './order-service.js';
+import type { OrderService } from '../orders/order-service.js';
 
 const OrderParams = Type.Object(
   { orderId: Type.String({ format: 'uuid', description: 'Unique identifier of the order' }) },
@@ -26,7 +26,17 @@ const OrderEvent = Type.Object({
   payload: Type.Unknown(),
 });
 
-const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 500: ErrorBody, 503: ErrorBody };
+const errors = {
+  400: ErrorBody,
+  401: ErrorBody,
+  403: ErrorBody,
+  404: ErrorBody,
+  409: ErrorBody,
+  429: ErrorBody,
+  500: ErrorBody,
+  503: ErrorBody,
+};
+const security = [{ bearer: [] }];
 
 export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: OrderService }> = async (app, { orders }) => {
   app.post(
@@ -39,14 +49,13 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: OrderService }> = 
           201: Order,
           200: Order,
           202: PendingOrder,
-          400: ErrorBody,
-          409: ErrorBody,
+          ...errors,
           413: ErrorBody,
           415: ErrorBody,
-          500: ErrorBody,
-          503: ErrorBody,
         },
+        security,
       },
+      config: { scope: 'orders:create' },
     },
     async (request, reply) => {
       const outcome = await orders.createOrder(request.body);
@@ -70,7 +79,9 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: OrderService }> = 
         summary: 'Get an order (GetOrder)',
         params: OrderParams,
         response: { 200: Order, ...errors },
+        security,
       },
+      config: { scope: 'orders:read' },
     },
     async (request) => orders.getOrder(request.params.orderId.toLowerCase()),
   );
@@ -82,7 +93,9 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: OrderService }> = 
         summary: 'The events of an order, with their publish state',
         params: OrderParams,
         response: { 200: Type.Object({ orderId: Type.String(), events: Type.Array(OrderEvent) }), ...errors },
+        security,
       },
+      config: { scope: 'orders:read' },
     },
     async (request) => {
       const orderId = request.params.orderId.toLowerCase();
@@ -108,7 +121,9 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: OrderService }> = 
         params: OrderParams,
         body: CancelOrderBody,
         response: { 200: Order, 202: Order, ...errors },
+        security,
       },
+      config: { scope: 'orders:manage' },
     },
     async (request, reply) => {
       const outcome = await orders.transitionOrder(request.params.orderId.toLowerCase(), {
@@ -126,7 +141,9 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: OrderService }> = 
         summary: 'Complete an order, delivered to its workflow as a signal',
         params: OrderParams,
         response: { 200: Order, 202: Order, ...errors },
+        security,
       },
+      config: { scope: 'orders:manage' },
     },
     async (request, reply) => {
       const outcome = await orders.transitionOrder(request.params.orderId.toLowerCase(), { name: 'complete' });

@@ -172,3 +172,30 @@ export async function markEventsPublished(db: Queryable, eventIds: string[]): Pr
     [eventIds],
   );
 }
+
+/**
+ * Claims events left unpublished for longer than `olderThanMs`, oldest first, locking them
+ * for the caller's transaction (other sweepers skip them).
+ */
+export async function claimUnpublishedEvents(
+  tx: Queryable,
+  olderThanMs: number,
+  limit: number,
+): Promise<StoredEvent[]> {
+  const { rows } = await tx.query<EventRow>(
+    `SELECT * FROM order_events
+      WHERE published_at IS NULL AND created_at < now() - make_interval(secs => $1::double precision / 1000)
+      ORDER BY occurred_at, created_at
+      LIMIT $2
+      FOR UPDATE SKIP LOCKED`,
+    [olderThanMs, limit],
+  );
+  return rows.map(toStoredEvent);
+}
+
+export async function countUnpublishedEvents(db: Queryable): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM order_events WHERE published_at IS NULL',
+  );
+  return rows[0]?.n ?? 0;
+}

@@ -1,5 +1,5 @@
 // The only module that imports `kafkajs`.
-import { Kafka, logLevel, type Message, type Producer } from 'kafkajs';
+import { Kafka, logLevel, type Message, Partitioners, type Producer } from 'kafkajs';
 import type { Config } from '../config.js';
 import { kafkaBrokers } from '../config.js';
 
@@ -78,7 +78,12 @@ const MAX_BATCH = 500;
  * (kafkajs#598, OUT_OF_ORDER_SEQUENCE_NUMBER), and batching is also ~30× faster.
  */
 export async function createEventPublisher(kafka: Kafka): Promise<EventPublisher> {
-  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const producer: Producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    // Murmur2, as the Java client: consumers in any language agree on an order's partition.
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
   await producer.connect();
   const queue: Pending[] = [];
   let flushing = false;
@@ -123,6 +128,25 @@ export async function createEventPublisher(kafka: Kafka): Promise<EventPublisher
       closed = true;
       await flush();
       await producer.disconnect();
+    },
+  };
+}
+
+/** A cheap reachability check of the cluster, for readiness probes. */
+export function createKafkaProbe(kafka: Kafka) {
+  const admin = kafka.admin();
+  let connected: Promise<void> | undefined;
+  return {
+    async ping(): Promise<void> {
+      connected ??= admin.connect().catch((error: unknown) => {
+        connected = undefined;
+        throw error;
+      });
+      await connected;
+      await admin.describeCluster();
+    },
+    async close(): Promise<void> {
+      if (connected !== undefined) await admin.disconnect();
     },
   };
 }

@@ -1,5 +1,6 @@
 // A tiny HTTP client for the API under test.
 import { inject } from 'vitest';
+import { TOKENS } from './stack.js';
 
 export interface ApiResponse<T = any> {
   status: number;
@@ -13,9 +14,10 @@ export async function api<T = any>(
   body?: unknown,
   headers: Record<string, string> = {},
 ): Promise<ApiResponse<T>> {
+  const auth = { authorization: `Bearer ${TOKENS.all}` };
   const response = await fetch(`${inject('apiUrl')}${path}`, {
     method,
-    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+    headers: body === undefined ? { ...auth, ...headers } : { ...auth, 'content-type': 'application/json', ...headers },
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await response.text();

@@ -1,5 +1,20 @@
 // Where the integration tests find the local stack: its own database and task queue, so
 // they never touch what `npm start` serves.
+/** Test tokens: one with every scope (the default of the api() helper), and one per scope. */
+export const TOKENS = {
+  all: 'test-token-all-scopes-0001',
+  create: 'test-token-create-only-0001',
+  read: 'test-token-read-only-00001',
+  manage: 'test-token-manage-only-001',
+} as const;
+
+const API_KEYS = {
+  [TOKENS.all]: ['orders:create', 'orders:read', 'orders:manage'],
+  [TOKENS.create]: ['orders:create'],
+  [TOKENS.read]: ['orders:read'],
+  [TOKENS.manage]: ['orders:manage'],
+};
+
 export function testEnvironment(): Record<string, string> {
   return {
     DATABASE_URL: process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/orders_test',
@@ -9,5 +24,7 @@ export function testEnvironment(): Record<string, string> {
     PORT: '0',
     LOG_LEVEL: 'warn',
     TRANSITION_WAIT_MS: '10000',
+    API_KEYS: JSON.stringify(API_KEYS),
+    RATE_LIMIT_PER_MINUTE: '0',
   };
 }

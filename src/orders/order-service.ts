@@ -1,4 +1,4 @@
-// What the gateway does with each command: check it against the order rules and the
+// What the order service does with each command, whichever door it came in by (HTTP or Kafka): check it against the order rules and the
 // database, hand it to the order's workflow, and wait (bounded) for the database to show it.
 import type { CreateOrder, Order } from '../contracts/schemas.js';
 import type { Database } from '../db/index.js';
@@ -31,6 +31,10 @@ export interface OrderServiceOptions {
 }
 
 export function createOrderService({ db, workflows, createTimeoutMs, transitionWaitMs }: OrderServiceOptions) {
+  // Identical creates arriving together share one trip to Temporal: a workflow takes only a
+  // few updates in flight at once, and one is all the order needs.
+  const creating = new Map<string, { command: CreateOrder; outcome: Promise<CreateOrderOutcome> }>();
+
   async function requireOrder(orderId: string): Promise<Order> {
     const order = await findOrder(db, orderId);
     if (order === null) throw new OrderError(ErrorCode.ORDER_NOT_FOUND, `order ${orderId} does not exist`);
@@ -74,10 +78,23 @@ export function createOrderService({ db, workflows, createTimeoutMs, transitionW
         }
         return { kind: 'committed', order: existing, created: false };
       }
+      const inFlight = creating.get(command.cartId);
+      if (inFlight !== undefined && sameOrderRequest(inFlight.command, command)) {
+        const outcome = await inFlight.outcome;
+        return outcome.kind === 'committed' ? { ...outcome, created: false } : outcome;
+      }
       const orderId = orderIdForCart(command.cartId);
-      const result = await workflows.createOrder(orderId, command, createTimeoutMs);
-      if (result === undefined) return { kind: 'accepted', orderId };
-      return { kind: 'committed', order: result.order, created: result.created };
+      const outcome = workflows.createOrder(orderId, command, createTimeoutMs).then(
+        (result): CreateOrderOutcome =>
+          result === undefined
+            ? { kind: 'accepted', orderId }
+            : { kind: 'committed', order: result.order, created: result.created },
+      );
+      if (inFlight === undefined) {
+        creating.set(command.cartId, { command, outcome });
+        void outcome.finally(() => creating.delete(command.cartId)).catch(() => undefined);
+      }
+      return outcome;
     },
 
     getOrder: requireOrder,
