@@ -7,4 +7,23 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/ensure-deps.sh
 bash scripts/stack.sh start
 node --import tsx src/db/migrate.ts
+
+# Dev tokens when API_KEYS is unset: made once, kept in the git-ignored stack folder, printed
+# only when made (they are secrets, however local).
+if [[ -z "${API_KEYS:-}" ]]; then
+  keys=.stack/dev-api-keys.json
+  if [[ ! -f "$keys" ]]; then
+    checkout="dev-checkout-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+    ops="dev-ops-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+    printf '{"%s":["orders:create","orders:read"],"%s":["orders:read","orders:manage"]}\n' "$checkout" "$ops" > "$keys"
+    chmod 600 "$keys"
+    echo "[start] API_KEYS was unset: generated dev tokens (kept in $keys)"
+    echo "[start]   checkout token (orders:create, orders:read): $checkout"
+    echo "[start]   ops token      (orders:read, orders:manage):  $ops"
+  else
+    echo "[start] API_KEYS unset: using the dev tokens in $keys"
+  fi
+  API_KEYS="$(cat "$keys")"
+  export API_KEYS
+fi
 exec node --import tsx scripts/run-app.ts

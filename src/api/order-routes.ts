@@ -1,7 +1,7 @@
 // Routes of the order resource. Request and response schemas on every route, per status.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { CancelOrderBody, CreateOrder, ErrorBody, Order } from '../contracts/schemas.js';
+import { CancelOrderBody, CreateOrder, ErrorBody, ORDER_STATUSES, Order } from '../contracts/schemas.js';
 import type { OrderService } from '../orders/order-service.js';
 
 const OrderParams = Type.Object(
@@ -17,6 +17,23 @@ const PendingOrder = Type.Object(
   },
   { description: 'The order service has the command; the order is not committed yet. GET it later.' },
 );
+
+const ListOrdersQuery = Type.Object(
+  {
+    customerId: Type.Optional(Type.String({ format: 'uuid' })),
+    status: Type.Optional(Type.Unsafe<Order['status']>({ type: 'string', enum: [...ORDER_STATUSES] })),
+    createdFrom: Type.Optional(Type.String({ format: 'date-time', description: 'Inclusive lower bound of createdAt' })),
+    createdTo: Type.Optional(Type.String({ format: 'date-time', description: 'Exclusive upper bound of createdAt' })),
+    limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+    cursor: Type.Optional(Type.String({ maxLength: 200, description: 'nextCursor of the previous page' })),
+  },
+  { additionalProperties: false },
+);
+
+const OrderPage = Type.Object({
+  orders: Type.Array(Order),
+  nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as cursor for the next page' }),
+});
 
 const OrderEvent = Type.Object({
   eventId: Type.String({ format: 'uuid', description: 'The CloudEvents ce_id' }),
@@ -70,6 +87,24 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: OrderService }> = 
         .header('location', `/orders/${outcome.order.orderId}`)
         .send(outcome.order);
     },
+  );
+
+  app.get(
+    '/orders',
+    {
+      schema: {
+        summary: 'List orders, newest first, with filters and keyset pagination',
+        querystring: ListOrdersQuery,
+        response: { 200: OrderPage, ...errors },
+        security,
+      },
+      config: { scope: 'orders:read' },
+    },
+    async (request) =>
+      orders.listOrders({
+        ...request.query,
+        ...(request.query.customerId && { customerId: request.query.customerId.toLowerCase() }),
+      }),
   );
 
   app.get(

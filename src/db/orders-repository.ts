@@ -199,3 +199,38 @@ export async function countUnpublishedEvents(db: Queryable): Promise<number> {
   );
   return rows[0]?.n ?? 0;
 }
+
+export interface OrderListFilter {
+  customerId?: string;
+  status?: OrderStatus;
+  createdFrom?: string;
+  createdTo?: string;
+  /** Keyset position: the (createdAt, orderId) of the last order of the previous page. */
+  after?: { createdAt: string; orderId: string };
+  limit: number;
+}
+
+/** Orders newest first, filtered, one page at a time by keyset (no OFFSET, so every page is as fast). */
+export async function listOrders(db: Queryable, filter: OrderListFilter): Promise<Order[]> {
+  const conditions: string[] = [];
+  const values: unknown[] = [];
+  const add = (condition: (placeholder: string) => string, value: unknown) => {
+    values.push(value);
+    conditions.push(condition(`$${values.length}`));
+  };
+  if (filter.customerId !== undefined) add((p) => `o.customer_id = ${p}`, filter.customerId);
+  if (filter.status !== undefined) add((p) => `o.status = ${p}`, filter.status);
+  if (filter.createdFrom !== undefined) add((p) => `o.created_at >= ${p}`, filter.createdFrom);
+  if (filter.createdTo !== undefined) add((p) => `o.created_at < ${p}`, filter.createdTo);
+  if (filter.after !== undefined) {
+    values.push(filter.after.createdAt, filter.after.orderId);
+    conditions.push(`(o.created_at, o.order_id) < ($${values.length - 1}::timestamptz, $${values.length}::uuid)`);
+  }
+  values.push(filter.limit);
+  const where = conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')}`;
+  const { rows } = await db.query<OrderRow>(
+    `${SELECT_ORDER} ${where} ORDER BY o.created_at DESC, o.order_id DESC LIMIT $${values.length}`,
+    values,
+  );
+  return rows.map(toOrder);
+}

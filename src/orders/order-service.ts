@@ -2,7 +2,7 @@
 // database, hand it to the order's workflow, and wait (bounded) for the database to show it.
 import type { CreateOrder, Order } from '../contracts/schemas.js';
 import type { Database } from '../db/index.js';
-import { findEventsOfOrder, findOrder, findOrderByCart } from '../db/orders-repository.js';
+import { findEventsOfOrder, findOrder, findOrderByCart, listOrders } from '../db/orders-repository.js';
 import {
   decideTransition,
   ErrorCode,
@@ -84,12 +84,14 @@ export function createOrderService({ db, workflows, createTimeoutMs, transitionW
         return outcome.kind === 'committed' ? { ...outcome, created: false } : outcome;
       }
       const orderId = orderIdForCart(command.cartId);
-      const outcome = workflows.createOrder(orderId, command, createTimeoutMs).then(
-        (result): CreateOrderOutcome =>
-          result === undefined
-            ? { kind: 'accepted', orderId }
-            : { kind: 'committed', order: result.order, created: result.created },
-      );
+      const outcome = workflows
+        .createOrder(orderId, command, createTimeoutMs)
+        .then(
+          (result): CreateOrderOutcome =>
+            result === undefined
+              ? { kind: 'accepted', orderId }
+              : { kind: 'committed', order: result.order, created: result.created },
+        );
       if (inFlight === undefined) {
         creating.set(command.cartId, { command, outcome });
         void outcome.finally(() => creating.delete(command.cartId)).catch(() => undefined);
@@ -98,6 +100,18 @@ export function createOrderService({ db, workflows, createTimeoutMs, transitionW
     },
 
     getOrder: requireOrder,
+
+    /** One page of orders, newest first, and the cursor of the next page (null on the last one). */
+    async listOrders(query: OrderListQuery): Promise<{ orders: Order[]; nextCursor: string | null }> {
+      const { cursor, limit, ...filter } = query;
+      const after = cursor === undefined ? undefined : decodeCursor(cursor);
+      // One more than asked tells whether another page follows.
+      const orders = await listOrders(db, { ...filter, ...(after && { after }), limit: limit + 1 });
+      const page = orders.slice(0, limit);
+      const last = page.at(-1);
+      const nextCursor = orders.length > limit && last !== undefined ? encodeCursor(last) : null;
+      return { orders: page, nextCursor };
+    },
 
     async getOrderEvents(orderId: string) {
       await requireOrder(orderId);
@@ -123,6 +137,39 @@ export function createOrderService({ db, workflows, createTimeoutMs, transitionW
 }
 
 export type OrderService = ReturnType<typeof createOrderService>;
+
+export interface OrderListQuery {
+  customerId?: string;
+  status?: Order['status'];
+  createdFrom?: string;
+  createdTo?: string;
+  cursor?: string;
+  limit: number;
+}
+
+/** Opaque to callers: the keyset position after which the next page starts. */
+function encodeCursor(order: Order): string {
+  return Buffer.from(JSON.stringify([order.createdAt, order.orderId])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: string; orderId: string } {
+  try {
+    const [createdAt, orderId] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    if (
+      typeof createdAt === 'string' &&
+      !Number.isNaN(Date.parse(createdAt)) &&
+      typeof orderId === 'string' &&
+      /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(orderId)
+    ) {
+      return { createdAt, orderId };
+    }
+  } catch {
+    // falls through to the error below
+  }
+  throw new OrderError(ErrorCode.VALIDATION_FAILED, 'the cursor is not one this service issued', [
+    { field: 'querystring/cursor', code: 'INVALID_CURSOR', message: 'pass back nextCursor unchanged' },
+  ]);
+}
 
 /** Ids are compared and stored in lowercase, whatever case the caller used. */
 function normalizeCreateOrder(command: CreateOrder): CreateOrder {
