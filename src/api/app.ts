@@ -11,10 +11,10 @@ import addFormats from 'ajv-formats';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import type { Scope } from '../config.js';
 import type { ErrorBody } from '../contracts/schemas.js';
+import type { OrderService } from '../orders/order-service.js';
 import { createAuthenticator } from './auth.js';
 import { sendError } from './errors.js';
 import { orderRoutes } from './order-routes.js';
-import type { OrderService } from '../orders/order-service.js';
 
 export interface AppDependencies {
   orders: OrderService;
@@ -82,12 +82,14 @@ export async function buildApp({ orders, logger, apiKeys, bodyLimit, rateLimitPe
           : `ip:${request.ip}`;
       },
       allowList: (request) => request.url === '/healthz' || request.url === '/readyz',
-      errorResponseBuilder: (_request, context) => ({
-        statusCode: 429,
-        code: 'RATE_LIMITED',
-        message: `rate limit of ${context.max} requests per minute exceeded; retry in ${context.after}`,
-        details: [],
-      }),
+      // Thrown as an error, so the one error handler writes the body.
+      errorResponseBuilder: (_request, context) =>
+        Object.assign(
+          new Error(`rate limit of ${context.max} requests per minute exceeded; retry in ${context.after}`),
+          {
+            statusCode: 429,
+          },
+        ),
     });
   }
   await app.register(swagger, {

@@ -77,7 +77,7 @@ export function sendError(error: unknown, request: FastifyRequest, reply: Fastif
   const known = fastifyError.code === undefined ? undefined : FRAMEWORK_ERRORS[fastifyError.code];
   if (known !== undefined) return reply.status(known.status).send(body(known.code, fastifyError.message));
   if (error instanceof SyntaxError) return reply.status(400).send(body('MALFORMED_JSON', 'the body is not valid JSON'));
-  if (fastifyError.statusCode === 429) return reply.status(429).send(body('RATE_LIMITED', 'too many requests'));
+  if (fastifyError.statusCode === 429) return reply.status(429).send(body('RATE_LIMITED', fastifyError.message));
   if (fastifyError.statusCode !== undefined && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
     return reply.status(fastifyError.statusCode).send(body('BAD_REQUEST', fastifyError.message));
   }

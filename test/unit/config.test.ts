@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { ConfigError, loadConfig, parseApiKeys } from '../../src/config.js';
 
 describe('loadConfig', () => {
   it('defaults to the local stack', () => {
@@ -30,5 +30,26 @@ describe('loadConfig', () => {
       expect(message).toContain('PORT');
       expect(message).toContain('DATABASE_URL');
     }
+  });
+});
+
+describe('API_KEYS', () => {
+  it('parses tokens and their scopes', () => {
+    const keys = parseApiKeys(JSON.stringify({ 'checkout-token-0123456789': ['orders:create', 'orders:read'] }));
+    expect([...(keys.get('checkout-token-0123456789') ?? [])]).toEqual(['orders:create', 'orders:read']);
+  });
+
+  it('refuses short tokens and unknown scopes without quoting the token', () => {
+    const secret = 'short-secret';
+    let message = '';
+    try {
+      loadConfig({ API_KEYS: JSON.stringify({ [secret]: ['orders:delete'] }) });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain('API_KEYS: token #1 must be 16 to 512 printable ASCII characters');
+    expect(message).toContain('API_KEYS: token #1 needs a list of distinct scopes');
+    expect(message).not.toContain(secret);
+    expect(() => loadConfig({ API_KEYS: 'not json' })).toThrow('API_KEYS: is not valid JSON');
   });
 });
