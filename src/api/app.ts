@@ -46,8 +46,12 @@ export async function buildApp({ orders, logger, apiKeys, bodyLimit, rateLimitPe
     requestTimeout: 30_000,
     return503OnClosing: true,
     routerOptions: { maxParamLength: 100 },
+    // Errors the router raises before any route (bad URL, overlong parameter) get our error body too.
+    frameworkErrors: (error, request, reply) => sendError(error, request, reply),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  // JSON only: a text/plain body is refused with 415 rather than parsed as a string.
+  app.removeContentTypeParser('text/plain');
   const validatorFor = createValidators();
   app.setValidatorCompiler(({ schema, httpPart }) => validatorFor(httpPart).compile(schema));
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply));

@@ -20,6 +20,7 @@ const FRAMEWORK_ERRORS: Record<string, { status: number; code: string }> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'EMPTY_BODY' },
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'MALFORMED_JSON' },
   FST_ERR_BAD_URL: { status: 400, code: 'BAD_URL' },
+  FST_ERR_MAX_PARAM_LENGTH: { status: 414, code: 'URI_TOO_LONG' },
 };
 
 /** Errors that mean a dependency (PostgreSQL, Temporal) is unreachable right now: 503, retry later. */
@@ -75,7 +76,11 @@ export function sendError(error: unknown, request: FastifyRequest, reply: Fastif
     return reply.status(400).send(body('VALIDATION_FAILED', 'the request does not match its schema', details));
   }
   const known = fastifyError.code === undefined ? undefined : FRAMEWORK_ERRORS[fastifyError.code];
-  if (known !== undefined) return reply.status(known.status).send(body(known.code, fastifyError.message));
+  if (known !== undefined) {
+    // Fastify's messages may quote the request back (a whole URL); ours say what is wrong.
+    const message = known.status === 414 ? 'a path parameter is too long' : fastifyError.message.slice(0, 200);
+    return reply.status(known.status).send(body(known.code, message));
+  }
   if (error instanceof SyntaxError) return reply.status(400).send(body('MALFORMED_JSON', 'the body is not valid JSON'));
   if (fastifyError.statusCode === 429) return reply.status(429).send(body('RATE_LIMITED', fastifyError.message));
   if (fastifyError.statusCode !== undefined && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {

@@ -113,6 +113,14 @@ export function validateCreateOrder(command: CreateOrder): Violation[] {
       });
     }
   });
+  // PostgreSQL text cannot hold NUL, and no identifier has control characters.
+  if (command.paymentAuthorizationId !== undefined && /\p{Cc}/u.test(command.paymentAuthorizationId)) {
+    violations.push({
+      field: '/paymentAuthorizationId',
+      code: 'CONTROL_CHARACTERS',
+      message: 'paymentAuthorizationId must not contain control characters',
+    });
+  }
   if (!ISO_4217.has(command.currency)) {
     violations.push({
       field: '/currency',

@@ -104,6 +104,14 @@ export function createOrderService({ db, workflows, createTimeoutMs, transitionW
     /** One page of orders, newest first, and the cursor of the next page (null on the last one). */
     async listOrders(query: OrderListQuery): Promise<{ orders: Order[]; nextCursor: string | null }> {
       const { cursor, limit, ...filter } = query;
+      for (const field of ['createdFrom', 'createdTo'] as const) {
+        const value = filter[field];
+        if (value !== undefined && !storableTime(value)) {
+          throw new OrderError(ErrorCode.VALIDATION_FAILED, `${field} is out of range`, [
+            { field: `querystring/${field}`, code: 'OUT_OF_RANGE', message: 'must be between years 1970 and 9999' },
+          ]);
+        }
+      }
       const after = cursor === undefined ? undefined : decodeCursor(cursor);
       // One more than asked tells whether another page follows.
       const orders = await listOrders(db, { ...filter, ...(after && { after }), limit: limit + 1 });
@@ -147,6 +155,12 @@ export interface OrderListQuery {
   limit: number;
 }
 
+/** A time PostgreSQL stores and JavaScript dates round-trip: years 1970 to 9999. */
+function storableTime(value: string): boolean {
+  const time = Date.parse(value);
+  return !Number.isNaN(time) && time >= 0 && time < Date.UTC(10_000, 0, 1);
+}
+
 /** Opaque to callers: the keyset position after which the next page starts. */
 function encodeCursor(order: Order): string {
   return Buffer.from(JSON.stringify([order.createdAt, order.orderId])).toString('base64url');
@@ -157,7 +171,7 @@ function decodeCursor(cursor: string): { createdAt: string; orderId: string } {
     const [createdAt, orderId] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
     if (
       typeof createdAt === 'string' &&
-      !Number.isNaN(Date.parse(createdAt)) &&
+      storableTime(createdAt) &&
       typeof orderId === 'string' &&
       /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(orderId)
     ) {
