@@ -5,17 +5,25 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { LogLevel, LogMetadata } from '@temporalio/common';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './src/activities/index.js';
+import { createCommandHandler } from './src/commands/command-consumer.js';
 import { type Config, loadConfig } from './src/config.js';
 import { createDatabase } from './src/db/index.js';
 import {
+  createCommandConsumer,
   createEventPublisher,
   createKafka,
   ensureTopics,
+  ORDER_COMMANDS_DLQ_PARTITIONS,
+  ORDER_COMMANDS_DLQ_TOPIC,
+  ORDER_COMMANDS_PARTITIONS,
+  ORDER_COMMANDS_TOPIC,
   ORDER_EVENTS_PARTITIONS,
   ORDER_EVENTS_TOPIC,
 } from './src/kafka/index.js';
 import { createLogger, type Logger } from './src/logger.js';
+import { createOrderService } from './src/orders/order-service.js';
 import { startOutboxSweeper } from './src/outbox-sweeper.js';
+import { connectOrderWorkflows } from './src/temporal/client.js';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('./src/workflows/index.ts', import.meta.url));
 
@@ -28,6 +36,16 @@ export interface OrderWorker {
   shutdown(): void;
 }
 
+/** Tuning of the order worker, shared with the benchmark's bare-Temporal worker (bench/bare-worker.ts). */
+export function orderWorkerOptions(config: Config) {
+  return {
+    maxConcurrentActivityTaskExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
+    maxConcurrentWorkflowTaskExecutions: config.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+    // Running activities get this long to finish after a shutdown is requested.
+    shutdownGraceTime: '20 seconds',
+  } satisfies Partial<WorkerOptions>;
+}
+
 export async function createOrderWorker(
   config: Config,
   logger: Logger,
@@ -35,7 +53,11 @@ export async function createOrderWorker(
 ): Promise<OrderWorker> {
   const db = createDatabase(config, logger);
   const kafka = createKafka(config, logger);
-  await ensureTopics(kafka, [{ topic: ORDER_EVENTS_TOPIC, numPartitions: ORDER_EVENTS_PARTITIONS }]);
+  await ensureTopics(kafka, [
+    { topic: ORDER_EVENTS_TOPIC, numPartitions: ORDER_EVENTS_PARTITIONS },
+    { topic: ORDER_COMMANDS_TOPIC, numPartitions: ORDER_COMMANDS_PARTITIONS },
+    { topic: ORDER_COMMANDS_DLQ_TOPIC, numPartitions: ORDER_COMMANDS_DLQ_PARTITIONS },
+  ]);
   const publisher = await createEventPublisher(kafka);
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const worker = await Worker.create({
@@ -44,10 +66,7 @@ export async function createOrderWorker(
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     ...workflowCode,
     activities: createActivities({ db, publisher, eventSource: config.EVENT_SOURCE }),
-    maxConcurrentActivityTaskExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
-    maxConcurrentWorkflowTaskExecutions: config.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
-    // Running activities get this long to finish after a shutdown is requested.
-    shutdownGraceTime: '20 seconds',
+    ...orderWorkerOptions(config),
   });
   const sweeper = startOutboxSweeper({
     db,
@@ -57,6 +76,27 @@ export async function createOrderWorker(
     intervalMs: config.OUTBOX_SWEEP_INTERVAL_MS,
     olderThanMs: config.OUTBOX_SWEEP_AFTER_MS,
   });
+  // Commands over Kafka (ordering.commands) go through the same order service as the HTTP routes.
+  const workflows = await connectOrderWorkflows(config);
+  const orders = createOrderService({
+    db,
+    workflows,
+    createTimeoutMs: config.CREATE_ORDER_TIMEOUT_MS,
+    transitionWaitMs: config.TRANSITION_WAIT_MS,
+  });
+  const commands = await createCommandConsumer(kafka, {
+    groupId: config.COMMANDS_CONSUMER_GROUP,
+    topic: ORDER_COMMANDS_TOPIC,
+    concurrency: ORDER_COMMANDS_PARTITIONS,
+    logger,
+    handle: createCommandHandler({
+      orders,
+      deadLetters: publisher,
+      deadLetterTopic: ORDER_COMMANDS_DLQ_TOPIC,
+      consumerGroup: config.COMMANDS_CONSUMER_GROUP,
+      logger,
+    }),
+  });
   return {
     worker,
     sweepOutbox: sweeper.sweep,
@@ -64,13 +104,18 @@ export async function createOrderWorker(
       try {
         await worker.run();
       } finally {
+        await commands.stop();
+        await workflows.close();
         await sweeper.stop();
         await connection.close();
         await publisher.close();
         await db.close();
       }
     },
-    shutdown: () => worker.shutdown(),
+    shutdown: () => {
+      void commands.stop();
+      worker.shutdown();
+    },
   };
 }
 
@@ -99,7 +144,14 @@ async function main() {
   const config = loadConfig();
   const logger = createLogger(config, 'worker');
   // The runtime turns SIGTERM/SIGINT into worker.shutdown(): activities in flight may finish.
-  Runtime.install({ logger: temporalLogger(logger), shutdownSignals: ['SIGTERM', 'SIGINT'] });
+  Runtime.install({
+    logger: temporalLogger(logger),
+    shutdownSignals: ['SIGTERM', 'SIGINT'],
+    // The SDK's metrics and the activities' own (events published, publish failures) on one endpoint.
+    telemetryOptions: {
+      metrics: { prometheus: { bindAddress: config.WORKER_METRICS_ADDRESS, countersTotalSuffix: true } },
+    },
+  });
   const orderWorker = await createOrderWorker(config, logger);
   logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker polling');
   await orderWorker.run();

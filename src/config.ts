@@ -93,6 +93,11 @@ export const ConfigSchema = Type.Object({
     default: 60_000,
     description: 'Age after which an unpublished event is republished by the sweeper.',
   },
+  WORKER_METRICS_ADDRESS: Type.String({
+    pattern: '^[^:\\s]+:\\d+$',
+    default: '127.0.0.1:9464',
+    description: 'host:port where the worker serves Prometheus metrics (Temporal SDK and order events).',
+  }),
   WORKER_MAX_CONCURRENT_ACTIVITIES: Type.Integer({
     minimum: 1,
     maximum: 1000,
@@ -104,6 +109,12 @@ export const ConfigSchema = Type.Object({
     maximum: 1000,
     default: 40,
     description: 'Workflow tasks one worker runs at once.',
+  }),
+  COMMANDS_CONSUMER_GROUP: Type.String({
+    minLength: 1,
+    maxLength: 255,
+    default: 'order-service-commands',
+    description: 'Kafka consumer group of the worker’s consumer of ordering.commands (its committed offsets).',
   }),
 });
 

@@ -2,11 +2,13 @@
 // closes them in reverse order on SIGTERM/SIGINT.
 import { pathToFileURL } from 'node:url';
 import { buildApp } from './api/app.js';
-import { createOrderService } from './orders/order-service.js';
+import { createApiMetrics } from './api/metrics.js';
 import { type Config, loadConfig, parseApiKeys } from './config.js';
 import { createDatabase } from './db/index.js';
+import { countUnpublishedEvents } from './db/orders-repository.js';
 import { createKafka, createKafkaProbe } from './kafka/index.js';
 import { createLogger } from './logger.js';
+import { createOrderService } from './orders/order-service.js';
 import { connectOrderWorkflows } from './temporal/client.js';
 
 export async function startServer(config: Config) {
@@ -26,6 +28,7 @@ export async function startServer(config: Config) {
     apiKeys: parseApiKeys(config.API_KEYS),
     bodyLimit: config.BODY_LIMIT_BYTES,
     rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
+    metrics: createApiMetrics(() => countUnpublishedEvents(db)),
     readiness: () => unavailableOf({ postgresql: db.ping, temporal: workflows.ping, kafka: kafkaProbe.ping }),
   });
   await app.listen({ host: config.HOST, port: config.PORT });

@@ -1,6 +1,6 @@
 // The order workflow's activities. Each is idempotent: a retry after a crash, a timeout
 // or a lost acknowledgement finds what the first attempt did and carries on from there.
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, metricMeter } from '@temporalio/activity';
 import type { Order } from '../contracts/schemas.js';
 import type { Database } from '../db/index.js';
 import {
@@ -106,12 +106,20 @@ export function createActivities({ db, publisher, eventSource, now = () => new D
       const event = await findEvent(db, eventId);
       if (event === null) throw new Error(`event ${eventId} is not in the outbox`);
       if (event.publishedAt !== null) return;
-      await publisher.publish(ORDER_EVENTS_TOPIC, {
-        key: event.orderId,
-        value: event.payload,
-        headers: cloudEventHeaders(event, eventSource),
-      });
+      try {
+        await publisher.publish(ORDER_EVENTS_TOPIC, {
+          key: event.orderId,
+          value: event.payload,
+          headers: cloudEventHeaders(event, eventSource),
+        });
+      } catch (error) {
+        metricMeter.createCounter('order_event_publish_failures', '', 'Failed publishes of order events').add(1);
+        throw error;
+      }
       await markEventsPublished(db, [eventId]);
+      metricMeter.createCounter('order_events_published', '', 'Order events published to Kafka').add(1, {
+        event_type: event.type,
+      });
     },
   };
 }

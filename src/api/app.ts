@@ -14,6 +14,7 @@ import type { ErrorBody } from '../contracts/schemas.js';
 import type { OrderService } from '../orders/order-service.js';
 import { createAuthenticator } from './auth.js';
 import { sendError } from './errors.js';
+import type { ApiMetrics } from './metrics.js';
 import { orderRoutes } from './order-routes.js';
 
 export interface AppDependencies {
@@ -26,6 +27,7 @@ export interface AppDependencies {
   rateLimitPerMinute: number;
   /** Checks each dependency for /readyz: the names of those that do not answer. */
   readiness?: () => Promise<string[]>;
+  metrics?: ApiMetrics;
 }
 
 /** Two validators: bodies are taken as sent (a "5" is not a 5); path and query strings are coerced. */
@@ -36,7 +38,15 @@ function createValidators() {
   return (httpPart: string | undefined) => (httpPart === 'body' ? exact : coercing);
 }
 
-export async function buildApp({ orders, logger, apiKeys, bodyLimit, rateLimitPerMinute, readiness }: AppDependencies) {
+export async function buildApp({
+  orders,
+  logger,
+  apiKeys,
+  bodyLimit,
+  rateLimitPerMinute,
+  readiness,
+  metrics,
+}: AppDependencies) {
   const app = Fastify({
     loggerInstance: logger,
     bodyLimit,
@@ -110,6 +120,24 @@ export async function buildApp({ orders, logger, apiKeys, bodyLimit, rateLimitPe
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
 
   app.addHook('onRequest', createAuthenticator(apiKeys));
+  // Every log line about an order names it and its workflow.
+  app.addHook('preHandler', async (request) => {
+    const orderId = (request.params as { orderId?: unknown } | undefined)?.orderId;
+    if (typeof orderId === 'string') {
+      request.log = request.log.child({ orderId, workflowId: `order-${orderId.toLowerCase()}` });
+    }
+  });
+  if (metrics !== undefined) {
+    app.addHook('onResponse', async (request, reply) => {
+      metrics.httpDuration.observe(
+        { route: request.routeOptions.url ?? 'unmatched', method: request.method, status: reply.statusCode },
+        reply.elapsedTime / 1000,
+      );
+    });
+    app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
+      reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+    );
+  }
 
   app.get(
     '/healthz',
@@ -133,7 +161,7 @@ export async function buildApp({ orders, logger, apiKeys, bodyLimit, rateLimitPe
       return { status: 'ready' as const };
     },
   );
-  await app.register(orderRoutes, { orders });
+  await app.register(orderRoutes, { orders, metrics });
   return app;
 }
 

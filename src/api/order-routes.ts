@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { CancelOrderBody, CreateOrder, ErrorBody, ORDER_STATUSES, Order } from '../contracts/schemas.js';
 import type { OrderService } from '../orders/order-service.js';
+import type { ApiMetrics } from './metrics.js';
 
 const OrderParams = Type.Object(
   { orderId: Type.String({ format: 'uuid', description: 'Unique identifier of the order' }) },
@@ -55,7 +56,10 @@ const errors = {
 };
 const security = [{ bearer: [] }];
 
-export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: OrderService }> = async (app, { orders }) => {
+export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: OrderService; metrics?: ApiMetrics }> = async (
+  app,
+  { orders, metrics },
+) => {
   app.post(
     '/orders',
     {
@@ -76,6 +80,9 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: OrderService }> = 
     },
     async (request, reply) => {
       const outcome = await orders.createOrder(request.body);
+      const orderId = outcome.kind === 'accepted' ? outcome.orderId : outcome.order.orderId;
+      request.log = request.log.child({ orderId, workflowId: `order-${orderId}` });
+      if (outcome.kind === 'committed' && outcome.created) metrics?.ordersCreated.inc();
       if (outcome.kind === 'accepted') {
         return reply
           .status(202)
@@ -165,6 +172,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: OrderService }> = 
         name: 'cancel',
         reason: request.body.reason,
       });
+      if (outcome.kind === 'done' && outcome.changed) metrics?.orderTransitions.inc({ status: 'CANCELLED' });
       return reply.status(outcome.kind === 'done' ? 200 : 202).send(outcome.order);
     },
   );
@@ -182,6 +190,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: OrderService }> = 
     },
     async (request, reply) => {
       const outcome = await orders.transitionOrder(request.params.orderId.toLowerCase(), { name: 'complete' });
+      if (outcome.kind === 'done' && outcome.changed) metrics?.orderTransitions.inc({ status: 'COMPLETED' });
       return reply.status(outcome.kind === 'done' ? 200 : 202).send(outcome.order);
     },
   );

@@ -21,7 +21,11 @@ export type CreateOrderOutcome =
   /** The workflow has the command but the order was not committed within the wait. */
   | { kind: 'accepted'; orderId: string };
 
-export type TransitionOutcome = { kind: 'done'; order: Order } | { kind: 'accepted'; order: Order };
+export type TransitionOutcome =
+  /** The order is where the transition leads; `changed` is false when it already was. */
+  | { kind: 'done'; order: Order; changed: boolean }
+  /** The workflow has the transition but the database does not show it within the wait. */
+  | { kind: 'accepted'; order: Order };
 
 export interface OrderServiceOptions {
   db: Database;
@@ -129,12 +133,12 @@ export function createOrderService({ db, workflows, createTimeoutMs, transitionW
     async transitionOrder(orderId: string, request: TransitionRequest): Promise<TransitionOutcome> {
       const order = await requireOrder(orderId);
       const decision = decideTransition(order.status, request.name);
-      if (decision.kind === 'already') return { kind: 'done', order };
+      if (decision.kind === 'already') return { kind: 'done', order, changed: false };
       if (decision.kind === 'forbidden') throw forbidden(order, request);
 
       const delivered = await workflows.requestTransition(orderId, request);
       const after = await (delivered ? waitForTransition(orderId) : requireOrder(orderId));
-      if (after.status === TRANSITION_TARGET[request.name]) return { kind: 'done', order: after };
+      if (after.status === TRANSITION_TARGET[request.name]) return { kind: 'done', order: after, changed: true };
       if (after.status !== 'CREATED') throw forbidden(after, request); // another transition won the race
       if (!delivered) {
         throw new OrderError(ErrorCode.ORDER_NOT_ACTIVE, `order ${orderId} has no running workflow to change it`);

@@ -14,13 +14,19 @@ declare module 'vitest' {
   export interface ProvidedContext {
     apiUrl: string;
     env: Record<string, string>;
+    workerMetricsUrl: string;
   }
 }
+
+const WORKER_METRICS_ADDRESS = '127.0.0.1:9469';
 
 export default async function setup(project: TestProject) {
   const env = testEnvironment();
   const config = loadConfig(env);
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  Runtime.install({
+    logger: new DefaultLogger('WARN'),
+    telemetryOptions: { metrics: { prometheus: { bindAddress: WORKER_METRICS_ADDRESS, countersTotalSuffix: true } } },
+  });
   await migrateDatabase(config.DATABASE_URL);
 
   const workflowBundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
@@ -32,6 +38,7 @@ export default async function setup(project: TestProject) {
 
   project.provide('apiUrl', `http://127.0.0.1:${address.port}`);
   project.provide('env', env);
+  project.provide('workerMetricsUrl', `http://${WORKER_METRICS_ADDRESS}/metrics`);
 
   return async () => {
     await server.close();

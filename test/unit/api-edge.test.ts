@@ -28,7 +28,10 @@ const ORDER: Order = {
   cancellationReason: null,
 };
 
-async function appWith(getOrder: OrderService['getOrder'], options: { rateLimitPerMinute?: number } = {}) {
+async function appWith(
+  getOrder: OrderService['getOrder'],
+  options: { rateLimitPerMinute?: number; readiness?: () => Promise<string[]> } = {},
+) {
   const lines: string[] = [];
   const logger = pino(
     { level: 'info', redact: ['req.headers.authorization'] },
@@ -46,6 +49,7 @@ async function appWith(getOrder: OrderService['getOrder'], options: { rateLimitP
     apiKeys: parseApiKeys(API_KEYS),
     bodyLimit: 4096,
     rateLimitPerMinute: options.rateLimitPerMinute ?? 0,
+    ...(options.readiness && { readiness: options.readiness }),
   });
   return { app, lines };
 }
@@ -91,6 +95,15 @@ describe('authentication and scopes', () => {
     const logs = lines.join('');
     expect(logs).toContain('"statusCode":403');
     for (const token of [...Object.values(TOKENS), 'an-unknown-token-xyz-123']) expect(logs).not.toContain(token);
+  });
+});
+
+describe('readiness', () => {
+  it('answers 503 naming the dependencies that do not answer', async () => {
+    const { app } = await appWith(async () => ORDER, { readiness: async () => ['kafka'] });
+    const response = await app.inject({ method: 'GET', url: '/readyz' });
+    expect(response.statusCode).toBe(503);
+    expect(response.json()).toEqual({ status: 'unavailable', unavailable: ['kafka'] });
   });
 });
 
