@@ -49,8 +49,8 @@ export function createActivities({ db, publisher, eventSource, now = () => new D
     /** Commits the order, its items and its OrderCreated event in one transaction. */
     async persistOrder({ orderId, command }: OrderWorkflowInput): Promise<PersistedOrder> {
       return db.withTransaction(async (tx) => {
-        // Milliseconds, so the timestamp in the event equals the stored one exactly.
-        const createdAt = new Date(now().getTime());
+        // A JS Date has milliseconds: stored as is, the event carries exactly the stored time.
+        const createdAt = now();
         if (await insertOrder(tx, { orderId, command, createdAt })) {
           const order = await findOrder(tx, orderId);
           if (order === null) throw new Error(`order ${orderId} vanished inside its own transaction`);
@@ -90,7 +90,7 @@ export function createActivities({ db, publisher, eventSource, now = () => new D
         await updateOrderStatus(tx, {
           orderId,
           to: decision.to,
-          at: new Date(now().getTime()),
+          at: now(),
           reason: request.name === 'cancel' ? request.reason : null,
         });
         const updated = await findOrder(tx, orderId);

@@ -18,7 +18,8 @@ declare module 'vitest' {
   }
 }
 
-const WORKER_METRICS_ADDRESS = '127.0.0.1:9469';
+// A port per test run, so concurrent runs on one machine do not collide.
+const WORKER_METRICS_ADDRESS = `127.0.0.1:${20_000 + (process.pid % 20_000)}`;
 
 export default async function setup(project: TestProject) {
   const env = testEnvironment();
