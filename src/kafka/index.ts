@@ -7,6 +7,13 @@ import { kafkaBrokers } from '../config.js';
 export const ORDER_EVENTS_TOPIC = 'ordering.orders';
 export const ORDER_EVENTS_PARTITIONS = 6;
 
+/** The channel of commands the service consumes (CreateOrder, CancelOrder, CompleteOrder). */
+export const ORDER_COMMANDS_TOPIC = 'ordering.commands';
+export const ORDER_COMMANDS_PARTITIONS = 6;
+/** Where commands that cannot be served go, as received, with headers saying why. */
+export const ORDER_COMMANDS_DLQ_TOPIC = 'ordering.commands.dlq';
+export const ORDER_COMMANDS_DLQ_PARTITIONS = 6;
+
 export interface KafkaLogger {
   info(details: object, message: string): void;
   warn(details: object, message: string): void;
@@ -22,15 +29,29 @@ export function createKafka(config: Config, logger: KafkaLogger): Kafka {
     // Few quick retries: a send that still fails is retried by Temporal with backoff.
     retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 2_000 },
     logLevel: logLevel.WARN,
-    logCreator:
-      () =>
-      ({ level, log }) => {
-        const { message, ...details } = log;
-        if (level === logLevel.ERROR) logger.error(details, `kafka: ${message}`);
-        else if (level === logLevel.WARN) logger.warn(details, `kafka: ${message}`);
-        else logger.info(details, `kafka: ${message}`);
-      },
+    logCreator: () => kafkaLogLine(logger),
   });
+}
+
+/**
+ * kafkajs reports at ERROR what it retries and recovers from itself (a broker restarting, a
+ * group rebalancing): those are warnings for us, and one line per kind of trouble every 10 s
+ * is enough. Failures it does not recover from reach our code as rejected calls, logged there.
+ */
+function kafkaLogLine(logger: KafkaLogger) {
+  const lastLogged = new Map<string, number>();
+  return ({ level, log }: { level: logLevel; log: { message: string } & Record<string, unknown> }) => {
+    const { message, stack: _stack, ...details } = log;
+    if (level > logLevel.WARN) {
+      logger.info(details, `kafka: ${message}`);
+      return;
+    }
+    const kind = message.replace(/[\d.]+/g, '#');
+    const now = Date.now();
+    if (now - (lastLogged.get(kind) ?? 0) < 10_000) return;
+    lastLogged.set(kind, now);
+    logger.warn(details, `kafka: ${message}`);
+  };
 }
 
 /** Creates each topic that is missing; leaves existing ones as they are. */
@@ -51,10 +72,13 @@ export async function ensureTopics(kafka: Kafka, topics: { topic: string; numPar
   }
 }
 
+/** Kafka record headers, as kafkajs gives and takes them. */
+export type MessageHeaders = Record<string, string | Buffer | (string | Buffer)[] | undefined>;
+
 export interface OutgoingMessage {
-  key: string;
-  value: string;
-  headers: Record<string, string>;
+  key: string | Buffer | null;
+  value: string | Buffer | null;
+  headers: MessageHeaders;
 }
 
 export interface EventPublisher {
@@ -147,6 +171,129 @@ export function createKafkaProbe(kafka: Kafka) {
     },
     async close(): Promise<void> {
       if (connected !== undefined) await admin.disconnect();
+    },
+  };
+}
+
+/** A record as read from a topic: key, value and headers are the stored bytes, to be dead-lettered intact. */
+export interface IncomingMessage {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: MessageHeaders;
+}
+
+export interface MessageContext {
+  /** Aborted when the consumer stops or loses its group membership: stop retrying and throw. */
+  signal: AbortSignal;
+}
+
+export interface CommandConsumerOptions {
+  groupId: string;
+  topic: string;
+  /**
+   * Deals with one message: served or dead-lettered, it resolves and its offset is committed.
+   * When it throws, the offset is not committed and the message is read again.
+   */
+  handle(message: IncomingMessage, context: MessageContext): Promise<void>;
+  logger: KafkaLogger;
+  /** Partitions processed at once; within a partition, messages are handled one at a time, in order. */
+  concurrency?: number;
+}
+
+export interface CommandConsumer {
+  /** Stops fetching, lets the message in hand finish (retries are aborted), leaves the group. Never rejects. */
+  stop(): Promise<void>;
+}
+
+const HEARTBEAT_EVERY_MS = 3_000;
+
+/**
+ * Consumes `topic` in consumer group `groupId`, one message at a time per partition, committing
+ * each offset only once `handle` resolved for it (at-least-once: a crash replays from there).
+ */
+export async function createCommandConsumer(
+  kafka: Kafka,
+  { groupId, topic, handle, logger, concurrency = 1 }: CommandConsumerOptions,
+): Promise<CommandConsumer> {
+  const stopping = new AbortController();
+  const consumer = kafka.consumer({
+    groupId,
+    allowAutoTopicCreation: false,
+    // kafkajs' own default (5 retries), and no restart once stopping: a crash while disconnecting
+    // (e.g. after a broker restart) would otherwise start the consumer again and keep the process alive.
+    retry: { retries: 5, restartOnFailure: async () => !stopping.signal.aborted },
+  });
+  let restartTimer: NodeJS.Timeout | undefined;
+
+  async function start(): Promise<void> {
+    await consumer.connect();
+    // A new group starts at the beginning: no command sent before it existed is skipped.
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      partitionsConsumedConcurrently: concurrency,
+      eachMessage: async ({ topic: from, partition, message, heartbeat }) => {
+        // Long retries must not cost the group membership; a failed heartbeat (rebalance,
+        // broker gone) aborts the handling and is rethrown for kafkajs to rejoin or restart.
+        const lost = new AbortController();
+        let heartbeatError: unknown;
+        const ticker = setInterval(() => {
+          heartbeat().catch((error: unknown) => {
+            heartbeatError ??= error;
+            lost.abort(error);
+          });
+        }, HEARTBEAT_EVERY_MS);
+        try {
+          await handle(
+            {
+              topic: from,
+              partition,
+              offset: message.offset,
+              key: message.key,
+              value: message.value,
+              headers: message.headers ?? {},
+            },
+            { signal: AbortSignal.any([stopping.signal, lost.signal]) },
+          );
+        } catch (error) {
+          throw heartbeatError ?? error;
+        } finally {
+          clearInterval(ticker);
+        }
+        if (heartbeatError !== undefined) throw heartbeatError;
+        await consumer.commitOffsets([{ topic: from, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
+      },
+    });
+  }
+
+  // kafkajs restarts itself after retriable failures; after any other crash, so do we.
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    if (payload.restart || stopping.signal.aborted) return;
+    logger.error({ groupId, err: payload.error }, 'kafka: command consumer crashed; restarting it in 5 s');
+    restartTimer = setTimeout(function restart() {
+      if (stopping.signal.aborted) return;
+      start().catch((error: unknown) => {
+        logger.error({ groupId, err: error }, 'kafka: command consumer failed to restart; retrying in 5 s');
+        restartTimer = setTimeout(restart, 5_000);
+      });
+    }, 5_000);
+  });
+
+  await start();
+  let stopped: Promise<void> | undefined;
+  return {
+    stop() {
+      stopped ??= (async () => {
+        stopping.abort(new Error('the command consumer is stopping'));
+        clearTimeout(restartTimer);
+        await consumer.disconnect().catch((error: unknown) => {
+          logger.warn({ groupId, err: error }, 'kafka: command consumer did not disconnect cleanly');
+        });
+      })();
+      return stopped;
     },
   };
 }

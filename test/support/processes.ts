@@ -2,6 +2,7 @@
 // and for measurements of their memory (benchmark).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -76,22 +77,48 @@ async function waitFor(what: string, check: () => Promise<boolean> | boolean, ap
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (app.child.exitCode !== null) {
-      throw new Error(`${app.name} exited (${app.child.exitCode}) before ${what}:\n${app.output.slice(-30).join('\n')}`);
+      throw new Error(
+        `${app.name} exited (${app.child.exitCode}) before ${what}:\n${app.output.slice(-30).join('\n')}`,
+      );
     }
-    if (Date.now() > deadline) throw new Error(`${app.name}: no ${what} after ${timeoutMs} ms:\n${app.output.slice(-30).join('\n')}`);
+    if (Date.now() > deadline)
+      throw new Error(`${app.name}: no ${what} after ${timeoutMs} ms:\n${app.output.slice(-30).join('\n')}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
+/** A TCP port nobody listens on right now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
 /** Starts the worker process and waits until it polls its task queue. */
 export async function startWorkerProcess(env: Record<string, string>): Promise<AppProcess> {
-  const worker = spawnApp('worker', 'worker.ts', env);
-  await waitFor('"worker polling" log line', () => worker.output.some((line) => line.includes('worker polling')), worker);
+  // Each worker process serves its metrics on a port of its own unless told otherwise.
+  const metrics = env.WORKER_METRICS_ADDRESS ?? `127.0.0.1:${await freePort()}`;
+  const worker = spawnApp('worker', 'worker.ts', { ...env, WORKER_METRICS_ADDRESS: metrics });
+  await waitFor(
+    '"worker polling" log line',
+    () => worker.output.some((line) => line.includes('worker polling')),
+    worker,
+  );
   return worker;
 }
 
 /** Starts the API process on `port` and waits until /healthz answers. */
-export async function startApiProcess(env: Record<string, string>, port: number): Promise<AppProcess & { url: string }> {
+export async function startApiProcess(
+  env: Record<string, string>,
+  port: number,
+): Promise<AppProcess & { url: string }> {
   const api = spawnApp('api', 'src/server.ts', { ...env, PORT: String(port) });
   const url = `http://127.0.0.1:${port}`;
   await waitFor(
