@@ -1,5 +1,11 @@
 import { defineConfig } from 'vitest/config';
 
+// The fault suite stops Kafka and PostgreSQL and takes minutes: it runs only when asked for by
+// name (`vitest run --project faults`, i.e. `npm run test:faults`), never in the default run.
+const faultsAsked = process.argv.some(
+  (arg, index, args) => arg === '--project=faults' || (arg === '--project' && args[index + 1] === 'faults'),
+);
+
 export default defineConfig({
   test: {
     reporters: ['default'],
@@ -20,6 +26,25 @@ export default defineConfig({
           globalSetup: ['test/support/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
+        },
+      },
+      {
+        // Headless Chromium (Debian's /usr/bin/chromium) against the API and worker of the
+        // integration setup, which both projects share.
+        test: {
+          name: 'browser',
+          include: ['test/browser/**/*.test.ts'],
+          globalSetup: ['test/support/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        test: {
+          name: 'faults',
+          include: faultsAsked ? ['test/faults/**/*.test.ts'] : [],
+          testTimeout: 420_000,
+          hookTimeout: 180_000,
         },
       },
     ],

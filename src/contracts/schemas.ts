@@ -76,6 +76,17 @@ export const CancelOrder = Type.Object(
 export type CancelOrder = Static<typeof CancelOrder>;
 export type CancellationReason = CancelOrder['reason'];
 
+/** Not in the catalog v1.0.0: the fulfilment command, received on ordering.commands as POST /orders/{orderId}/complete. */
+export const CompleteOrder = Type.Object(
+  { orderId: Type.String({ description: 'Identifier of the order to complete', format: 'uuid' }) },
+  {
+    title: 'CompleteOrder',
+    description: 'Command to complete an existing order once it has been fulfilled',
+    additionalProperties: false,
+  },
+);
+export type CompleteOrder = Static<typeof CompleteOrder>;
+
 /** HTTP body of POST /orders/{orderId}/cancel: the CancelOrder command, the id being in the path. */
 export const CancelOrderBody = Type.Pick(CancelOrder, ['reason'], {
   additionalProperties: false,
@@ -171,6 +182,7 @@ export type ErrorBody = Static<typeof ErrorBody>;
 export const ALL_SCHEMAS: TSchema[] = [
   CreateOrder,
   CancelOrder,
+  CompleteOrder,
   CancelOrderBody,
   Order,
   OrderCreated,

@@ -21,9 +21,15 @@ declare module 'vitest' {
 // A port per test run, so concurrent runs on one machine do not collide.
 const WORKER_METRICS_ADDRESS = `127.0.0.1:${20_000 + (process.pid % 20_000)}`;
 
-export default async function setup(project: TestProject) {
+interface Stack {
+  provided: { apiUrl: string; env: Record<string, string>; workerMetricsUrl: string };
+  stop(): Promise<void>;
+}
+
+async function startStack(): Promise<Stack> {
   const env = testEnvironment();
   const config = loadConfig(env);
+  // A process installs Temporal's runtime once: the projects that use this setup share it.
   Runtime.install({
     logger: new DefaultLogger('WARN'),
     telemetryOptions: { metrics: { prometheus: { bindAddress: WORKER_METRICS_ADDRESS, countersTotalSuffix: true } } },
@@ -36,14 +42,33 @@ export default async function setup(project: TestProject) {
   const server = await startServer(config);
   const address = server.app.server.address();
   if (address === null || typeof address === 'string') throw new Error('API did not listen on a TCP port');
+  return {
+    provided: {
+      apiUrl: `http://127.0.0.1:${address.port}`,
+      env,
+      workerMetricsUrl: `http://${WORKER_METRICS_ADDRESS}/metrics`,
+    },
+    async stop() {
+      await server.close();
+      worker.shutdown();
+      await running;
+    },
+  };
+}
 
-  project.provide('apiUrl', `http://127.0.0.1:${address.port}`);
-  project.provide('env', env);
-  project.provide('workerMetricsUrl', `http://${WORKER_METRICS_ADDRESS}/metrics`);
+// The integration and browser projects each run this setup (vitest loads the module once per
+// project, hence globalThis); one API and one worker serve both.
+const registry = globalThis as typeof globalThis & { orderTestStack?: { stack: Promise<Stack>; users: number } };
 
+export default async function setup(project: TestProject) {
+  registry.orderTestStack ??= { stack: startStack(), users: 0 };
+  const shared = registry.orderTestStack;
+  shared.users++;
+  const stack = await shared.stack;
+  project.provide('apiUrl', stack.provided.apiUrl);
+  project.provide('env', stack.provided.env);
+  project.provide('workerMetricsUrl', stack.provided.workerMetricsUrl);
   return async () => {
-    await server.close();
-    worker.shutdown();
-    await running;
+    if (--shared.users === 0) await stack.stop();
   };
 }

@@ -1,0 +1,318 @@
+// Writes asyncapi.yaml (AsyncAPI 3) from the TypeBox schemas the code validates and publishes
+// with, so the document cannot drift from the code: `npm run generate:asyncapi`.
+// test/unit/asyncapi.test.ts fails when the checked-in file differs from what this produces.
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { type TSchema, Type } from '@sinclair/typebox';
+import { stringify } from 'yaml';
+import { DeadLetterHeader, DeadLetterReason } from '../src/commands/command-consumer.js';
+import {
+  CancelOrder,
+  CompleteOrder,
+  CreateOrder,
+  OrderCancelled,
+  OrderCompleted,
+  OrderCreated,
+} from '../src/contracts/schemas.js';
+import { ErrorCode } from '../src/domain/order.js';
+import {
+  ORDER_COMMANDS_DLQ_PARTITIONS,
+  ORDER_COMMANDS_DLQ_TOPIC,
+  ORDER_COMMANDS_PARTITIONS,
+  ORDER_COMMANDS_TOPIC,
+  ORDER_EVENTS_PARTITIONS,
+  ORDER_EVENTS_TOPIC,
+} from '../src/kafka/index.js';
+
+export const ASYNCAPI_PATH = fileURLToPath(new URL('../asyncapi.yaml', import.meta.url));
+
+/** The message payloads, by the name of their TypeBox schema (and of their component schema). */
+export const PAYLOAD_SCHEMAS = {
+  CreateOrder,
+  CancelOrder,
+  CompleteOrder,
+  OrderCreated,
+  OrderCompleted,
+  OrderCancelled,
+} as const satisfies Record<string, TSchema>;
+
+type EventName = 'OrderCreated' | 'OrderCompleted' | 'OrderCancelled';
+type CommandName = 'CreateOrder' | 'CancelOrder' | 'CompleteOrder';
+
+/** Plain JSON: TypeBox's symbol-keyed markers dropped, no object shared between two places. */
+const json = (schema: TSchema): Record<string, unknown> => JSON.parse(JSON.stringify(schema));
+
+const KAFKA_BINDING = '0.5.0';
+
+const eventHeaders = (type: EventName) =>
+  Type.Object(
+    {
+      ce_specversion: Type.Literal('1.0', { description: 'CloudEvents specification version' }),
+      ce_id: Type.String({
+        format: 'uuid',
+        description: 'Event id, the same on every redelivery of this event: deduplicate by it',
+      }),
+      ce_type: Type.Literal(type, { description: 'The event type, the name of this message' }),
+      ce_source: Type.String({
+        description: 'The publishing service (EVENT_SOURCE), by default /acme/ordering/order-service',
+      }),
+      ce_time: Type.String({ format: 'date-time', description: 'When it happened: equals the payload timestamp' }),
+      ce_subject: Type.String({ format: 'uuid', description: 'The orderId' }),
+      'content-type': Type.Literal('application/json'),
+    },
+    { description: 'CloudEvents 1.0 Kafka protocol binding, binary content mode' },
+  );
+
+const commandHeaders = (type: CommandName) =>
+  Type.Object(
+    {
+      ce_type: Type.Literal(type, { description: 'Which command the message carries' }),
+      ce_specversion: Type.Optional(Type.Literal('1.0')),
+      ce_id: Type.Optional(Type.String({ description: 'Id of the command, given by its sender' })),
+      ce_source: Type.Optional(Type.String({ description: 'The sending service' })),
+      ce_time: Type.Optional(Type.String({ format: 'date-time' })),
+      'content-type': Type.Optional(Type.Literal('application/json')),
+    },
+    { description: 'CloudEvents 1.0 Kafka protocol binding, binary content mode: ce_type names the command' },
+  );
+
+const H = DeadLetterHeader;
+const deadLetterHeaders = Type.Object(
+  {
+    [H.reason]: Type.Unsafe<string>({
+      type: 'string',
+      enum: [...new Set([...Object.values(DeadLetterReason), ...Object.values(ErrorCode)])],
+      description:
+        'Stable code of why the command could not be served (the HTTP error codes, plus what is wrong with the message itself)',
+    }),
+    [H.message]: Type.String({ description: 'Human-readable detail of the failure' }),
+    [H.details]: Type.Optional(
+      Type.String({
+        description:
+          'JSON array of {field, code, message} when the command broke field rules, as in the HTTP error body',
+      }),
+    ),
+    [H.originalTopic]: Type.String({ description: 'Topic the command was read from' }),
+    [H.originalPartition]: Type.String({ pattern: '^[0-9]+$', description: 'Its partition' }),
+    [H.originalOffset]: Type.String({ pattern: '^[0-9]+$', description: 'Its offset' }),
+    [H.failedAt]: Type.String({ format: 'date-time', description: 'When the service gave up on it' }),
+    [H.consumerGroup]: Type.String({ description: 'Consumer group of the service that dead-lettered it' }),
+  },
+  {
+    description:
+      'Why the command was dead-lettered, on top of the original message headers (ce_type, ...), kept as received',
+    additionalProperties: true,
+  },
+);
+
+const EVENTS: Record<EventName, { title: string; summary: string }> = {
+  OrderCreated: { title: 'Order Created', summary: 'Published when a new order has been created.' },
+  OrderCompleted: { title: 'Order Completed', summary: 'Published when an order has been fulfilled and completed.' },
+  OrderCancelled: { title: 'Order Cancelled', summary: 'Published when an order has been cancelled.' },
+};
+
+const COMMANDS: Record<CommandName, { title: string; summary: string; key: string }> = {
+  CreateOrder: {
+    title: 'Create Order',
+    summary: 'Create a new order from a checked-out cart (as POST /orders).',
+    key: 'The cartId (recommended; not required)',
+  },
+  CancelOrder: {
+    title: 'Cancel Order',
+    summary: 'Cancel an existing order (as POST /orders/{orderId}/cancel).',
+    key: 'The orderId (recommended; not required)',
+  },
+  CompleteOrder: {
+    title: 'Complete Order',
+    summary: 'Complete an order once it has been fulfilled (as POST /orders/{orderId}/complete).',
+    key: 'The orderId (recommended; not required)',
+  },
+};
+
+const ref = (path: string) => ({ $ref: `#/${path}` });
+
+export function buildAsyncApiDocument(): Record<string, unknown> {
+  const messages: Record<string, unknown> = {};
+  for (const [name, { title, summary }] of Object.entries(EVENTS) as [EventName, (typeof EVENTS)[EventName]][]) {
+    messages[name] = {
+      name,
+      title,
+      summary,
+      contentType: 'application/json',
+      headers: json(eventHeaders(name)),
+      payload: ref(`components/schemas/${name}`),
+      bindings: {
+        kafka: {
+          key: { type: 'string', format: 'uuid', description: 'The orderId' },
+          bindingVersion: KAFKA_BINDING,
+        },
+      },
+    };
+  }
+  for (const [name, { title, summary, key }] of Object.entries(COMMANDS) as [
+    CommandName,
+    (typeof COMMANDS)[CommandName],
+  ][]) {
+    messages[name] = {
+      name,
+      title,
+      summary,
+      contentType: 'application/json',
+      headers: json(commandHeaders(name)),
+      payload: ref(`components/schemas/${name}`),
+      bindings: { kafka: { key: { type: 'string', description: key }, bindingVersion: KAFKA_BINDING } },
+    };
+  }
+  messages.DeadLetteredCommand = {
+    name: 'DeadLetteredCommand',
+    title: 'Dead-lettered command',
+    summary: 'A command of ordering.commands that could not be served, with headers saying why.',
+    contentType: 'application/octet-stream',
+    headers: json(deadLetterHeaders),
+    payload: {
+      description: 'The original message value, byte for byte (it may not be JSON at all)',
+    },
+    bindings: {
+      kafka: {
+        key: { type: 'string', description: 'The key of the original message' },
+        bindingVersion: KAFKA_BINDING,
+      },
+    },
+  };
+
+  const schemas: Record<string, unknown> = {};
+  for (const [name, schema] of Object.entries(PAYLOAD_SCHEMAS)) schemas[name] = json(schema);
+
+  const channelMessages = (names: string[]) =>
+    Object.fromEntries(names.map((name) => [name, ref(`components/messages/${name}`)]));
+
+  const operation = (action: 'send' | 'receive', channel: string, message: string, title: string, summary: string) => ({
+    action,
+    title,
+    summary,
+    channel: ref(`channels/${channel}`),
+    messages: [ref(`channels/${channel}/messages/${message}`)],
+  });
+
+  return {
+    asyncapi: '3.0.0',
+    info: {
+      title: 'Order Service',
+      version: '1.1.0',
+      description: [
+        'The event-driven interface of the Order Service, the system of record for orders:',
+        'the Acme event catalog v1.0.0 (src/contracts/catalog/order-service.asyncapi.yml) plus',
+        'the CompleteOrder command and the dead-letter channel of commands.',
+        '',
+        'Generated from src/contracts/schemas.ts by scripts/generate-asyncapi.ts: the payload schemas',
+        'are the very schemas the service validates and publishes with.',
+        '',
+        'Events are delivered at least once (a publish may be retried): deduplicate by `ce_id`.',
+        'The same operations are served over HTTP (OpenAPI at /docs).',
+      ].join('\n'),
+      contact: { name: 'Ordering Platform', email: 'ordering-platform@acme.test' },
+    },
+    defaultContentType: 'application/json',
+    servers: {
+      production: { host: 'broker.acme.test:9092', protocol: 'kafka', description: 'Production Kafka cluster.' },
+      local: {
+        host: '127.0.0.1:9092',
+        protocol: 'kafka',
+        description: 'The local stack of scripts/stack.sh (KAFKA_BROKERS).',
+      },
+    },
+    channels: {
+      orderCommands: {
+        address: ORDER_COMMANDS_TOPIC,
+        title: 'Order commands',
+        description: [
+          'Commands the Order Service consumes, with the validation, idempotency and outcomes of the HTTP routes.',
+          'The `ce_type` header says which command a message carries. A command that cannot be served goes to',
+          `${ORDER_COMMANDS_DLQ_TOPIC}; offsets are committed once the order workflow has accepted the command.`,
+        ].join(' '),
+        messages: channelMessages(Object.keys(COMMANDS)),
+        bindings: {
+          kafka: { topic: ORDER_COMMANDS_TOPIC, partitions: ORDER_COMMANDS_PARTITIONS, bindingVersion: KAFKA_BINDING },
+        },
+      },
+      orderCommandsDeadLetter: {
+        address: ORDER_COMMANDS_DLQ_TOPIC,
+        title: 'Dead-lettered order commands',
+        description:
+          'Commands that could not be served (invalid JSON, schema failure, unknown type, unknown order, ' +
+          'forbidden transition), as received, with headers saying why.',
+        messages: channelMessages(['DeadLetteredCommand']),
+        bindings: {
+          kafka: {
+            topic: ORDER_COMMANDS_DLQ_TOPIC,
+            partitions: ORDER_COMMANDS_DLQ_PARTITIONS,
+            bindingVersion: KAFKA_BINDING,
+          },
+        },
+      },
+      orderEvents: {
+        address: ORDER_EVENTS_TOPIC,
+        title: 'Order lifecycle events',
+        description:
+          'Events the Order Service publishes as orders move through their lifecycle. Keyed by orderId ' +
+          '(murmur2 partitioner, as the Java client): all events of an order are on one partition, in order.',
+        messages: channelMessages(Object.keys(EVENTS)),
+        bindings: {
+          kafka: { topic: ORDER_EVENTS_TOPIC, partitions: ORDER_EVENTS_PARTITIONS, bindingVersion: KAFKA_BINDING },
+        },
+      },
+    },
+    operations: {
+      receiveCreateOrder: operation(
+        'receive',
+        'orderCommands',
+        'CreateOrder',
+        'Create Order',
+        'Create a new order from a checked-out cart.',
+      ),
+      receiveCancelOrder: operation(
+        'receive',
+        'orderCommands',
+        'CancelOrder',
+        'Cancel Order',
+        'Cancel an existing order.',
+      ),
+      receiveCompleteOrder: operation(
+        'receive',
+        'orderCommands',
+        'CompleteOrder',
+        'Complete Order',
+        'Complete an order once it has been fulfilled.',
+      ),
+      publishDeadLetteredCommand: operation(
+        'send',
+        'orderCommandsDeadLetter',
+        'DeadLetteredCommand',
+        'Dead-letter a command',
+        'Published when a command of ordering.commands cannot be served.',
+      ),
+      ...Object.fromEntries(
+        (Object.entries(EVENTS) as [EventName, (typeof EVENTS)[EventName]][]).map(([name, { title, summary }]) => [
+          `publish${name}`,
+          operation('send', 'orderEvents', name, title, summary),
+        ]),
+      ),
+    },
+    components: { messages, schemas },
+  };
+}
+
+const HEADER = [
+  '# Generated by scripts/generate-asyncapi.ts from src/contracts/schemas.ts: do not edit.',
+  '# Regenerate with `npm run generate:asyncapi` (test/unit/asyncapi.test.ts checks it is current).',
+].join('\n');
+
+/** The text of asyncapi.yaml. */
+export function renderAsyncApi(): string {
+  return `${HEADER}\n${stringify(buildAsyncApiDocument(), { aliasDuplicateObjects: false, lineWidth: 0 })}`;
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  writeFileSync(ASYNCAPI_PATH, renderAsyncApi());
+  console.log(`wrote ${ASYNCAPI_PATH}`);
+}
