@@ -45,6 +45,13 @@ export function createDatabase(config: Config, logger: DatabaseLogger): Database
     async withTransaction(work) {
       const client = await pool.connect();
       let broken = false;
+      // The pool stops listening to a client's errors while it is checked out: without a listener,
+      // PostgreSQL ending the connection between two statements (a restart) would crash the process.
+      const onError = (error: Error) => {
+        broken = true;
+        logger.warn({ err: error.message }, 'PostgreSQL connection failed during a transaction');
+      };
+      client.on('error', onError);
       try {
         await client.query('BEGIN');
         const result = await work({ query: (text, values) => client.query(text, values) });
@@ -57,6 +64,7 @@ export function createDatabase(config: Config, logger: DatabaseLogger): Database
         });
         throw error;
       } finally {
+        client.off('error', onError);
         client.release(broken);
       }
     },
