@@ -41,6 +41,7 @@ export function orderWorkerOptions(config: Config) {
   return {
     maxConcurrentActivityTaskExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
     maxConcurrentWorkflowTaskExecutions: config.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+    maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
     // Running activities get this long to finish after a shutdown is requested.
     shutdownGraceTime: '20 seconds',
   } satisfies Partial<WorkerOptions>;
@@ -84,7 +85,7 @@ export async function createOrderWorker(
     createTimeoutMs: config.CREATE_ORDER_TIMEOUT_MS,
     transitionWaitMs: config.TRANSITION_WAIT_MS,
   });
-  const commands = await createCommandConsumer(kafka, {
+  const commands = await startCommandConsumer(config.COMMANDS_ENABLED, kafka, {
     groupId: config.COMMANDS_CONSUMER_GROUP,
     topic: ORDER_COMMANDS_TOPIC,
     concurrency: ORDER_COMMANDS_PARTITIONS,
@@ -117,6 +118,11 @@ export async function createOrderWorker(
       worker.shutdown();
     },
   };
+}
+
+/** The consumer of ordering.commands, or one that does nothing when COMMANDS_ENABLED is off. */
+async function startCommandConsumer(enabled: boolean, ...args: Parameters<typeof createCommandConsumer>) {
+  return enabled ? createCommandConsumer(...args) : { stop: async () => {} };
 }
 
 /** Routes the Temporal SDK's log lines into pino. */
@@ -152,7 +158,13 @@ async function main() {
       metrics: { prometheus: { bindAddress: config.WORKER_METRICS_ADDRESS, countersTotalSuffix: true } },
     },
   });
-  const orderWorker = await createOrderWorker(config, logger);
+  const orderWorker = await createOrderWorker(
+    config,
+    logger,
+    config.WORKFLOW_BUNDLE_PATH === ''
+      ? { workflowsPath: WORKFLOWS_PATH }
+      : { workflowBundle: { codePath: config.WORKFLOW_BUNDLE_PATH } },
+  );
   logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker polling');
   await orderWorker.run();
   logger.info('worker stopped');

@@ -93,6 +93,12 @@ export const ConfigSchema = Type.Object({
     default: 60_000,
     description: 'Age after which an unpublished event is republished by the sweeper.',
   },
+  WORKFLOW_BUNDLE_PATH: Type.String({
+    default: '',
+    description:
+      'Workflow bundle prebuilt by `npm run build:workflows` (`npm start` builds it); unset, the worker ' +
+      'bundles the workflows when it starts, which takes seconds and keeps ~100 MB more memory.',
+  }),
   WORKER_METRICS_ADDRESS: Type.String({
     pattern: '^[^:\\s]+:\\d+$',
     default: '127.0.0.1:9464',
@@ -110,11 +116,25 @@ export const ConfigSchema = Type.Object({
     default: 40,
     description: 'Workflow tasks one worker runs at once.',
   }),
+  WORKER_MAX_CACHED_WORKFLOWS: Type.Integer({
+    minimum: 0,
+    maximum: 100_000,
+    default: 250,
+    description:
+      'Running workflows one worker keeps in memory (a few hundred KB each); one evicted is replayed from ' +
+      'its history when it next has work. Bounds the worker’s memory, which the SDK would size to the machine.',
+  }),
   COMMANDS_CONSUMER_GROUP: Type.String({
     minLength: 1,
     maxLength: 255,
     default: 'order-service-commands',
     description: 'Kafka consumer group of the worker’s consumer of ordering.commands (its committed offsets).',
+  }),
+  COMMANDS_ENABLED: Type.Boolean({
+    default: true,
+    description:
+      'Whether the worker consumes ordering.commands. Every consumer group gets every command: switch it off ' +
+      'for a worker that must not serve them (one on another database or task queue sharing the Kafka cluster).',
   }),
 });
 

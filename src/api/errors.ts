@@ -3,6 +3,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorBody } from '../contracts/schemas.js';
 import { type ErrorCode, OrderError } from '../domain/order.js';
+import { isUnavailable } from '../unavailable.js';
 
 const STATUS_OF_CODE: Record<ErrorCode, number> = {
   VALIDATION_FAILED: 400,
@@ -22,32 +23,6 @@ const FRAMEWORK_ERRORS: Record<string, { status: number; code: string }> = {
   FST_ERR_BAD_URL: { status: 400, code: 'BAD_URL' },
   FST_ERR_MAX_PARAM_LENGTH: { status: 414, code: 'URI_TOO_LONG' },
 };
-
-/** Errors that mean a dependency (PostgreSQL, Temporal) is unreachable right now: 503, retry later. */
-const UNAVAILABLE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  '57P01', // admin_shutdown
-  '57P02', // crash_shutdown
-  '57P03', // cannot_connect_now
-  '08000',
-  '08001',
-  '08003',
-  '08006',
-]);
-
-export function isUnavailable(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) return true;
-  // pg's pool and the Temporal client say so in their error names and messages.
-  if (error.name === 'ServiceError' || error.name === 'TransportError') return true;
-  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|UNAVAILABLE/i.test(
-    error.message,
-  );
-}
 
 function body(code: string, message: string, details: ErrorBody['details'] = []): ErrorBody {
   return { code, message, details };

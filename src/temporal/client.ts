@@ -11,6 +11,7 @@ import type { Config } from '../config.js';
 import type { CreateOrder } from '../contracts/schemas.js';
 import { ErrorCode, itemsTotal, OrderError, type TransitionRequest } from '../domain/order.js';
 import { workflowIdForOrder } from '../ids.js';
+import { DependencyUnavailableError } from '../unavailable.js';
 import {
   CartIdAttribute,
   type CreateOrderResult,
@@ -41,6 +42,16 @@ export async function connectOrderWorkflows(config: Config): Promise<OrderWorkfl
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
 
+  async function workflowExists(workflowId: string): Promise<boolean> {
+    try {
+      await connection.withDeadline(Date.now() + 2_000, () => client.workflow.getHandle(workflowId).describe());
+      return true;
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) return false;
+      throw new DependencyUnavailableError('Temporal does not answer', { cause: error });
+    }
+  }
+
   return {
     async createOrder(orderId, command, timeoutMs) {
       const startWorkflowOperation = new WithStartWorkflowOperation<typeof orderWorkflow>(ORDER_WORKFLOW_TYPE, {
@@ -64,7 +75,12 @@ export async function connectOrderWorkflows(config: Config): Promise<OrderWorkfl
           client.workflow.executeUpdateWithStart(createOrderUpdate, { args: [command], startWorkflowOperation }),
         );
       } catch (error) {
-        if (abort.signal.aborted) return undefined;
+        // Out of time: the order is on its way only if its workflow exists. Otherwise the start
+        // never reached Temporal, and the caller must hear "unavailable", not "accepted".
+        if (abort.signal.aborted) {
+          if (await workflowExists(workflowIdForOrder(orderId))) return undefined;
+          throw new DependencyUnavailableError('Temporal did not take the order in time', { cause: error });
+        }
         if (error instanceof WorkflowUpdateFailedError && isConflict(error.cause)) {
           throw new OrderError(ErrorCode.ORDER_CONFLICT, 'this cart already has an order with different contents');
         }

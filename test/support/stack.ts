@@ -26,5 +26,7 @@ export function testEnvironment(): Record<string, string> {
     TRANSITION_WAIT_MS: '10000',
     API_KEYS: JSON.stringify(API_KEYS),
     RATE_LIMIT_PER_MINUTE: '0',
+    // Offsets of ordering.commands of their own: test runs never share them with `npm start`.
+    COMMANDS_CONSUMER_GROUP: 'order-service-commands-test',
   };
 }

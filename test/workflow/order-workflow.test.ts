@@ -218,6 +218,23 @@ describe('orderWorkflow', () => {
     });
   });
 
+  it('answers "accepted" when the workflow started but no worker committed the order in time', async () => {
+    // No worker polls this task queue: the start reaches Temporal, the update cannot complete.
+    const workflows = await connectOrderWorkflows(
+      loadConfig({ TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: `idle-${randomUUID()}` }),
+    );
+    try {
+      const command = newCreateOrder();
+      const orderId = orderIdForCart(command.cartId);
+      expect(await workflows.createOrder(orderId, command, 1_500)).toBeUndefined();
+      const handle = env.client.workflow.getHandle(workflowIdForOrder(orderId));
+      expect((await handle.describe()).status.name).toBe('RUNNING');
+      await handle.terminate('test over');
+    } finally {
+      await workflows.close();
+    }
+  });
+
   it('does not hold a transition back while OrderCreated cannot be published, and keeps the event order', async () => {
     const { activities, calls } = mockActivities({ failCreatedPublishes: 3 });
     await withWorker(activities, async (workflows) => {

@@ -1,0 +1,292 @@
+// Commands over Kafka: each message of ordering.commands names its command in the `ce_type`
+// header (CloudEvents binary mode) and carries it as JSON. It is checked against the schema of
+// the HTTP route and handed to the same order-service call, so validation, idempotency and
+// outcomes are the HTTP ones. A message that cannot be served is dead-lettered, as received,
+// with headers saying why; an unavailable dependency is retried, the message left uncommitted.
+// No kafkajs here: src/kafka/index.ts reads the messages and commits their offsets.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { TSchema } from '@sinclair/typebox';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormats from 'ajv-formats';
+import { CancelOrder, CompleteOrder, CreateOrder } from '../contracts/schemas.js';
+import { type ErrorCode, OrderError, type Violation } from '../domain/order.js';
+import { workflowIdForOrder } from '../ids.js';
+import type { IncomingMessage, MessageContext, MessageHeaders, OutgoingMessage } from '../kafka/index.js';
+import type { OrderService } from '../orders/order-service.js';
+import { isUnavailable } from '../unavailable.js';
+
+/** The commands, by their `ce_type`, each with the schema its JSON payload must match. */
+const COMMAND_SCHEMAS = { CreateOrder, CancelOrder, CompleteOrder } as const satisfies Record<string, TSchema>;
+export type CommandType = keyof typeof COMMAND_SCHEMAS;
+export const COMMAND_TYPES = Object.keys(COMMAND_SCHEMAS) as CommandType[];
+
+export type Command =
+  | { type: 'CreateOrder'; payload: CreateOrder }
+  | { type: 'CancelOrder'; payload: CancelOrder }
+  | { type: 'CompleteOrder'; payload: CompleteOrder };
+
+/** Stable codes of `dlq_reason`: the order service's error codes, plus what is wrong with the message itself. */
+export const DeadLetterReason = {
+  /** The value is not UTF-8 JSON (or there is no value). */
+  MALFORMED_JSON: 'MALFORMED_JSON',
+  /** The `ce_type` header is missing or names no command this service knows. */
+  UNKNOWN_COMMAND: 'UNKNOWN_COMMAND',
+  /** The service kept failing on it for an unexpected reason (not an unavailable dependency). */
+  PROCESSING_FAILED: 'PROCESSING_FAILED',
+} as const;
+export type DeadLetterReason = (typeof DeadLetterReason)[keyof typeof DeadLetterReason] | ErrorCode;
+
+/** The headers a dead letter gets on top of the original message's own headers. */
+export const DeadLetterHeader = {
+  reason: 'dlq_reason',
+  message: 'dlq_message',
+  /** JSON array of {field, code, message}, when the command broke field rules (as in the HTTP error body). */
+  details: 'dlq_details',
+  originalTopic: 'dlq_original_topic',
+  originalPartition: 'dlq_original_partition',
+  originalOffset: 'dlq_original_offset',
+  failedAt: 'dlq_failed_at',
+  consumerGroup: 'dlq_consumer_group',
+} as const;
+
+export interface Rejection {
+  reason: DeadLetterReason;
+  message: string;
+  details: Violation[];
+}
+
+export interface CommandLogger {
+  info(details: object, message: string): void;
+  warn(details: object, message: string): void;
+  error(details: object, message: string): void;
+}
+
+export interface CommandHandlerOptions {
+  orders: Pick<OrderService, 'createOrder' | 'transitionOrder'>;
+  /** Publishes dead letters (the event publisher: acks=all, idempotent). */
+  deadLetters: { publish(topic: string, message: OutgoingMessage): Promise<void> };
+  deadLetterTopic: string;
+  /** Consumer group of the consumer, named in each dead letter. */
+  consumerGroup: string;
+  logger: CommandLogger;
+  retry?: {
+    /** First pause after a failure; doubled after each one up to maxDelayMs. */
+    initialDelayMs?: number;
+    maxDelayMs?: number;
+    /** Attempts after which an error that is neither an order error nor an unavailable dependency dead-letters the command. */
+    maxUnexpectedAttempts?: number;
+  };
+}
+
+/** Same Ajv settings as the API's body validator: values are taken as sent (a "5" is not a 5). */
+function compileValidators(): Record<CommandType, ValidateFunction> {
+  const ajv = addFormats.default(
+    new Ajv({ allErrors: true, strict: false, removeAdditional: false, coerceTypes: false }),
+  );
+  return {
+    CreateOrder: ajv.compile(COMMAND_SCHEMAS.CreateOrder),
+    CancelOrder: ajv.compile(COMMAND_SCHEMAS.CancelOrder),
+    CompleteOrder: ajv.compile(COMMAND_SCHEMAS.CompleteOrder),
+  };
+}
+
+const validators = compileValidators();
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The text of a header (the first one, when a name repeats); undefined when absent. */
+export function headerText(headers: MessageHeaders, name: string): string | undefined {
+  const value = headers[name];
+  const first = Array.isArray(value) ? value[0] : value;
+  return first === undefined ? undefined : typeof first === 'string' ? first : first.toString('utf8');
+}
+
+function isCommandType(type: string | undefined): type is CommandType {
+  return type !== undefined && Object.hasOwn(COMMAND_SCHEMAS, type);
+}
+
+function schemaViolations(errors: ErrorObject[] | null | undefined): Violation[] {
+  return (errors ?? []).map((issue) => {
+    const params = issue.params as { missingProperty?: string; additionalProperty?: string };
+    const child = params.missingProperty ?? params.additionalProperty;
+    return {
+      field: `${issue.instancePath}${child === undefined ? '' : `/${child}`}` || '/',
+      code: issue.keyword,
+      message: issue.message ?? 'is invalid',
+    };
+  });
+}
+
+/** What the message asks for, or why it cannot be served whatever the state of the orders. */
+export function decodeCommand(
+  message: Pick<IncomingMessage, 'value' | 'headers'>,
+): { ok: true; command: Command } | { ok: false; rejection: Rejection } {
+  const type = headerText(message.headers, 'ce_type');
+  if (!isCommandType(type)) {
+    const known = COMMAND_TYPES.join(', ');
+    return reject(
+      DeadLetterReason.UNKNOWN_COMMAND,
+      type === undefined
+        ? `the message has no ce_type header (one of ${known})`
+        : `ce_type ${JSON.stringify(type.slice(0, 100))} is not a command of this service (one of ${known})`,
+    );
+  }
+  if (message.value === null || message.value.length === 0) {
+    return reject(DeadLetterReason.MALFORMED_JSON, 'the message has no value');
+  }
+  let payload: unknown;
+  try {
+    payload = JSON.parse(utf8.decode(message.value));
+  } catch {
+    return reject(DeadLetterReason.MALFORMED_JSON, 'the value is not valid UTF-8 JSON');
+  }
+  const validate = validators[type];
+  if (!validate(payload)) {
+    return reject(
+      'VALIDATION_FAILED',
+      `the ${type} command does not match its schema`,
+      schemaViolations(validate.errors),
+    );
+  }
+  return { ok: true, command: { type, payload } as Command };
+}
+
+function reject(reason: DeadLetterReason, message: string, details: Violation[] = []) {
+  return { ok: false as const, rejection: { reason, message, details } };
+}
+
+/** The id of the order a command concerns, for logs. */
+function orderIdOf(command: Command): string | undefined {
+  return command.type === 'CreateOrder' ? undefined : command.payload.orderId.toLowerCase();
+}
+
+const MAX_HEADER_TEXT = 2_000;
+const clip = (text: string) => (text.length > MAX_HEADER_TEXT ? `${text.slice(0, MAX_HEADER_TEXT - 1)}…` : text);
+
+/** The original message, key, value and headers untouched, with headers saying why it was dead-lettered. */
+export function deadLetterOf(
+  message: IncomingMessage,
+  rejection: Rejection,
+  consumerGroup: string,
+  failedAt: Date = new Date(),
+): OutgoingMessage {
+  return {
+    key: message.key,
+    value: message.value,
+    headers: {
+      ...message.headers,
+      [DeadLetterHeader.reason]: rejection.reason,
+      [DeadLetterHeader.message]: clip(rejection.message),
+      ...(rejection.details.length > 0 && { [DeadLetterHeader.details]: JSON.stringify(rejection.details) }),
+      [DeadLetterHeader.originalTopic]: message.topic,
+      [DeadLetterHeader.originalPartition]: String(message.partition),
+      [DeadLetterHeader.originalOffset]: message.offset,
+      [DeadLetterHeader.failedAt]: failedAt.toISOString(),
+      [DeadLetterHeader.consumerGroup]: consumerGroup,
+    },
+  };
+}
+
+/**
+ * The handler of ordering.commands: serves the message's command, or dead-letters it; resolves
+ * once either is done, so its offset may be committed. Throws only when `signal` aborts.
+ */
+export function createCommandHandler({
+  orders,
+  deadLetters,
+  deadLetterTopic,
+  consumerGroup,
+  logger,
+  retry = {},
+}: CommandHandlerOptions) {
+  const { initialDelayMs = 200, maxDelayMs = 5_000, maxUnexpectedAttempts = 10 } = retry;
+
+  /** Runs the command; an accepted-but-not-yet-persisted outcome (HTTP 202) counts as served. */
+  async function execute(command: Command): Promise<{ orderId: string; outcome: string }> {
+    switch (command.type) {
+      case 'CreateOrder': {
+        const outcome = await orders.createOrder(command.payload);
+        if (outcome.kind === 'accepted') return { orderId: outcome.orderId, outcome: 'accepted' };
+        return { orderId: outcome.order.orderId, outcome: outcome.created ? 'created' : 'already created' };
+      }
+      case 'CancelOrder': {
+        const orderId = command.payload.orderId.toLowerCase();
+        const outcome = await orders.transitionOrder(orderId, { name: 'cancel', reason: command.payload.reason });
+        return { orderId, outcome: outcome.kind === 'done' ? outcome.order.status : 'accepted' };
+      }
+      case 'CompleteOrder': {
+        const orderId = command.payload.orderId.toLowerCase();
+        const outcome = await orders.transitionOrder(orderId, { name: 'complete' });
+        return { orderId, outcome: outcome.kind === 'done' ? outcome.order.status : 'accepted' };
+      }
+    }
+  }
+
+  /** Serves the command; the rejection when it cannot be served. Retries while a dependency is unavailable. */
+  async function serve(command: Command, where: object, signal: AbortSignal): Promise<Rejection | undefined> {
+    let delay = initialDelayMs;
+    let unexpected = 0;
+    for (let attempt = 1; ; attempt++) {
+      signal.throwIfAborted();
+      try {
+        const { orderId, outcome } = await execute(command);
+        logger.info({ ...where, orderId, workflowId: workflowIdForOrder(orderId), outcome }, 'command served');
+        return undefined;
+      } catch (error) {
+        if (error instanceof OrderError) {
+          return { reason: error.code, message: error.message, details: error.details };
+        }
+        const unavailable = isUnavailable(error);
+        if (!unavailable && ++unexpected >= maxUnexpectedAttempts) {
+          logger.error({ ...where, err: error, attempt }, 'command keeps failing; dead-lettering it');
+          const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+          return {
+            reason: DeadLetterReason.PROCESSING_FAILED,
+            message: `failed ${attempt} times, last with ${detail}`,
+            details: [],
+          };
+        }
+        logger.warn(
+          { ...where, err: error, attempt, retryInMs: delay },
+          unavailable ? 'a dependency is unavailable; retrying the command' : 'command failed; retrying it',
+        );
+        await sleep(delay, undefined, { signal });
+        delay = Math.min(delay * 2, maxDelayMs);
+      }
+    }
+  }
+
+  /** Publishes the dead letter, retrying until Kafka takes it. */
+  async function deadLetter(message: IncomingMessage, rejection: Rejection, where: object, signal: AbortSignal) {
+    const letter = deadLetterOf(message, rejection, consumerGroup);
+    let delay = initialDelayMs;
+    for (let attempt = 1; ; attempt++) {
+      signal.throwIfAborted();
+      try {
+        await deadLetters.publish(deadLetterTopic, letter);
+        logger.warn(
+          { ...where, reason: rejection.reason, problem: rejection.message, details: rejection.details },
+          `command dead-lettered to ${deadLetterTopic}`,
+        );
+        return;
+      } catch (error) {
+        logger.warn({ ...where, err: error, attempt, retryInMs: delay }, 'dead-lettering failed; retrying');
+        await sleep(delay, undefined, { signal });
+        delay = Math.min(delay * 2, maxDelayMs);
+      }
+    }
+  }
+
+  return async function handleCommand(message: IncomingMessage, { signal }: MessageContext): Promise<void> {
+    const decoded = decodeCommand(message);
+    const orderId = decoded.ok ? orderIdOf(decoded.command) : undefined;
+    const where = {
+      topic: message.topic,
+      partition: message.partition,
+      offset: message.offset,
+      commandType: headerText(message.headers, 'ce_type')?.slice(0, 100),
+      ...(orderId !== undefined && { orderId, workflowId: workflowIdForOrder(orderId) }),
+    };
+    const rejection = decoded.ok ? await serve(decoded.command, where, signal) : decoded.rejection;
+    if (rejection !== undefined) await deadLetter(message, rejection, where, signal);
+  };
+}
