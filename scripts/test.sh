@@ -6,11 +6,14 @@ bash scripts/ensure-deps.sh
 # The browser tests drive Debian's Chromium (playwright-core never downloads a browser).
 if [[ ! -x /usr/bin/chromium ]]; then
   echo "[test] installing Debian's chromium for the browser tests" >&2
-  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
 fi
 bash scripts/stack.sh start
 # Types and lint first: seconds, and a clearer failure than a test would give.
 npx tsc --noEmit
 npx biome check .
 export TEMPORAL_CLI_PATH="$(bash scripts/stack.sh temporal-path)"
+# Worker processes started by tests load one prebuilt workflow bundle instead of each running webpack.
+WORKFLOW_BUNDLE_PATH="$(node --import tsx scripts/build-workflows.ts dist/test-workflow-bundle.js)"
+export WORKFLOW_BUNDLE_PATH
 exec npx vitest run "$@"
