@@ -7,7 +7,11 @@ RUN npm ci --omit=dev --no-audit --no-fund
 COPY tsconfig.json worker.ts ./
 COPY src ./src
 COPY migrations ./migrations
+# The worker loads its workflows prebuilt instead of bundling them when it starts.
+COPY scripts/build-workflows.ts ./scripts/
+RUN node --import tsx scripts/build-workflows.ts /app/dist/workflow-bundle.js
+ENV WORKFLOW_BUNDLE_PATH=/app/dist/workflow-bundle.js
 USER node
 EXPOSE 3000
-# The API; the worker runs the same image with: node --import tsx worker.ts
+# The API; the worker runs the same image with its command in docker-compose.yml.
 CMD ["node", "--import", "tsx", "src/server.ts"]

@@ -6,8 +6,15 @@ import { prettyFactory } from 'pino-pretty';
 
 const pretty = prettyFactory({ colorize: process.stdout.isTTY, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' });
 
-function run(name: string, entry: string): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], { stdio: ['ignore', 'pipe', 'pipe'] });
+// The worker's V8 heap is kept small (young generation 1 MB per semi-space, old generation
+// 128 MB per isolate): without this it grows to ~400 MB under load (bench/README.md). Keep in
+// step with package.json's "worker" script and docker-compose.yml's worker command.
+const WORKER_NODE_FLAGS = ['--max-semi-space-size=1', '--max-old-space-size=128'];
+
+function run(name: string, entry: string, nodeFlags: string[] = []): ChildProcess {
+  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', entry], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   for (const stream of [child.stdout, child.stderr]) {
     createInterface({ input: stream }).on('line', (line) => {
       // JSON lines are pino's; anything else (a crash trace) is printed as it is.
@@ -17,7 +24,7 @@ function run(name: string, entry: string): ChildProcess {
   return child;
 }
 
-const children = [run('worker', 'worker.ts'), run('api', 'src/server.ts')];
+const children = [run('worker', 'worker.ts', WORKER_NODE_FLAGS), run('api', 'src/server.ts')];
 let stopping = false;
 let failed = false;
 

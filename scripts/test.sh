@@ -6,7 +6,7 @@ bash scripts/ensure-deps.sh
 # The browser tests drive Debian's Chromium (playwright-core never downloads a browser).
 if [[ ! -x /usr/bin/chromium ]]; then
   echo "[test] installing Debian's chromium for the browser tests" >&2
-  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 fi
 bash scripts/stack.sh start
 # Types and lint first: seconds, and a clearer failure than a test would give.

@@ -60,6 +60,12 @@ export async function findOrderByCart(db: Queryable, cartId: string): Promise<Or
   return rows[0] === undefined ? null : toOrder(rows[0]);
 }
 
+/** The order's status alone: a cheap poll while waiting for a transition. */
+export async function findOrderStatus(db: Queryable, orderId: string): Promise<OrderStatus | null> {
+  const { rows } = await db.query<{ status: OrderStatus }>('SELECT status FROM orders WHERE order_id = $1', [orderId]);
+  return rows[0]?.status ?? null;
+}
+
 /** Locks the order's row for the rest of the transaction and returns the order. */
 export async function lockOrder(tx: Queryable, orderId: string): Promise<Order | null> {
   await tx.query('SELECT 1 FROM orders WHERE order_id = $1 FOR UPDATE', [orderId]);

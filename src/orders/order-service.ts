@@ -2,7 +2,7 @@
 // database, hand it to the order's workflow, and wait (bounded) for the database to show it.
 import type { CreateOrder, Order } from '../contracts/schemas.js';
 import type { Database } from '../db/index.js';
-import { findEventsOfOrder, findOrder, findOrderByCart, listOrders } from '../db/orders-repository.js';
+import { findEventsOfOrder, findOrder, findOrderByCart, findOrderStatus, listOrders } from '../db/orders-repository.js';
 import {
   decideTransition,
   ErrorCode,
@@ -52,13 +52,13 @@ export function createOrderService({ db, workflows, createTimeoutMs, transitionW
     );
   }
 
-  /** Polls the database until the order leaves CREATED or the wait is over. */
+  /** Polls the order's status (the whole order only once) until it leaves CREATED or the wait is over. */
   async function waitForTransition(orderId: string): Promise<Order> {
     const deadline = Date.now() + transitionWaitMs;
     let delay = 10;
     for (;;) {
-      const order = await requireOrder(orderId);
-      if (order.status !== 'CREATED' || Date.now() >= deadline) return order;
+      const status = await findOrderStatus(db, orderId);
+      if (status !== 'CREATED' || Date.now() >= deadline) return requireOrder(orderId);
       await new Promise((resolve) => setTimeout(resolve, Math.min(delay, deadline - Date.now())));
       delay = Math.min(delay * 2, 200);
     }
