@@ -7,9 +7,9 @@ RUN npm ci --omit=dev --no-audit --no-fund
 COPY tsconfig.json worker.ts ./
 COPY src ./src
 COPY migrations ./migrations
-# The worker loads its workflows prebuilt instead of bundling them when it starts.
-COPY scripts/build-workflows.ts ./scripts/
-RUN node --import tsx scripts/build-workflows.ts /app/dist/workflow-bundle.js
+# The worker runs compiled (dist/worker.mjs) with its workflows prebuilt: scripts/build-worker.ts.
+COPY scripts/build-workflows.ts scripts/build-worker.ts ./scripts/
+RUN node --import tsx scripts/build-worker.ts /app/dist
 ENV WORKFLOW_BUNDLE_PATH=/app/dist/workflow-bundle.js
 USER node
 EXPOSE 3000

@@ -1,18 +1,16 @@
 // Runs the API and the worker side by side for `npm start`, their JSON logs made readable.
 // Ctrl-C (or SIGTERM) is passed to both; each shuts down gracefully.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { prettyFactory } from 'pino-pretty';
+import { DEFAULT_WORKER_DIR, WORKER_NODE_FLAGS } from './build-worker.js';
 
 const pretty = prettyFactory({ colorize: process.stdout.isTTY, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' });
 
-// The worker's V8 heap is kept small (young generation 1 MB per semi-space, old generation
-// 128 MB per isolate): without this it grows to ~400 MB under load (bench/README.md). Keep in
-// step with package.json's "worker" script and docker-compose.yml's worker command.
-const WORKER_NODE_FLAGS = ['--max-semi-space-size=1', '--max-old-space-size=128'];
-
-function run(name: string, entry: string, nodeFlags: string[] = []): ChildProcess {
-  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', entry], {
+function run(name: string, nodeArgs: string[], env: Record<string, string> = {}): ChildProcess {
+  const child = spawn(process.execPath, nodeArgs, {
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   for (const stream of [child.stdout, child.stderr]) {
@@ -24,7 +22,16 @@ function run(name: string, entry: string, nodeFlags: string[] = []): ChildProces
   return child;
 }
 
-const children = [run('worker', 'worker.ts', WORKER_NODE_FLAGS), run('api', 'src/server.ts')];
+// The worker as production runs it, built by scripts/start.sh: compiled, with its prebuilt
+// workflow bundle and a small V8 heap (scripts/build-worker.ts).
+const worker = {
+  entry: resolve(DEFAULT_WORKER_DIR, 'worker.mjs'),
+  bundle: resolve(DEFAULT_WORKER_DIR, 'workflow-bundle.js'),
+};
+const children = [
+  run('worker', [...WORKER_NODE_FLAGS, worker.entry], { WORKFLOW_BUNDLE_PATH: worker.bundle }),
+  run('api', ['--import', 'tsx', 'src/server.ts']),
+];
 let stopping = false;
 let failed = false;
 

@@ -116,6 +116,26 @@ export const ConfigSchema = Type.Object({
     default: 40,
     description: 'Workflow tasks one worker runs at once.',
   }),
+  WORKER_WORKFLOW_TASK_POLLERS: Type.Integer({
+    minimum: 2,
+    maximum: 200,
+    default: 10,
+    description: 'Concurrent polls for workflow tasks, sticky and not (at most WORKER_MAX_CONCURRENT_WORKFLOW_TASKS).',
+  }),
+  WORKER_ACTIVITY_TASK_POLLERS: Type.Integer({
+    minimum: 1,
+    maximum: 200,
+    default: 10,
+    description: 'Concurrent polls for activity tasks (at most WORKER_MAX_CONCURRENT_ACTIVITIES).',
+  }),
+  WORKER_NON_STICKY_POLL_RATIO: Type.Number({
+    exclusiveMinimum: 0,
+    maximum: 1,
+    default: 0.2,
+    description:
+      'Share of those polls on the task queue itself rather than the worker’s sticky queue: the first task ' +
+      'of every new workflow (each create) comes from there.',
+  }),
   WORKER_MAX_CACHED_WORKFLOWS: Type.Integer({
     minimum: 0,
     maximum: 100_000,

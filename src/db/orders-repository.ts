@@ -66,10 +66,10 @@ export async function findOrderStatus(db: Queryable, orderId: string): Promise<O
   return rows[0]?.status ?? null;
 }
 
-/** Locks the order's row for the rest of the transaction and returns the order. */
+/** Locks the order's row for the rest of the transaction and returns the order, in one statement. */
 export async function lockOrder(tx: Queryable, orderId: string): Promise<Order | null> {
-  await tx.query('SELECT 1 FROM orders WHERE order_id = $1 FOR UPDATE', [orderId]);
-  return findOrder(tx, orderId);
+  const { rows } = await tx.query<OrderRow>(`${SELECT_ORDER} WHERE o.order_id = $1 FOR UPDATE OF o`, [orderId]);
+  return rows[0] === undefined ? null : toOrder(rows[0]);
 }
 
 /** Inserts the order and its items; false when the order already exists (a retry). */

@@ -52,14 +52,17 @@ export function createOrderService({ db, workflows, createTimeoutMs, transitionW
     );
   }
 
-  /** Polls the order's status (the whole order only once) until it leaves CREATED or the wait is over. */
+  /**
+   * Polls the order's status (the whole order only once) until it leaves CREATED or the wait is
+   * over. The first look waits a little: the signal has only just been delivered.
+   */
   async function waitForTransition(orderId: string): Promise<Order> {
     const deadline = Date.now() + transitionWaitMs;
-    let delay = 10;
+    let delay = 20;
     for (;;) {
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(delay, deadline - Date.now()))));
       const status = await findOrderStatus(db, orderId);
       if (status !== 'CREATED' || Date.now() >= deadline) return requireOrder(orderId);
-      await new Promise((resolve) => setTimeout(resolve, Math.min(delay, deadline - Date.now())));
       delay = Math.min(delay * 2, 200);
     }
   }

@@ -1,0 +1,614 @@
+// npm run bench [-- --orders N --concurrency C --output FILE]: full order lifecycles per second
+// and their latencies, against bare Temporal, PostgreSQL and Kafka baselines measured in the
+// same run on the same services at the same concurrency. See bench/README.md.
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { buildWorker, WORKER_NODE_FLAGS } from '../scripts/build-worker.js';
+import { buildWorkflowBundle } from '../scripts/build-workflows.js';
+import { type Config, loadConfig } from '../src/config.js';
+import { migrateDatabase } from '../src/db/migrate.js';
+import { eventIdFor } from '../src/ids.js';
+import { createKafka, ensureTopics, ORDER_EVENTS_PARTITIONS, ORDER_EVENTS_TOPIC } from '../src/kafka/index.js';
+import { createLogger } from '../src/logger.js';
+import { type AppProcess, startApiProcess, startWorkerProcess } from '../test/support/processes.js';
+import { spawnChild } from './lib/child.js';
+import { addCpu, cpuDelta, cpuPerLifecycle, cpuSnapshot } from './lib/cpu.js';
+import { type EventWatch, watchTopic } from './lib/events.js';
+import { type Outage, watchOutages } from './lib/outages.js';
+import {
+  bareKafkaLifecycle,
+  barePostgresLifecycle,
+  bareTemporalLifecycle,
+  drive,
+  emptySamples,
+  type Lifecycle,
+  type PlacedOrder,
+  type Samples,
+  systemLifecycle,
+} from './lib/phases.js';
+import { overallRate, percentile, round, sustainedRate } from './lib/stats.js';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const BENCH_TOKEN = `bench-token-${randomUUID()}`;
+
+// ---- options ---------------------------------------------------------------------------------
+
+const { values: args } = parseArgs({
+  options: {
+    orders: { type: 'string', short: 'n' },
+    concurrency: { type: 'string', short: 'c' },
+    warmup: { type: 'string' },
+    rounds: { type: 'string' },
+    output: { type: 'string', short: 'o' },
+    'database-url': { type: 'string' },
+    'skip-baselines': { type: 'boolean', default: false },
+    'bundle-at-start': { type: 'boolean', default: false },
+    'worker-tsx': { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+
+if (args.help) {
+  console.log(`usage: npm run bench -- [--orders N] [--concurrency C] [--warmup W] [--output FILE]
+  --orders, -n       measured lifecycles per phase (env BENCH_ORDERS; default 2000)
+  --concurrency, -c  lifecycles in flight (env BENCH_CONCURRENCY; default 64)
+  --warmup           unmeasured lifecycles of each subject before measuring (env BENCH_WARMUP; default = concurrency)
+  --rounds           the order service and bare Temporal take turns, in this many chunks each
+                     (env BENCH_ROUNDS; default orders/500, 1 to 4), so drifting background load hits both alike
+  --output, -o       JSON results (default bench/results/latest.json)
+  --database-url     order database of the run (env BENCH_DATABASE_URL; default .../orders_bench, created if missing)
+  --skip-baselines   only the order service (for quick tuning loops; no ratios)
+  --worker-tsx       run the order worker through tsx (node --import tsx worker.ts) instead of compiled, to compare
+  --bundle-at-start  the same, and it bundles its workflows when it starts (no WORKFLOW_BUNDLE_PATH), to compare
+env: BENCH_WORKER_NODE_OPTIONS replaces the workers' V8 flags (WORKER_NODE_FLAGS); BENCH_API_NODE_OPTIONS`);
+  process.exit(0);
+}
+
+function positiveInt(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got "${raw}"`);
+  return value;
+}
+
+const orders = positiveInt('--orders', args.orders ?? process.env.BENCH_ORDERS, 2000);
+const concurrency = positiveInt('--concurrency', args.concurrency ?? process.env.BENCH_CONCURRENCY, 64);
+const warmup = positiveInt('--warmup', args.warmup ?? process.env.BENCH_WARMUP, concurrency);
+const rounds = positiveInt(
+  '--rounds',
+  args.rounds ?? process.env.BENCH_ROUNDS,
+  Math.max(1, Math.min(4, Math.floor(orders / 500))),
+);
+const output = args.output ?? join(ROOT, 'bench/results/latest.json');
+const databaseUrl =
+  args['database-url'] ?? process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/orders_bench';
+const runId = randomUUID().slice(0, 8);
+/**
+ * V8 flags of both workers (the order worker and the bare one): those the worker runs with
+ * (WORKER_NODE_FLAGS); BENCH_WORKER_NODE_OPTIONS replaces them, to compare.
+ */
+const workerFlags = (process.env.BENCH_WORKER_NODE_OPTIONS ?? WORKER_NODE_FLAGS.join(' ')).split(/\s+/).filter(Boolean);
+const workerNodeOptions: Record<string, string> =
+  workerFlags.length === 0 ? {} : { NODE_OPTIONS: workerFlags.join(' ') };
+
+const log = (message: string) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
+
+// ---- setup -----------------------------------------------------------------------------------
+
+/** Creates the run's database if it does not exist, then migrates it. */
+async function prepareDatabase(url: string): Promise<void> {
+  const target = new URL(url);
+  const name = decodeURIComponent(target.pathname.slice(1));
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString() });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (rowCount === 0) {
+      await client.query(`CREATE DATABASE "${name.replaceAll('"', '""')}"`).catch((error: { code?: string }) => {
+        if (error.code !== '42P04') throw error; // created meanwhile by another run
+      });
+      log(`created database ${name}`);
+    }
+  } finally {
+    await client.end();
+  }
+  await migrateDatabase(url);
+}
+
+/** Node options of the API process, e.g. --cpu-prof to see where its time goes (BENCH_API_NODE_OPTIONS). */
+const apiNodeOptions: Record<string, string> =
+  (process.env.BENCH_API_NODE_OPTIONS ?? '') === '' ? {} : { NODE_OPTIONS: process.env.BENCH_API_NODE_OPTIONS ?? '' };
+
+/** The order worker as `npm start` and the image run it: compiled, with plain node (scripts/build-worker.ts). */
+async function startCompiledWorker(entry: string, env: Record<string, string>) {
+  const worker = await spawnChild('worker', entry, env, workerFlags);
+  await worker.waitForLine('worker polling');
+  return worker;
+}
+
+/** Where PostgreSQL, Temporal and Kafka listen, for the outage watch. */
+function servicesOf(config: Config) {
+  const database = new URL(databaseUrl);
+  const [temporalHost = '127.0.0.1', temporalPort = '7233'] = config.TEMPORAL_ADDRESS.split(':');
+  const [kafkaHost = '127.0.0.1', kafkaPort = '9092'] = (config.KAFKA_BROKERS.split(',')[0] ?? '').split(':');
+  return {
+    postgres: { host: database.hostname, port: Number(database.port || 5432) },
+    temporal: { host: temporalHost, port: Number(temporalPort) },
+    kafka: { host: kafkaHost, port: Number(kafkaPort) },
+  };
+}
+
+/** Runs `attempt` until it succeeds, for up to `timeoutMs`. */
+async function retrying<T>(what: string, attempt: () => Promise<T>, timeoutMs = 90_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      log(`${what} not available yet (${error instanceof Error ? error.message : String(error)}); retrying`);
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+    }
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject()));
+    });
+  });
+}
+
+/** Environment of the processes under test: the run's database, task queue and token. */
+function appEnvironment(taskQueue: string): Record<string, string> {
+  return {
+    DATABASE_URL: databaseUrl,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    KAFKA_CLIENT_ID: 'order-bench',
+    API_KEYS: JSON.stringify({ [BENCH_TOKEN]: ['orders:create', 'orders:read', 'orders:manage'] }),
+    RATE_LIMIT_PER_MINUTE: '0',
+    // The worker's "worker polling" line (its readiness) is logged at info.
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+  };
+}
+
+// ---- figures -----------------------------------------------------------------------------------
+
+function summarize(samples: Samples) {
+  return {
+    perSec: round(sustainedRate(samples.chunks)),
+    overallPerSec: round(overallRate(samples.chunks)),
+    startP50Ms: round(percentile(samples.startMs, 50)),
+    startP95Ms: round(percentile(samples.startMs, 95)),
+    startP99Ms: round(percentile(samples.startMs, 99)),
+    transitionP50Ms: round(percentile(samples.transitionMs, 50)),
+    transitionP99Ms: round(percentile(samples.transitionMs, 99)),
+    lifecycleP50Ms: round(percentile(samples.lifecycleMs, 50)),
+    lifecycleP99Ms: round(percentile(samples.lifecycleMs, 99)),
+    completed: samples.lifecycleMs.length,
+    failed: samples.failures.length,
+  };
+}
+type Summary = ReturnType<typeof summarize>;
+
+/** Every order's final status in PostgreSQL and exactly its events on Kafka, by ce_id. */
+async function verify(placed: PlacedOrder[], events: EventWatch) {
+  const expected = new Map<string, string[]>();
+  for (const order of placed) {
+    expected.set(order.orderId, [
+      eventIdFor(order.orderId, 'OrderCreated'),
+      eventIdFor(order.orderId, order.cancelled ? 'OrderCancelled' : 'OrderCompleted'),
+    ]);
+  }
+  // Whatever is still on its way (a late event after an outage) gets a bounded wait.
+  const deadline = Date.now() + 60_000;
+  const missing = () => [...expected.values()].flat().filter((ceId) => !events.byCeId.has(ceId)).length;
+  while (missing() > 0 && Date.now() < deadline) await events.caughtUp(Math.min(5_000, deadline - Date.now()));
+  // Then everything written to the topic until now is read, so a duplicate already sent is counted.
+  const caughtUp = await events.caughtUp(30_000);
+
+  let eventsMissing = 0;
+  let extraCopies = 0;
+  let unexpectedEvents = 0;
+  for (const [orderId, ceIds] of expected) {
+    for (const ceId of ceIds) {
+      const seen = events.byCeId.get(ceId);
+      if (seen === undefined) eventsMissing++;
+      else extraCopies += seen.copies - 1;
+    }
+    for (const seen of events.ofOrder(orderId)) {
+      if (!ceIds.includes(seen.ceId)) unexpectedEvents += seen.copies;
+    }
+  }
+
+  const db = new pg.Client({ connectionString: databaseUrl });
+  await db.connect();
+  let ordersWrongInDb = 0;
+  let eventsUnpublishedInDb = 0;
+  try {
+    const { rows } = await db.query<{ order_id: string; status: string; unpublished: number }>(
+      `SELECT o.order_id, o.status,
+              (SELECT count(*)::int FROM order_events e WHERE e.order_id = o.order_id AND e.published_at IS NULL)
+                AS unpublished
+         FROM orders o WHERE o.order_id = ANY($1::uuid[])`,
+      [placed.map((order) => order.orderId)],
+    );
+    const byId = new Map(rows.map((row) => [row.order_id, row]));
+    for (const order of placed) {
+      const row = byId.get(order.orderId);
+      if (row === undefined || row.status !== (order.cancelled ? 'CANCELLED' : 'COMPLETED')) ordersWrongInDb++;
+      eventsUnpublishedInDb += row?.unpublished ?? 0;
+    }
+  } finally {
+    await db.end();
+  }
+  return {
+    ordersChecked: placed.length,
+    eventsExpected: placed.length * 2,
+    eventsMissing,
+    extraCopies,
+    unexpectedEvents,
+    ordersWrongInDb,
+    eventsUnpublishedInDb,
+    consumerCaughtUp: caughtUp,
+    /** Events missing on Kafka, plus orders missing or not in their final status in PostgreSQL. */
+    lost: eventsMissing + ordersWrongInDb,
+    /** Extra copies of an event (same ce_id), plus events the order should not have. */
+    duplicated: extraCopies + unexpectedEvents,
+  };
+}
+
+// ---- output ------------------------------------------------------------------------------------
+
+function table(rows: (string | number)[][]): string {
+  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => String(row[column] ?? '').length))) ?? [];
+  const cell = (value: string | number, column: number) =>
+    column === 0 ? String(value).padEnd(widths[column] ?? 0) : String(value).padStart(widths[column] ?? 0);
+  const line = (row: (string | number)[]) => `| ${row.map(cell).join(' | ')} |`;
+  const [head, ...body] = rows;
+  if (head === undefined) return '';
+  return [line(head), `|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|`, ...body.map(line)].join('\n');
+}
+
+const orDash = (value: number | null | undefined) => (value === undefined || value === null ? '-' : value);
+const ratioOf = (a: number | undefined, b: number | undefined) =>
+  a === undefined || b === undefined || b <= 0 ? undefined : round(a / b, 2);
+
+/** `orders` split into `parts` chunks as even as can be. */
+const chunkSizes = (total: number, parts: number) =>
+  Array.from({ length: parts }, (_, index) => Math.floor(total / parts) + (index < total % parts ? 1 : 0));
+
+// ---- main ------------------------------------------------------------------------------------
+
+async function main() {
+  const started = Date.now();
+  const loadAverageBefore = os.loadavg().map((value) => round(value, 2));
+  const config: Config = loadConfig({ ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' });
+  log(
+    `${orders} lifecycles per subject at concurrency ${concurrency}, warm-up ${warmup}, ${rounds} round(s); database ${databaseUrl}`,
+  );
+  // The stack may be briefly down (another suite restarts services): setup waits for it a while.
+  await retrying('PostgreSQL', () => prepareDatabase(databaseUrl));
+  const kafka = createKafka(
+    { ...config, KAFKA_CLIENT_ID: 'order-bench' },
+    createLogger({ ...config, LOG_LEVEL: 'fatal' }, 'bench'),
+  );
+  await retrying('Kafka', () =>
+    ensureTopics(kafka, [{ topic: ORDER_EVENTS_TOPIC, numPartitions: ORDER_EVENTS_PARTITIONS }]),
+  );
+  const scratch = mkdtempSync(join(os.tmpdir(), 'order-bench-'));
+  const cleanups: (() => void)[] = [];
+  const cpuUsed: Record<string, Record<string, number>> = {};
+  const samples: Record<string, Samples> = {};
+  const baselines = !args['skip-baselines'];
+
+  /** Warm-up, then `sizes` measured chunks; CPU of each part added up per subject. */
+  async function measure(name: string, lifecycle: Lifecycle, count: number, firstIndex: number, pids = {}) {
+    samples[name] ??= emptySamples();
+    const before = cpuSnapshot(pids);
+    await drive(lifecycle, { count, concurrency, firstIndex, samples: samples[name] });
+    cpuUsed[name] ??= {};
+    addCpu(cpuUsed[name], cpuDelta(before, cpuSnapshot(pids)));
+  }
+  const warm = (lifecycle: Lifecycle) => drive(lifecycle, { count: warmup, concurrency, firstIndex: 1_000_000 });
+
+  const outageWatch = watchOutages(servicesOf(config));
+  const events = await watchTopic(kafka, ORDER_EVENTS_TOPIC);
+  let bareWorker: Awaited<ReturnType<typeof spawnChild>> | undefined;
+  let worker: Pick<AppProcess, 'child' | 'output' | 'peakRssMb' | 'stop'> | undefined;
+  let api: (AppProcess & { url: string }) | undefined;
+  let bareClient: Awaited<ReturnType<typeof bareTemporalLifecycle>> | undefined;
+  let system: ReturnType<typeof systemLifecycle>;
+  let verification: Awaited<ReturnType<typeof verify>>;
+  let outages: Outage[] = [];
+  try {
+    if (baselines) {
+      log('bare Kafka: the same events through the batching idempotent producer');
+      const bareKafka = await bareKafkaLifecycle({ kafka, config });
+      await warm(bareKafka.lifecycle);
+      await measure('bareKafka', bareKafka.lifecycle, orders, 0);
+      await bareKafka.close();
+
+      log('bare PostgreSQL: the activities’ SQL through pg');
+      const barePostgres = barePostgresLifecycle({ config });
+      await warm(barePostgres.lifecycle);
+      await measure('barePostgres', barePostgres.lifecycle, orders, 0);
+      await barePostgres.close();
+
+      log('bare Temporal: bundling bench/bare-workflow.ts');
+      const bundlePath = await buildWorkflowBundle(
+        join(scratch, 'bare-workflow-bundle.js'),
+        join(ROOT, 'bench/bare-workflow.ts'),
+      );
+      const bareQueue = `orders-bench-bare-${runId}`;
+      // With the order worker's V8 flags, on its command line (as the compiled worker gets them).
+      bareWorker = await spawnChild(
+        'bare-worker',
+        'bench/bare-worker.ts',
+        { ...appEnvironment(bareQueue), BENCH_BARE_BUNDLE: bundlePath },
+        [...workerFlags, '--import', 'tsx'],
+      );
+      await bareWorker.waitForLine('bare worker polling');
+      bareClient = await bareTemporalLifecycle({ config, taskQueue: bareQueue });
+    }
+
+    log('order service: starting its worker and API processes');
+    const env: Record<string, string> = {
+      ...appEnvironment(`orders-bench-${runId}`),
+      // Commands over Kafka are not what is measured, and belong to the workers of the shared cluster.
+      COMMANDS_ENABLED: 'false',
+      WORKER_METRICS_ADDRESS: `127.0.0.1:${await freePort()}`,
+    };
+    // As `npm start` runs it: compiled, its workflows prebuilt. --worker-tsx: through tsx, as
+    // before; --bundle-at-start: without the prebuilt bundle either (both to compare).
+    let startWorker: Promise<Pick<AppProcess, 'child' | 'output' | 'peakRssMb' | 'stop'>>;
+    if (args['worker-tsx'] || args['bundle-at-start']) {
+      if (!args['bundle-at-start']) {
+        env.WORKFLOW_BUNDLE_PATH = await buildWorkflowBundle(join(scratch, 'workflow-bundle.js'));
+      }
+      startWorker = startWorkerProcess({ ...env, ...workerNodeOptions });
+    } else {
+      // Inside the checkout, so that the compiled worker finds node_modules.
+      const built = await buildWorker(join(ROOT, 'dist', `bench-${runId}`));
+      cleanups.push(() => rmSync(dirname(built.entry), { recursive: true, force: true }));
+      startWorker = startCompiledWorker(built.entry, { ...env, WORKFLOW_BUNDLE_PATH: built.workflowBundle });
+    }
+    [worker, api] = await Promise.all([
+      startWorker,
+      freePort().then((port) => startApiProcess({ ...env, ...apiNodeOptions }, port)),
+    ]);
+    system = systemLifecycle({ apiUrl: api.url, token: BENCH_TOKEN, events, lifecycleTimeoutMs: 120_000 });
+
+    log('warm-up');
+    if (bareClient) await warm(bareClient.lifecycle);
+    await warm(system.lifecycle);
+
+    // The order service and bare Temporal take turns (ABBA...), so load from elsewhere on the
+    // machine that comes and goes weighs on both alike.
+    let firstIndex = 0;
+    const systemPids = { api: api.child.pid, worker: worker.child.pid };
+    const bareTurn = async (size: number, at: number) => {
+      if (bareClient === undefined) return;
+      log(`bare Temporal: ${size} lifecycles`);
+      await measure('bareTemporal', bareClient.lifecycle, size, at, { worker: bareWorker?.pid });
+    };
+    const systemTurn = async (size: number, at: number) => {
+      log(`order service: ${size} lifecycles over HTTP`);
+      await measure('system', system.lifecycle, size, at, systemPids);
+    };
+    for (const [round, size] of chunkSizes(orders, rounds).entries()) {
+      if (round % 2 === 0) {
+        await bareTurn(size, firstIndex);
+        await systemTurn(size, firstIndex);
+      } else {
+        await systemTurn(size, firstIndex);
+        await bareTurn(size, firstIndex);
+      }
+      firstIndex += size;
+    }
+
+    log('verifying every order in PostgreSQL and its events on Kafka');
+    verification = await verify(system.placed, events);
+  } finally {
+    outages = outageWatch.stop();
+    await Promise.all([api?.stop(), worker?.stop(), bareWorker?.stop(), bareClient?.close()]);
+    await events.close();
+    rmSync(scratch, { recursive: true, force: true });
+    for (const cleanup of cleanups) cleanup();
+  }
+
+  const summary: Record<string, Summary | undefined> = Object.fromEntries(
+    Object.entries(samples).map(([name, value]) => [name, summarize(value)]),
+  );
+  const sys = summary.system as Summary;
+  const bare = summary.bareTemporal;
+  const failures = Object.values(samples).flatMap((value) => value.failures);
+  const ratio = ratioOf(sys.perSec, bare?.perSec);
+  const createToBareStartP99 = ratioOf(sys.startP99Ms, bare?.startP99Ms);
+  mkdirSync(dirname(output), { recursive: true });
+  // The processes' own output, for a look after the run (bench/results is git-ignored).
+  const logs: Record<string, number> = {};
+  for (const [name, lines] of [
+    ['api', api?.output],
+    ['worker', worker?.output],
+    ['bare-worker', bareWorker?.output],
+  ] as const) {
+    if (lines === undefined) continue;
+    logs[name] = lines.length;
+    writeFileSync(join(dirname(output), `${basename(output, '.json')}.${name}.log`), `${lines.join('\n')}\n`);
+  }
+  const apiRssMb = round(api?.peakRssMb() ?? 0, 0);
+  const workerRssMb = round(worker?.peakRssMb() ?? 0, 0);
+  const bareWorkerRssMb = bareWorker === undefined ? undefined : round(bareWorker.peakRssMb(), 0);
+  const lifecyclesOf = (name: string) =>
+    (samples[name]?.lifecycleMs.length ?? 0) + (samples[name]?.failures.length ?? 0);
+  const result = {
+    orders,
+    concurrency,
+    warmup,
+    rounds,
+    lifecyclesPerSec: sys.perSec,
+    bareTemporalPerSec: bare?.perSec ?? null,
+    ratioToBareTemporal: ratio ?? null,
+    createP50Ms: sys.startP50Ms,
+    createP95Ms: sys.startP95Ms,
+    createP99Ms: sys.startP99Ms,
+    bareStartP50Ms: bare?.startP50Ms ?? null,
+    bareStartP99Ms: bare?.startP99Ms ?? null,
+    createP99ToBareStartP99: createToBareStartP99 ?? null,
+    lifecycleP50Ms: sys.lifecycleP50Ms,
+    lifecycleP99Ms: sys.lifecycleP99Ms,
+    bareLifecycleP50Ms: bare?.lifecycleP50Ms ?? null,
+    bareLifecycleP99Ms: bare?.lifecycleP99Ms ?? null,
+    apiRssMb,
+    workerRssMb,
+    bareWorkerRssMb: bareWorkerRssMb ?? null,
+    lost: verification.lost,
+    duplicated: verification.duplicated,
+    failed: failures.length,
+    createAccepted202: system.counters.createAccepted202,
+    barePostgresPerSec: summary.barePostgres?.perSec ?? null,
+    bareKafkaPerSec: summary.bareKafka?.perSec ?? null,
+    subjects: summary,
+    verification,
+    cpuMsPerLifecycle: Object.fromEntries(
+      Object.entries(cpuUsed).map(([name, used]) => [name, cpuPerLifecycle(used, lifecyclesOf(name))]),
+    ),
+    failures: failures.slice(0, 20),
+    /** Lines each process printed (its logs are written next to the results). */
+    logLines: logs,
+    /** Services that refused connections during the run: its figures are then not comparable. */
+    outages,
+    targets: {
+      ratioToBareTemporal: { target: '>= 0.8', met: ratio === undefined ? null : ratio >= 0.8 },
+      createP99: {
+        target: '<= 1.5 x bareStartP99',
+        met: createToBareStartP99 === undefined ? null : createToBareStartP99 <= 1.5,
+      },
+      lostAndDuplicated: { target: '= 0', met: verification.lost === 0 && verification.duplicated === 0 },
+      apiRss: { target: '< 250 MB', met: apiRssMb < 250 },
+      workerRss: { target: '< 250 MB', met: workerRssMb < 250 },
+    },
+    date: new Date().toISOString(),
+    /** Names the run's Temporal task queues (orders-bench-<runId>, orders-bench-bare-<runId>), to look at its histories. */
+    runId,
+    durationSec: round((Date.now() - started) / 1000, 0),
+    machine: {
+      nproc: os.availableParallelism(),
+      cpuModel: os.cpus()[0]?.model ?? 'unknown',
+      memoryGb: round(os.totalmem() / 2 ** 30, 1),
+      node: process.version,
+      platform: `${os.platform()} ${os.release()}`,
+      loadAverageBefore,
+      loadAverageAfter: os.loadavg().map((value) => round(value, 2)),
+    },
+    settings: {
+      databaseUrl,
+      logLevel: appEnvironment('').LOG_LEVEL,
+      workerMaxConcurrentActivities: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
+      workerMaxConcurrentWorkflowTasks: config.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+      workerWorkflowTaskPollers: config.WORKER_WORKFLOW_TASK_POLLERS,
+      workerNonStickyPollRatio: config.WORKER_NON_STICKY_POLL_RATIO,
+      workerActivityTaskPollers: config.WORKER_ACTIVITY_TASK_POLLERS,
+      workerMaxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
+      databasePoolMax: config.DATABASE_POOL_MAX,
+      prebuiltWorkflowBundle: !args['bundle-at-start'],
+      workerFlags: workerFlags.join(' '),
+      workerRuns:
+        args['worker-tsx'] || args['bundle-at-start'] ? 'node --import tsx worker.ts' : 'compiled (dist/worker.mjs)',
+    },
+  };
+
+  writeFileSync(output, `${JSON.stringify(result, null, 2)}\n`);
+
+  const rows: (string | number)[][] = [
+    ['subject', 'lifecycles/s', 'vs bare Temporal', 'start p50', 'p95', 'p99', 'lifecycle p50', 'p99', 'peak RSS MB'],
+  ];
+  const names = [
+    ['system', 'order service (HTTP)'],
+    ['bareTemporal', 'bare Temporal'],
+    ['barePostgres', 'bare PostgreSQL'],
+    ['bareKafka', 'bare Kafka'],
+  ] as const;
+  for (const [name, label] of names) {
+    const value = summary[name];
+    if (value === undefined) continue;
+    rows.push([
+      label,
+      value.perSec,
+      orDash(ratioOf(value.perSec, bare?.perSec)),
+      value.startP50Ms,
+      value.startP95Ms,
+      value.startP99Ms,
+      value.lifecycleP50Ms,
+      value.lifecycleP99Ms,
+      name === 'system'
+        ? `api ${apiRssMb}, worker ${workerRssMb}`
+        : name === 'bareTemporal'
+          ? `worker ${orDash(bareWorkerRssMb)}`
+          : '-',
+    ]);
+  }
+  const mark = (met: boolean | null) => (met === null ? 'n/a' : met ? 'met' : 'NOT MET');
+  const { machine, targets } = result;
+  console.log(
+    `\nOrder lifecycles: ${orders} per subject, concurrency ${concurrency}, ${rounds} round(s); ` +
+      `${machine.nproc} × ${machine.cpuModel}, node ${machine.node}, load ${loadAverageBefore.join(' ')}\n`,
+  );
+  console.log(table(rows));
+  console.log(
+    '(ms; start = until the 201 of POST /orders, or until update-with-start returned; ' +
+      'lifecycle = until the terminal event is seen on Kafka, or the workflow result)',
+  );
+  console.log(
+    `complete/cancel: order service ${sys.transitionP50Ms} / ${sys.transitionP99Ms} ms p50 / p99 (until the 200/202)` +
+      (bare ? `, bare Temporal ${bare.transitionP50Ms} / ${bare.transitionP99Ms} ms (the signal)` : ''),
+  );
+  console.log(
+    `\nlost ${verification.lost}, duplicated ${verification.duplicated}, failed ${failures.length}` +
+      ` (${verification.ordersChecked} orders checked in PostgreSQL, ${verification.eventsExpected} events on Kafka by ce_id)`,
+  );
+  console.log(
+    `targets: ratio ${orDash(ratio)} ≥ 0.8 ${mark(targets.ratioToBareTemporal.met)}; ` +
+      `create p99 ${orDash(createToBareStartP99)}× bare start p99 ≤ 1.5 ${mark(targets.createP99.met)}; ` +
+      `lost = duplicated = 0 ${mark(targets.lostAndDuplicated.met)}; ` +
+      `API ${apiRssMb} MB < 250 ${mark(targets.apiRss.met)}; worker ${workerRssMb} MB < 250 ${mark(targets.workerRss.met)}`,
+  );
+  console.log('CPU ms per lifecycle:');
+  for (const [name, parts] of Object.entries(result.cpuMsPerLifecycle)) {
+    console.log(
+      `  ${name.padEnd(13)} ${Object.entries(parts)
+        .map(([part, ms]) => `${part} ${ms}`)
+        .join(', ')}`,
+    );
+  }
+  for (const failure of failures.slice(0, 10)) console.log(`failure: ${failure}`);
+  for (const { service, from, seconds } of outages) {
+    console.log(
+      `WARNING: ${service} was unreachable for ${seconds} s from ${from}: these figures are not comparable, rerun`,
+    );
+  }
+  console.log(`\nresults: ${output}`);
+  if (verification.lost > 0 || verification.duplicated > 0 || failures.length > 0) process.exitCode = 1;
+}
+
+main().then(
+  // kafkajs and the Temporal client may leave handles behind; the results are written.
+  () => process.exit(),
+  (error: unknown) => {
+    console.error('benchmark failed:', error);
+    process.exit(1);
+  },
+);

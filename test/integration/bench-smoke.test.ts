@@ -1,0 +1,70 @@
+// Rot guard of `npm run bench`: a small run (50 lifecycles at concurrency 8) end to end, as a
+// child process. It checks that the results file has its fields and that nothing was lost or
+// duplicated; it asserts no timings (those are the benchmark's to print, not a test's to judge).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function runBench(output: string): Promise<{ code: number | null; log: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'bench/run.ts', '--orders', '50', '--concurrency', '8', '--output', output],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let log = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      log += chunk.toString('utf8');
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      log += chunk.toString('utf8');
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code, log }));
+  });
+}
+
+describe('npm run bench (smoke: N = 50, C = 8)', () => {
+  it('measures the order service and its baselines, and loses and duplicates nothing', {
+    timeout: 150_000,
+  }, async () => {
+    const output = join(dir, 'results.json');
+    const { code, log } = await runBench(output);
+    expect(code, log).toBe(0);
+    const result = JSON.parse(readFileSync(output, 'utf8'));
+
+    expect(result).toMatchObject({ orders: 50, concurrency: 8, lost: 0, duplicated: 0, failed: 0 });
+    for (const field of [
+      'lifecyclesPerSec',
+      'bareTemporalPerSec',
+      'ratioToBareTemporal',
+      'createP50Ms',
+      'createP99Ms',
+      'bareStartP99Ms',
+      'lifecycleP99Ms',
+      'apiRssMb',
+      'workerRssMb',
+      'barePostgresPerSec',
+      'bareKafkaPerSec',
+    ]) {
+      expect(result[field], field).toEqual(expect.any(Number));
+      expect(result[field], field).toBeGreaterThan(0);
+    }
+    // The measured orders and the warm-up ones, each with its two events.
+    const placed = 50 + result.warmup;
+    expect(result.verification).toMatchObject({ ordersChecked: placed, eventsExpected: 2 * placed, eventsMissing: 0 });
+    expect(result.machine).toMatchObject({ nproc: expect.any(Number), cpuModel: expect.any(String) });
+    expect(result.machine.node).toBe(process.version);
+    expect(Date.parse(result.date)).not.toBeNaN();
+    // The table on the terminal.
+    expect(log).toContain('order service (HTTP)');
+    expect(log).toContain('bare Temporal');
+  });
+});
