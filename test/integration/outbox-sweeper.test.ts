@@ -1,0 +1,95 @@
+// The outbox sweeper on the real PostgreSQL and Kafka: an event left unpublished (say, its
+// workflow was terminated between committing the state and publishing) goes out again, with
+// its stored ce_id and bytes, and is marked published.
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import type { Order } from '../../src/contracts/schemas.js';
+import { createDatabase, type Database } from '../../src/db/index.js';
+import { createEventPublisher, createKafka, type EventPublisher } from '../../src/kafka/index.js';
+import { createLogger } from '../../src/logger.js';
+import { startOutboxSweeper } from '../../src/outbox-sweeper.js';
+import { api } from '../support/api.js';
+import { collectOrderEvents } from '../support/events.js';
+import { newCreateOrder } from '../support/orders.js';
+
+let db: Database;
+let publisher: EventPublisher;
+let sql: pg.Pool;
+let events: Awaited<ReturnType<typeof collectOrderEvents>>;
+
+beforeAll(async () => {
+  const config = loadConfig(inject('env'));
+  const logger = createLogger(config, 'sweeper-test');
+  db = createDatabase(config, logger);
+  publisher = await createEventPublisher(createKafka(config, logger));
+  sql = new pg.Pool({ connectionString: config.DATABASE_URL, max: 2 });
+  events = await collectOrderEvents(config.KAFKA_BROKERS.split(','));
+});
+
+afterAll(async () => {
+  await events?.close();
+  await publisher?.close();
+  await db?.close();
+  await sql?.end();
+});
+
+describe('outbox sweeper', () => {
+  it('republishes an event left unpublished past the threshold, with the same ce_id and bytes', async () => {
+    const created = await api<Order>('POST', '/orders', newCreateOrder());
+    expect(created.status).toBe(201);
+    const orderId = created.body.orderId;
+    const [first] = await events.waitFor(orderId, 1);
+
+    // As if the publish had never happened, two minutes ago.
+    await sql.query(
+      `UPDATE order_events SET published_at = NULL, created_at = now() - interval '2 minutes' WHERE order_id = $1`,
+      [orderId],
+    );
+
+    const sweeper = startOutboxSweeper({
+      db,
+      publisher,
+      eventSource: '/acme/ordering/order-service',
+      logger: createLogger(loadConfig(inject('env')), 'sweeper-test'),
+      intervalMs: 600_000,
+      olderThanMs: 60_000,
+    });
+    try {
+      expect(await sweeper.sweep()).toBeGreaterThanOrEqual(1);
+    } finally {
+      await sweeper.stop();
+    }
+
+    const [original, again] = await events.waitFor(orderId, 2);
+    expect(again?.headers.ce_id).toBe(first?.headers.ce_id);
+    expect(again?.value).toBe(original?.value);
+    expect(again?.key).toBe(orderId);
+    const { rows } = await sql.query('SELECT published_at FROM order_events WHERE order_id = $1', [orderId]);
+    expect(rows.every((row) => row.published_at !== null)).toBe(true);
+  });
+
+  it('leaves recent unpublished events to their workflows', async () => {
+    const created = await api<Order>('POST', '/orders', newCreateOrder());
+    const orderId = created.body.orderId;
+    await events.waitFor(orderId, 1);
+    await sql.query('UPDATE order_events SET published_at = NULL WHERE order_id = $1', [orderId]);
+    const sweeper = startOutboxSweeper({
+      db,
+      publisher,
+      eventSource: '/acme/ordering/order-service',
+      logger: createLogger(loadConfig(inject('env')), 'sweeper-test'),
+      intervalMs: 600_000,
+      olderThanMs: 60_000,
+    });
+    try {
+      await sweeper.sweep();
+    } finally {
+      await sweeper.stop();
+    }
+    const { rows } = await sql.query('SELECT published_at FROM order_events WHERE order_id = $1', [orderId]);
+    expect(rows.map((row) => row.published_at)).toEqual([null]);
+    // Put it back as published, so nothing else sweeps it later.
+    await sql.query('UPDATE order_events SET published_at = now() WHERE order_id = $1', [orderId]);
+  });
+});
