@@ -325,7 +325,7 @@ async function main() {
   const warm = (lifecycle: Lifecycle) => drive(lifecycle, { count: warmup, concurrency, firstIndex: 1_000_000 });
 
   const outageWatch = watchOutages(servicesOf(config));
-  const events = await watchTopic(kafka, ORDER_EVENTS_TOPIC);
+  const events = await retrying('Kafka', () => watchTopic(kafka, ORDER_EVENTS_TOPIC));
   let bareWorker: Awaited<ReturnType<typeof spawnChild>> | undefined;
   let worker: Pick<AppProcess, 'child' | 'output' | 'peakRssMb' | 'stop'> | undefined;
   let api: (AppProcess & { url: string }) | undefined;
@@ -333,6 +333,16 @@ async function main() {
   let system: ReturnType<typeof systemLifecycle>;
   let verification: Awaited<ReturnType<typeof verify>>;
   let outages: Outage[] = [];
+  // Interrupted (SIGINT/SIGTERM to this process alone), the run still stops what it started.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log(`${signal}: stopping the processes of the run`);
+      void Promise.all([api?.stop(), worker?.stop(), bareWorker?.stop()]).finally(() => {
+        for (const cleanup of cleanups) cleanup();
+        process.exit(signal === 'SIGINT' ? 130 : 143);
+      });
+    });
+  }
   try {
     if (baselines) {
       log('bare Kafka: the same events through the batching idempotent producer');

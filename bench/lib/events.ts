@@ -29,7 +29,10 @@ export async function watchTopic(kafka: Kafka, topic: string): Promise<EventWatc
   await admin.connect();
   const watermarks = async () =>
     new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.high)]));
-  const startAt = await watermarks();
+  const startAt = await watermarks().catch(async (error: unknown) => {
+    await admin.disconnect();
+    throw error;
+  });
   const consumed = new Map(startAt);
 
   const byCeId = new Map<string, SeenEvent>();
