@@ -34,6 +34,23 @@ afterAll(async () => {
   await sql?.end();
 });
 
+/** One pass of a sweeper that republishes what stayed unpublished for over a minute. */
+async function sweepOnce(): Promise<number> {
+  const sweeper = startOutboxSweeper({
+    db,
+    publisher,
+    eventSource: '/acme/ordering/order-service',
+    logger: createLogger(loadConfig(inject('env')), 'sweeper-test'),
+    intervalMs: 600_000,
+    olderThanMs: 60_000,
+  });
+  try {
+    return await sweeper.sweep();
+  } finally {
+    await sweeper.stop();
+  }
+}
+
 describe('outbox sweeper', () => {
   it('republishes an event left unpublished past the threshold, with the same ce_id and bytes', async () => {
     const created = await api<Order>('POST', '/orders', newCreateOrder());
@@ -47,19 +64,7 @@ describe('outbox sweeper', () => {
       [orderId],
     );
 
-    const sweeper = startOutboxSweeper({
-      db,
-      publisher,
-      eventSource: '/acme/ordering/order-service',
-      logger: createLogger(loadConfig(inject('env')), 'sweeper-test'),
-      intervalMs: 600_000,
-      olderThanMs: 60_000,
-    });
-    try {
-      expect(await sweeper.sweep()).toBeGreaterThanOrEqual(1);
-    } finally {
-      await sweeper.stop();
-    }
+    expect(await sweepOnce()).toBeGreaterThanOrEqual(1);
 
     const [original, again] = await events.waitFor(orderId, 2);
     expect(again?.headers.ce_id).toBe(first?.headers.ce_id);
@@ -74,19 +79,7 @@ describe('outbox sweeper', () => {
     const orderId = created.body.orderId;
     await events.waitFor(orderId, 1);
     await sql.query('UPDATE order_events SET published_at = NULL WHERE order_id = $1', [orderId]);
-    const sweeper = startOutboxSweeper({
-      db,
-      publisher,
-      eventSource: '/acme/ordering/order-service',
-      logger: createLogger(loadConfig(inject('env')), 'sweeper-test'),
-      intervalMs: 600_000,
-      olderThanMs: 60_000,
-    });
-    try {
-      await sweeper.sweep();
-    } finally {
-      await sweeper.stop();
-    }
+    await sweepOnce();
     const { rows } = await sql.query('SELECT published_at FROM order_events WHERE order_id = $1', [orderId]);
     expect(rows.map((row) => row.published_at)).toEqual([null]);
     // Put it back as published, so nothing else sweeps it later.
