@@ -7,27 +7,12 @@ import type { Order } from '../src/contracts/schemas.js';
 import type { TransitionRequest } from '../src/domain/order.js';
 import { eventIdFor } from '../src/ids.js';
 import type { OrderWorkflowInput } from '../src/workflows/definitions.js';
+import { orderFromCommand } from '../test/support/orders.js';
 import { orderWorkerOptions } from '../worker.js';
 
 /** The order the real persistOrder would return, computed in memory. */
-function orderOf({ orderId, command }: OrderWorkflowInput): Order {
-  const now = new Date().toISOString();
-  return {
-    orderId,
-    customerId: command.customerId,
-    status: 'CREATED',
-    items: command.items,
-    total: command.total,
-    currency: command.currency,
-    createdAt: now,
-    cartId: command.cartId,
-    paymentAuthorizationId: command.paymentAuthorizationId ?? null,
-    updatedAt: now,
-    completedAt: null,
-    cancelledAt: null,
-    cancellationReason: null,
-  };
-}
+const orderOf = ({ orderId, command }: OrderWorkflowInput): Order =>
+  orderFromCommand(orderId, command, new Date().toISOString());
 
 const orders = new Map<string, Order>();
 

@@ -1,7 +1,7 @@
 // The four subjects of the benchmark: the order service over HTTP, and its three bare baselines
 // (Temporal, PostgreSQL, Kafka). Each is a `lifecycle(index)` that runs one order from create
 // to its end and records its timings; bench/run.ts drives them at the same concurrency.
-import { Client, Connection, WithStartWorkflowOperation } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { Kafka } from 'kafkajs';
 import { createActivities } from '../../src/activities/index.js';
@@ -9,22 +9,13 @@ import type { Config } from '../../src/config.js';
 import { CANCELLATION_REASONS, type Order } from '../../src/contracts/schemas.js';
 import { createDatabase } from '../../src/db/index.js';
 import { cloudEventHeaders, eventForOrder } from '../../src/domain/events.js';
-import { itemsTotal } from '../../src/domain/order.js';
 import { eventIdFor, orderIdForCart, workflowIdForOrder } from '../../src/ids.js';
 import { createEventPublisher, type EventPublisher, ensureTopics } from '../../src/kafka/index.js';
 import { createLogger } from '../../src/logger.js';
-import {
-  CartIdAttribute,
-  CustomerIdAttribute,
-  cancelOrderSignal,
-  completeOrderSignal,
-  createOrderUpdate,
-  ORDER_WORKFLOW_TYPE,
-  OrderStatusAttribute,
-  OrderTotalAttribute,
-} from '../../src/workflows/definitions.js';
+import { startOrderOperation } from '../../src/temporal/client.js';
+import { cancelOrderSignal, completeOrderSignal, createOrderUpdate } from '../../src/workflows/definitions.js';
 import type { orderWorkflow } from '../../src/workflows/order-workflow.js';
-import { newCreateOrder } from '../../test/support/orders.js';
+import { newCreateOrder, orderFromCommand } from '../../test/support/orders.js';
 import type { EventWatch } from './events.js';
 import { runPool } from './stats.js';
 
@@ -159,20 +150,8 @@ export async function bareTemporalLifecycle(options: { config: Config; taskQueue
     const workflowId = `bench-bare-${workflowIdForOrder(orderId)}`;
     try {
       const sentAt = performance.now();
-      // As src/temporal/client.ts starts an order: update-with-start, the same options, the same update.
-      const startWorkflowOperation = new WithStartWorkflowOperation<typeof orderWorkflow>(ORDER_WORKFLOW_TYPE, {
-        workflowId,
-        taskQueue: options.taskQueue,
-        args: [{ orderId, command }],
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        typedSearchAttributes: [
-          { key: OrderStatusAttribute, value: 'CREATED' },
-          { key: CustomerIdAttribute, value: command.customerId },
-          { key: CartIdAttribute, value: command.cartId },
-          { key: OrderTotalAttribute, value: Number(itemsTotal(command.items)) },
-        ],
-        memo: { currency: command.currency, itemCount: command.items.length },
-      });
+      // Started exactly as the order service starts an order.
+      const startWorkflowOperation = startOrderOperation(orderId, command, options.taskQueue);
       await client.workflow.executeUpdateWithStart(createOrderUpdate, { args: [command], startWorkflowOperation });
       const startedAt = performance.now();
       const handle = client.workflow.getHandle<typeof orderWorkflow>(workflowId);
@@ -256,21 +235,7 @@ export async function bareKafkaLifecycle(options: { kafka: Kafka; config: Config
     const command = newCreateOrder();
     const orderId = orderIdForCart(command.cartId);
     const now = new Date().toISOString();
-    const created: Order = {
-      orderId,
-      customerId: command.customerId,
-      status: 'CREATED',
-      items: command.items,
-      total: command.total,
-      currency: command.currency,
-      createdAt: now,
-      cartId: command.cartId,
-      paymentAuthorizationId: command.paymentAuthorizationId ?? null,
-      updatedAt: now,
-      completedAt: null,
-      cancelledAt: null,
-      cancellationReason: null,
-    };
+    const created = orderFromCommand(orderId, command, now);
     const ended: Order = endsCancelled(index)
       ? { ...created, status: 'CANCELLED', cancelledAt: now, cancellationReason: reasonFor(index) }
       : { ...created, status: 'COMPLETED', completedAt: now };

@@ -38,6 +38,27 @@ export interface OrderWorkflows {
   close(): Promise<void>;
 }
 
+/**
+ * How an order's workflow is started: with its search attributes and memo, joining the one
+ * already running for a repeated command. Shared with the benchmark's bare-Temporal baseline.
+ */
+export function startOrderOperation(orderId: string, command: CreateOrder, taskQueue: string) {
+  return new WithStartWorkflowOperation<typeof orderWorkflow>(ORDER_WORKFLOW_TYPE, {
+    workflowId: workflowIdForOrder(orderId),
+    taskQueue,
+    args: [{ orderId, command }],
+    // Concurrent identical requests join the one running workflow.
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    typedSearchAttributes: [
+      { key: OrderStatusAttribute, value: 'CREATED' },
+      { key: CustomerIdAttribute, value: command.customerId },
+      { key: CartIdAttribute, value: command.cartId },
+      { key: OrderTotalAttribute, value: Number(itemsTotal(command.items)) },
+    ],
+    memo: { currency: command.currency, itemCount: command.items.length },
+  });
+}
+
 export async function connectOrderWorkflows(config: Config): Promise<OrderWorkflows> {
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
@@ -54,20 +75,7 @@ export async function connectOrderWorkflows(config: Config): Promise<OrderWorkfl
 
   return {
     async createOrder(orderId, command, timeoutMs) {
-      const startWorkflowOperation = new WithStartWorkflowOperation<typeof orderWorkflow>(ORDER_WORKFLOW_TYPE, {
-        workflowId: workflowIdForOrder(orderId),
-        taskQueue: config.TEMPORAL_TASK_QUEUE,
-        args: [{ orderId, command }],
-        // Concurrent identical requests join the one running workflow.
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        typedSearchAttributes: [
-          { key: OrderStatusAttribute, value: 'CREATED' },
-          { key: CustomerIdAttribute, value: command.customerId },
-          { key: CartIdAttribute, value: command.cartId },
-          { key: OrderTotalAttribute, value: Number(itemsTotal(command.items)) },
-        ],
-        memo: { currency: command.currency, itemCount: command.items.length },
-      });
+      const startWorkflowOperation = startOrderOperation(orderId, command, config.TEMPORAL_TASK_QUEUE);
       const abort = new AbortController();
       const timer = setTimeout(() => abort.abort(), timeoutMs);
       try {

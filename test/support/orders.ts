@@ -1,6 +1,6 @@
 // Builders of valid CreateOrder commands for tests.
 import { randomUUID } from 'node:crypto';
-import type { CreateOrder } from '../../src/contracts/schemas.js';
+import type { CreateOrder, Order } from '../../src/contracts/schemas.js';
 
 export function newCreateOrder(overrides: Partial<CreateOrder> = {}): CreateOrder {
   const items = overrides.items ?? [
@@ -15,5 +15,24 @@ export function newCreateOrder(overrides: Partial<CreateOrder> = {}): CreateOrde
     currency: 'EUR',
     paymentAuthorizationId: `pa_${randomUUID().slice(0, 8)}`,
     ...overrides,
+  };
+}
+
+/** The order a CreateOrder becomes when persisted at `at`: what persistOrder returns, without a database. */
+export function orderFromCommand(orderId: string, command: CreateOrder, at: string): Order {
+  return {
+    orderId,
+    customerId: command.customerId,
+    status: 'CREATED',
+    items: command.items,
+    total: command.total,
+    currency: command.currency,
+    createdAt: at,
+    cartId: command.cartId,
+    paymentAuthorizationId: command.paymentAuthorizationId ?? null,
+    updatedAt: at,
+    completedAt: null,
+    cancelledAt: null,
+    cancellationReason: null,
   };
 }

@@ -16,7 +16,7 @@ import { orderIdForCart, workflowIdForOrder } from '../../src/ids.js';
 import { connectOrderWorkflows, type OrderWorkflows } from '../../src/temporal/client.js';
 import { getOrderStateQuery, OrderStatusAttribute } from '../../src/workflows/definitions.js';
 import { WORKFLOWS_PATH } from '../../worker.js';
-import { newCreateOrder } from '../support/orders.js';
+import { newCreateOrder, orderFromCommand } from '../support/orders.js';
 import { createTestEnvironment } from '../support/temporal.js';
 
 /** In-memory stand-ins for the activities, recording what the workflow asked for. */
@@ -29,21 +29,7 @@ function mockActivities(options: { failCreatedPublishes?: number } = {}) {
   const activities: OrderActivities = {
     async persistOrder({ orderId, command }): Promise<PersistedOrder> {
       calls.push('persistOrder');
-      const order: Order = orders.get(orderId) ?? {
-        orderId,
-        customerId: command.customerId,
-        status: 'CREATED',
-        items: command.items,
-        total: command.total,
-        currency: command.currency,
-        createdAt: at,
-        cartId: command.cartId,
-        paymentAuthorizationId: command.paymentAuthorizationId ?? null,
-        updatedAt: at,
-        completedAt: null,
-        cancelledAt: null,
-        cancellationReason: null,
-      };
+      const order: Order = orders.get(orderId) ?? orderFromCommand(orderId, command, at);
       orders.set(orderId, order);
       return { order, eventId: `${orderId}:OrderCreated` };
     },
