@@ -151,7 +151,7 @@ export async function bareTemporalLifecycle(options: { config: Config; taskQueue
     try {
       const sentAt = performance.now();
       // Started exactly as the order service starts an order.
-      const startWorkflowOperation = startOrderOperation(orderId, command, options.taskQueue);
+      const startWorkflowOperation = startOrderOperation(orderId, command, options.taskQueue, workflowId);
       await client.workflow.executeUpdateWithStart(createOrderUpdate, { args: [command], startWorkflowOperation });
       const startedAt = performance.now();
       const handle = client.workflow.getHandle<typeof orderWorkflow>(workflowId);

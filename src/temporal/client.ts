@@ -42,9 +42,14 @@ export interface OrderWorkflows {
  * How an order's workflow is started: with its search attributes and memo, joining the one
  * already running for a repeated command. Shared with the benchmark's bare-Temporal baseline.
  */
-export function startOrderOperation(orderId: string, command: CreateOrder, taskQueue: string) {
+export function startOrderOperation(
+  orderId: string,
+  command: CreateOrder,
+  taskQueue: string,
+  workflowId: string = workflowIdForOrder(orderId),
+) {
   return new WithStartWorkflowOperation<typeof orderWorkflow>(ORDER_WORKFLOW_TYPE, {
-    workflowId: workflowIdForOrder(orderId),
+    workflowId,
     taskQueue,
     args: [{ orderId, command }],
     // Concurrent identical requests join the one running workflow.
