@@ -5,7 +5,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { LogLevel, LogMetadata } from '@temporalio/common';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './src/activities/index.js';
-import { createCommandHandler } from './src/commands/command-consumer.js';
+import { createCommandHandler } from './src/commands/command-handler.js';
 import { type Config, loadConfig } from './src/config.js';
 import { createDatabase } from './src/db/index.js';
 import {
@@ -22,8 +22,8 @@ import {
 } from './src/kafka/index.js';
 import { createLogger, type Logger } from './src/logger.js';
 import { createOrderService } from './src/orders/order-service.js';
-import { startOutboxSweeper } from './src/outbox-sweeper.js';
-import { connectOrderWorkflows } from './src/temporal/client.js';
+import { createPublishMetrics, startOutboxSweeper } from './src/outbox.js';
+import { connectOrderWorkflowClient } from './src/temporal/client.js';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('./src/workflows/index.ts', import.meta.url));
 
@@ -71,25 +71,30 @@ export async function createOrderWorker(
     { topic: ORDER_COMMANDS_DLQ_TOPIC, numPartitions: ORDER_COMMANDS_DLQ_PARTITIONS },
   ]);
   const publisher = await createEventPublisher(kafka);
+  // One set of publish counters for the workflow's publishes and the sweeper's.
+  const outbox = {
+    publisher,
+    eventSource: config.EVENT_SOURCE,
+    metrics: createPublishMetrics(Runtime.instance().metricMeter),
+  };
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const worker = await Worker.create({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     ...workflowCode,
-    activities: createActivities({ db, publisher, eventSource: config.EVENT_SOURCE }),
+    activities: createActivities({ db, ...outbox }),
     ...orderWorkerOptions(config),
   });
   const sweeper = startOutboxSweeper({
     db,
-    publisher,
-    eventSource: config.EVENT_SOURCE,
+    ...outbox,
     logger,
     intervalMs: config.OUTBOX_SWEEP_INTERVAL_MS,
     olderThanMs: config.OUTBOX_SWEEP_AFTER_MS,
   });
   // Commands over Kafka (ordering.commands) go through the same order service as the HTTP routes.
-  const workflows = await connectOrderWorkflows(config);
+  const workflows = await connectOrderWorkflowClient(config);
   const orders = createOrderService({
     db,
     workflows,

@@ -1,5 +1,6 @@
 // Deterministic identifiers. An order's id is derived from its cart, and an event's id from
-// its order and type, so every retry of a command or an activity names the same thing.
+// its order, the sequence of its transition and its type, so every retry of a command or an
+// activity names the same thing.
 import { createHash } from 'node:crypto';
 
 /** Namespace of the order service's name-based UUIDs (a fixed random v4 UUID). */
@@ -23,8 +24,17 @@ export function orderIdForCart(cartId: string): string {
   return uuidV5(`cart:${cartId.toLowerCase()}`);
 }
 
-/** The CloudEvents ce_id of an order's event of a given type (each type happens at most once). */
-export function eventIdFor(orderId: string, eventType: string): string {
+/**
+ * The CloudEvents ce_id of the event of a given type emitted by an order's transition number
+ * `sequence` (0: its creation). Events stored before sequences existed keep the ids they were
+ * published with (migrations/0004).
+ */
+export function eventIdFor(orderId: string, sequence: number, eventType: string): string {
+  return uuidV5(`event:${orderId.toLowerCase()}:${sequence}:${eventType}`);
+}
+
+/** The ce_id events had before sequences (one event of a type per order): kept for the events stored then. */
+export function legacyEventIdFor(orderId: string, eventType: string): string {
   return uuidV5(`event:${orderId.toLowerCase()}:${eventType}`);
 }
 

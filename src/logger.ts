@@ -4,6 +4,13 @@ import type { Config } from './config.js';
 
 export type Logger = pino.Logger;
 
+/** What a module that only writes log lines needs of a logger (pino's Logger is one). */
+export interface LogSink {
+  info(details: object, message: string): void;
+  warn(details: object, message: string): void;
+  error(details: object, message: string): void;
+}
+
 export function createLogger(config: Config, name: string): Logger {
   return pino({
     name,

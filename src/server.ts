@@ -9,12 +9,12 @@ import { countUnpublishedEvents } from './db/orders-repository.js';
 import { createKafka, createKafkaProbe } from './kafka/index.js';
 import { createLogger } from './logger.js';
 import { createOrderService } from './orders/order-service.js';
-import { connectOrderWorkflows } from './temporal/client.js';
+import { connectOrderWorkflowClient } from './temporal/client.js';
 
 export async function startServer(config: Config) {
   const logger = createLogger(config, 'api');
   const db = createDatabase(config, logger);
-  const workflows = await connectOrderWorkflows(config);
+  const workflows = await connectOrderWorkflowClient(config);
   const orders = createOrderService({
     db,
     workflows,

@@ -1,127 +1,291 @@
-// The order workflow's activities. Each is idempotent: a retry after a crash, a timeout
-// or a lost acknowledgement finds what the first attempt did and carries on from there.
-import { ApplicationFailure, metricMeter } from '@temporalio/activity';
-import type { Order } from '../contracts/schemas.js';
-import type { Database } from '../db/index.js';
+// The order workflow's activities. Each is idempotent: a retry after a crash, a timeout or a
+// lost acknowledgement finds what the first attempt did and carries on from there. What can
+// never succeed (a refused transition, PostgreSQL refusing the data) fails non-retryably;
+// everything else is retried by Temporal, and an attempt still failing after
+// FAILING_ACTIVITY_ALERT_ATTEMPTS is counted and logged instead of retrying silently.
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { Order, OrderEventType } from '../contracts/schemas.js';
+import { type Database, isPermanentDatabaseError, type Queryable } from '../db/index.js';
 import {
   findEvent,
+  findEventIdsOfTransition,
   findOrder,
+  findStatusChange,
+  findUnpublishedEventIds,
   insertEvent,
   insertOrder,
+  insertStatusChange,
+  lastSequence,
   lockOrder,
   markEventsPublished,
-  updateOrderStatus,
+  saveOrderState,
+  type StatusChange,
 } from '../db/orders-repository.js';
-import { cloudEventHeaders, eventForOrder, type StoredEvent } from '../domain/events.js';
-import { decideTransition, type TransitionRequest } from '../domain/order.js';
+import { createdEvent, eventsOf, type NewEvent, type StoredEvent } from '../domain/events.js';
+import {
+  applyTransition,
+  decideTransition,
+  forbiddenMessage,
+  LIFECYCLE,
+  type OrderStatus,
+  reasonOf,
+  type TransitionRequest,
+} from '../domain/lifecycle.js';
 import { eventIdFor } from '../ids.js';
-import { type EventPublisher, ORDER_EVENTS_TOPIC } from '../kafka/index.js';
+import { type OutboxPublisher, publishStoredEvents } from '../outbox.js';
 import type { OrderWorkflowInput } from '../workflows/definitions.js';
 
-export interface ActivityDependencies {
+/** From this attempt on, each failure of an activity is logged at warn and counted in `order_activity_failures`. */
+export const FAILING_ACTIVITY_ALERT_ATTEMPTS = 10;
+
+export interface ActivityDependencies extends OutboxPublisher {
   db: Database;
-  publisher: EventPublisher;
-  /** CloudEvents ce_source of published events. */
-  eventSource: string;
   now?: () => Date;
+}
+
+/** An event to publish, with its type for the workflow's own view. */
+export interface PublishableEvent {
+  eventId: string;
+  type: OrderEventType;
 }
 
 export interface PersistedOrder {
   order: Order;
-  /** The outbox event announcing this state, to hand to publishOrderEvent. */
+  /** Sequence of the order's latest transition (0: none since its creation). */
+  sequence: number;
+  /** The stored id of its OrderCreated (for runs of the first workflow version). */
   eventId: string;
+  /** Its events not yet published, oldest first: OrderCreated for a new order; what was left, on resume. */
+  unpublished: PublishableEvent[];
 }
 
-export function createActivities({ db, publisher, eventSource, now = () => new Date() }: ActivityDependencies) {
-  /** Writes the order's current state's event to the outbox, in the caller's transaction. */
-  const outboxEventFor = (order: Order): StoredEvent => {
-    const event = eventForOrder(order);
-    return {
-      eventId: eventIdFor(order.orderId, event.type),
-      orderId: order.orderId,
-      type: event.type,
-      payload: JSON.stringify(event.payload),
-      occurredAt: event.occurredAt,
-    };
-  };
+export interface TransitionInput {
+  orderId: string;
+  /** The order's sequence after this transition: one more than the workflow's last. */
+  sequence: number;
+  /** The status the workflow saw the order in. */
+  from: OrderStatus;
+  request: TransitionRequest;
+  actor: string;
+}
 
-  return {
-    /** Commits the order, its items and its OrderCreated event in one transaction. */
-    async persistOrder({ orderId, command }: OrderWorkflowInput): Promise<PersistedOrder> {
+export interface PersistedTransition {
+  order: Order;
+  sequence: number;
+  /** The transition's events, in the order to publish them. */
+  events: PublishableEvent[];
+}
+
+/** The first workflow version's transition request. */
+export type TransitionRequestV1 = { name: 'complete' } | { name: 'cancel'; reason: 'CUSTOMER_REQUESTED' | 'PAYMENT_FAILED' | 'OUT_OF_STOCK' | 'FRAUD' };
+
+const refused = (type: string, message: string) => ApplicationFailure.create({ type, message, nonRetryable: true });
+
+export function createActivities({ db, now = () => new Date(), ...outbox }: ActivityDependencies) {
+  async function writeEvents(tx: Queryable, orderId: string, sequence: number, events: NewEvent[]) {
+    const written: PublishableEvent[] = [];
+    for (const event of events) {
+      const stored: StoredEvent = {
+        eventId: eventIdFor(orderId, sequence, event.type),
+        orderId,
+        sequence,
+        type: event.type,
+        payload: JSON.stringify(event.payload),
+        occurredAt: event.occurredAt,
+      };
+      await insertEvent(tx, stored);
+      written.push({ eventId: stored.eventId, type: stored.type });
+    }
+    return written;
+  }
+
+  /** The order's transition number `sequence`, committed with its history row and events; the caller holds the order's lock. */
+  async function commitTransition(tx: Queryable, order: Order, input: TransitionInput): Promise<PersistedTransition> {
+    const { orderId, sequence, request, actor } = input;
+    const at = now().toISOString();
+    const next = applyTransition(order, request, at);
+    const change: StatusChange = {
+      orderId,
+      sequence,
+      command: request.command,
+      from: order.status,
+      to: next.status,
+      reason: reasonOf(request),
+      actor,
+      occurredAt: at,
+    };
+    await saveOrderState(tx, next);
+    await insertStatusChange(tx, change);
+    const events = await writeEvents(tx, orderId, sequence, eventsOf(LIFECYCLE[request.command].events, next));
+    return { order: next, sequence, events };
+  }
+
+  async function typesOf(tx: Queryable, eventIds: string[]): Promise<PublishableEvent[]> {
+    const events = await Promise.all(eventIds.map((eventId) => findEvent(tx, eventId)));
+    return events.flatMap((event) => (event === null ? [] : [{ eventId: event.eventId, type: event.type }]));
+  }
+
+  return watched({
+    /**
+     * Commits the order, its items, its creation in the status history and its OrderCreated
+     * event in one transaction. An order already there (a retry, a resumed run) is returned as
+     * it is now, with what is left to publish.
+     */
+    async persistOrder({ orderId, command, actor = 'checkout' }: OrderWorkflowInput): Promise<PersistedOrder> {
       return db.withTransaction(async (tx) => {
         // A JS Date has milliseconds: stored as is, the event carries exactly the stored time.
         const createdAt = now();
         if (await insertOrder(tx, { orderId, command, createdAt })) {
           const order = await findOrder(tx, orderId);
           if (order === null) throw new Error(`order ${orderId} vanished inside its own transaction`);
-          const event = outboxEventFor(order);
-          await insertEvent(tx, event);
-          return { order, eventId: event.eventId };
+          const at = order.createdAt;
+          await insertStatusChange(tx, {
+            orderId,
+            sequence: 0,
+            command: 'create',
+            from: null,
+            to: order.status,
+            reason: null,
+            actor,
+            occurredAt: at,
+          });
+          const [created] = await writeEvents(tx, orderId, 0, [createdEvent(order)]);
+          if (created === undefined) throw new Error('no OrderCreated written');
+          return { order, sequence: 0, eventId: created.eventId, unpublished: [created] };
         }
         const existing = await findOrder(tx, orderId);
         if (existing === null) throw new Error(`order ${orderId} neither inserted nor found`);
-        return { order: existing, eventId: eventIdFor(orderId, 'OrderCreated') };
+        const [createdId] = await findEventIdsOfTransition(tx, orderId, 0);
+        if (createdId === undefined) throw new Error(`order ${orderId} has no OrderCreated`);
+        return {
+          order: existing,
+          sequence: await lastSequence(tx, orderId),
+          eventId: createdId,
+          unpublished: await typesOf(tx, await findUnpublishedEventIds(tx, orderId)),
+        };
       });
     },
 
-    /** Moves the order to the transition's status and writes its event, in one transaction. */
+    /** Commits one transition the workflow accepted: new status, history row and events, in one transaction. */
+    async persistOrderTransition(input: TransitionInput): Promise<PersistedTransition> {
+      const { orderId, sequence, from, request } = input;
+      return db.withTransaction(async (tx) => {
+        const order = await lockOrder(tx, orderId);
+        if (order === null) throw refused('ORDER_NOT_FOUND', `order ${orderId} not found`);
+        const done = await findStatusChange(tx, orderId, sequence);
+        if (done !== null) {
+          // A retry of a transition already committed.
+          if (done.command !== request.command) {
+            throw refused('SEQUENCE_TAKEN', `transition ${sequence} of order ${orderId} is already a ${done.command}`);
+          }
+          const events = await typesOf(tx, await findEventIdsOfTransition(tx, orderId, sequence));
+          return { order, sequence, events };
+        }
+        const last = await lastSequence(tx, orderId);
+        if (last !== sequence - 1 || order.status !== from) {
+          // Only the order's workflow writes its transitions: the data was changed behind its back.
+          throw refused(
+            'ORDER_CHANGED',
+            `order ${orderId} is ${order.status} at transition ${last}; its workflow expected ${from} at ${sequence - 1}`,
+          );
+        }
+        if (decideTransition(order.status, request.command).kind !== 'apply') {
+          throw refused('TRANSITION_NOT_ALLOWED', forbiddenMessage(orderId, order.status, request.command));
+        }
+        return commitTransition(tx, order, input);
+      });
+    },
+
+    /** The first workflow version's transition (runs started before the lifecycle loop). */
     async persistTransition({
       orderId,
       request,
     }: {
       orderId: string;
-      request: TransitionRequest;
-    }): Promise<PersistedOrder> {
+      request: TransitionRequestV1;
+    }): Promise<{ order: Order; eventId: string }> {
+      const transition: TransitionRequest =
+        request.name === 'cancel'
+          ? { command: 'cancel', payload: { reason: request.reason } }
+          : { command: 'complete', payload: {} };
       return db.withTransaction(async (tx) => {
         const order = await lockOrder(tx, orderId);
-        if (order === null) throw new Error(`order ${orderId} not found`);
-        const decision = decideTransition(order.status, request.name);
+        if (order === null) throw refused('ORDER_NOT_FOUND', `order ${orderId} not found`);
+        const decision = decideTransition(order.status, transition.command);
         if (decision.kind === 'forbidden') {
-          // Only this workflow changes the order's status, so this means the data was edited by hand.
-          throw ApplicationFailure.create({
-            type: 'TRANSITION_NOT_ALLOWED',
-            message: `order ${orderId} is ${order.status}; cannot ${request.name}`,
-            nonRetryable: true,
-          });
+          throw refused('TRANSITION_NOT_ALLOWED', forbiddenMessage(orderId, order.status, transition.command));
         }
         if (decision.kind === 'already') {
-          return { order, eventId: eventIdFor(orderId, eventForOrder(order).type) };
+          const last = await lastSequence(tx, orderId);
+          const [eventId] = await findEventIdsOfTransition(tx, orderId, last);
+          if (eventId === undefined) throw new Error(`order ${orderId} has no event for transition ${last}`);
+          return { order, eventId };
         }
-        await updateOrderStatus(tx, {
+        const sequence = (await lastSequence(tx, orderId)) + 1;
+        const committed = await commitTransition(tx, order, {
           orderId,
-          to: decision.to,
-          at: now(),
-          reason: request.name === 'cancel' ? request.reason : null,
+          sequence,
+          from: order.status,
+          request: transition,
+          actor: 'temporal:orderWorkflow-v1',
         });
-        const updated = await findOrder(tx, orderId);
-        if (updated === null) throw new Error(`order ${orderId} vanished inside its own transaction`);
-        const event = outboxEventFor(updated);
-        await insertEvent(tx, event);
-        return { order: updated, eventId: event.eventId };
+        const [event] = committed.events;
+        if (event === undefined) throw new Error(`transition ${sequence} of order ${orderId} emitted no event`);
+        return { order: committed.order, eventId: event.eventId };
       });
     },
 
     /** Sends the stored event, byte for byte, and marks it published. */
     async publishOrderEvent(eventId: string): Promise<void> {
       const event = await findEvent(db, eventId);
-      if (event === null) throw new Error(`event ${eventId} is not in the outbox`);
+      if (event === null) throw refused('EVENT_NOT_FOUND', `event ${eventId} is not in the outbox`);
       if (event.publishedAt !== null) return;
-      try {
-        await publisher.publish(ORDER_EVENTS_TOPIC, {
-          key: event.orderId,
-          value: event.payload,
-          headers: cloudEventHeaders(event, eventSource),
-        });
-      } catch (error) {
-        metricMeter.createCounter('order_event_publish_failures', '', 'Failed publishes of order events').add(1);
-        throw error;
-      }
+      await publishStoredEvents(outbox, [event]);
       await markEventsPublished(db, [eventId]);
-      metricMeter.createCounter('order_events_published', '', 'Order events published to Kafka').add(1, {
-        event_type: event.type,
-      });
     },
-  };
+  });
 }
 
 export type OrderActivities = ReturnType<typeof createActivities>;
+
+/**
+ * Each activity, with PostgreSQL's refusals of the data made non-retryable, and failures that
+ * keep coming past FAILING_ACTIVITY_ALERT_ATTEMPTS counted and logged.
+ */
+function watched<T extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: T): T {
+  const wrapped = Object.entries(activities).map(([name, activity]) => [
+    name,
+    async (...args: never[]) => {
+      try {
+        return await activity(...args);
+      } catch (error) {
+        if (isPermanentDatabaseError(error)) {
+          throw ApplicationFailure.create({
+            type: 'PERSISTENCE_REFUSED',
+            message: `PostgreSQL refused the data: ${(error as Error).message}`,
+            nonRetryable: true,
+            cause: error as Error,
+          });
+        }
+        const context = currentContext();
+        if (context !== undefined && context.info.attempt >= FAILING_ACTIVITY_ALERT_ATTEMPTS) {
+          context.log.warn('activity still failing', { activity: name, attempt: context.info.attempt, error });
+          context.metricMeter
+            .createCounter('order_activity_failures', '', 'Failures of order activities past the alert attempt')
+            .add(1, { activity: name });
+        }
+        throw error;
+      }
+    },
+  ]);
+  return Object.fromEntries(wrapped) as T;
+}
+
+/** The running activity's context; undefined when called outside one (a test calling the function directly). */
+function currentContext(): Context | undefined {
+  try {
+    return Context.current();
+  } catch {
+    return undefined;
+  }
+}

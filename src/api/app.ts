@@ -1,21 +1,18 @@
 // The HTTP gateway: a Fastify instance with its dependencies passed in, nothing global.
-import { createHash } from 'node:crypto';
-import helmet from '@fastify/helmet';
-import rateLimit from '@fastify/rate-limit';
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { Type } from '@sinclair/typebox';
-import { Ajv } from 'ajv';
-import addFormats from 'ajv-formats';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import type { Scope } from '../config.js';
 import type { ErrorBody } from '../contracts/schemas.js';
+import { createCoercingAjv, createExactAjv } from '../contracts/validation.js';
 import type { OrderService } from '../orders/order-service.js';
-import { createAuthenticator } from './auth.js';
 import { sendError } from './errors.js';
 import type { ApiMetrics } from './metrics.js';
 import { orderRoutes } from './order-routes.js';
+import { apiDocs } from './plugins/docs.js';
+import { healthRoutes } from './plugins/health.js';
+import { httpMetrics } from './plugins/metrics.js';
+import { requestContext } from './plugins/request-context.js';
+import { security } from './plugins/security.js';
 
 export interface AppDependencies {
   orders: OrderService;
@@ -32,9 +29,8 @@ export interface AppDependencies {
 
 /** Two validators: bodies are taken as sent (a "5" is not a 5); path and query strings are coerced. */
 function createValidators() {
-  const options = { allErrors: true, strict: false, removeAdditional: false } as const;
-  const exact = addFormats.default(new Ajv({ ...options, coerceTypes: false }));
-  const coercing = addFormats.default(new Ajv({ ...options, coerceTypes: true, useDefaults: true }));
+  const exact = createExactAjv();
+  const coercing = createCoercingAjv();
   return (httpPart: string | undefined) => (httpPart === 'body' ? exact : coercing);
 }
 
@@ -73,94 +69,12 @@ export async function buildApp({
     } satisfies ErrorBody),
   );
 
-  await app.register(helmet, {
-    // Swagger UI at /docs needs its own inline styles; everything else is JSON.
-    contentSecurityPolicy: {
-      directives: {
-        defaultSrc: ["'self'"],
-        scriptSrc: ["'self'"],
-        styleSrc: ["'self'", "'unsafe-inline'"],
-        imgSrc: ["'self'", 'data:'],
-      },
-    },
-  });
-  if (rateLimitPerMinute > 0) {
-    await app.register(rateLimit, {
-      max: rateLimitPerMinute,
-      timeWindow: 60_000,
-      // Per token (its digest, never the token itself), per address for callers without one.
-      keyGenerator: (request) => {
-        const header = request.headers.authorization;
-        return typeof header === 'string'
-          ? `token:${createHash('sha256').update(header).digest('hex')}`
-          : `ip:${request.ip}`;
-      },
-      allowList: (request) => request.url === '/healthz' || request.url === '/readyz',
-      // Thrown as an error, so the one error handler writes the body.
-      errorResponseBuilder: (_request, context) =>
-        Object.assign(
-          new Error(`rate limit of ${context.max} requests per minute exceeded; retry in ${context.after}`),
-          {
-            statusCode: 429,
-          },
-        ),
-    });
-  }
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.0.3',
-      info: {
-        title: 'Acme Order Management System',
-        version: '1.0.0',
-        description: 'Creates, reads, completes and cancels orders. Contracts: the Acme event catalog v1.0.0.',
-      },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-    },
-  });
-  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
-
-  app.addHook('onRequest', createAuthenticator(apiKeys));
-  // Every log line about an order names it and its workflow.
-  app.addHook('preHandler', async (request) => {
-    const orderId = (request.params as { orderId?: unknown } | undefined)?.orderId;
-    if (typeof orderId === 'string') {
-      request.log = request.log.child({ orderId, workflowId: `order-${orderId.toLowerCase()}` });
-    }
-  });
-  if (metrics !== undefined) {
-    app.addHook('onResponse', async (request, reply) => {
-      metrics.httpDuration.observe(
-        { route: request.routeOptions.url ?? 'unmatched', method: request.method, status: reply.statusCode },
-        reply.elapsedTime / 1000,
-      );
-    });
-    app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
-      reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
-    );
-  }
-
-  app.get(
-    '/healthz',
-    { schema: { summary: 'The process is up', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
-    async () => ({ status: 'ok' as const }),
-  );
-  app.get(
-    '/readyz',
-    {
-      schema: {
-        summary: 'PostgreSQL, Temporal and Kafka answer',
-        response: {
-          200: Type.Object({ status: Type.Literal('ready') }),
-          503: Type.Object({ status: Type.Literal('unavailable'), unavailable: Type.Array(Type.String()) }),
-        },
-      },
-    },
-    async (_request, reply) => {
-      const unavailable = readiness === undefined ? [] : await readiness();
-      if (unavailable.length > 0) return reply.status(503).send({ status: 'unavailable' as const, unavailable });
-      return { status: 'ready' as const };
-    },
-  );
+  // Before any route: the rate limit and Swagger each learn of a route only as it is added.
+  await app.register(security, { rateLimitPerMinute });
+  await app.register(apiDocs);
+  await app.register(requestContext, { apiKeys });
+  if (metrics !== undefined) await app.register(httpMetrics, { metrics });
+  await app.register(healthRoutes, { readiness });
   await app.register(orderRoutes, { orders, metrics });
   return app;
 }

@@ -1,7 +1,9 @@
 // The edge: domain error codes and framework errors become HTTP statuses and JSON bodies here,
 // and nowhere else. A 5xx body never carries internals; the log gets the error instead.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { ErrorObject } from 'ajv';
 import type { ErrorBody } from '../contracts/schemas.js';
+import { violationsOf } from '../contracts/validation.js';
 import { type ErrorCode, OrderError } from '../domain/order.js';
 import { isUnavailable } from '../unavailable.js';
 
@@ -11,6 +13,7 @@ const STATUS_OF_CODE: Record<ErrorCode, number> = {
   ORDER_CONFLICT: 409,
   TRANSITION_NOT_ALLOWED: 409,
   ORDER_NOT_ACTIVE: 409,
+  ORDER_WORKFLOW_RUNNING: 409,
 };
 
 /** Fastify's own client errors, by their code, as our stable codes. */
@@ -38,16 +41,7 @@ export function sendError(error: unknown, request: FastifyRequest, reply: Fastif
   }
   const fastifyError = error as FastifyError;
   if (fastifyError.validation !== undefined) {
-    const details = fastifyError.validation.map((issue) => {
-      const missing = (issue.params as { missingProperty?: string; additionalProperty?: string }) ?? {};
-      const child = missing.missingProperty ?? missing.additionalProperty;
-      const field = `${issue.instancePath}${child === undefined ? '' : `/${child}`}` || '/';
-      return {
-        field: `${fastifyError.validationContext ?? 'body'}${field}`,
-        code: issue.keyword,
-        message: issue.message ?? 'is invalid',
-      };
-    });
+    const details = violationsOf(fastifyError.validation as ErrorObject[], fastifyError.validationContext ?? 'body');
     return reply.status(400).send(body('VALIDATION_FAILED', 'the request does not match its schema', details));
   }
   const known = fastifyError.code === undefined ? undefined : FRAMEWORK_ERRORS[fastifyError.code];

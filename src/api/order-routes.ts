@@ -1,7 +1,10 @@
 // Routes of the order resource. Request and response schemas on every route, per status.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { CancelOrderBody, CreateOrder, ErrorBody, ORDER_STATUSES, Order } from '../contracts/schemas.js';
+import type { FastifyRequest } from 'fastify';
+import { CreateOrder, ErrorBody, ORDER_STATUSES, Order } from '../contracts/schemas.js';
+import { type CommandDefinition, LIFECYCLE, type TransitionRequest } from '../domain/lifecycle.js';
+import { workflowIdForOrder } from '../ids.js';
 import type { OrderService } from '../orders/order-service.js';
 import type { ApiMetrics } from './metrics.js';
 
@@ -44,6 +47,19 @@ const OrderEvent = Type.Object({
   payload: Type.Unknown(),
 });
 
+const StatusChange = Type.Object({
+  sequence: Type.Integer({ minimum: 0, description: 'Per order, 0 for its creation, up by one per transition' }),
+  command: Type.String({ description: '`create`, or the command that moved the order' }),
+  from: Type.Union([Type.Unsafe<Order['status']>({ type: 'string', enum: [...ORDER_STATUSES] }), Type.Null()]),
+  to: Type.Unsafe<Order['status']>({ type: 'string', enum: [...ORDER_STATUSES] }),
+  reason: Type.Union([Type.String(), Type.Null()]),
+  actor: Type.String({ description: 'Who asked: api:<token id>, kafka:<consumer group>, temporal:signal, …' }),
+  occurredAt: Type.String({ format: 'date-time' }),
+});
+
+/** Who is calling, for the order's status history: the digest id of their token, never the token. */
+const actorOf = (request: FastifyRequest) => `api:${request.tokenId ?? 'anonymous'}`;
+
 const errors = {
   400: ErrorBody,
   401: ErrorBody,
@@ -60,6 +76,14 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: OrderService; metr
   app,
   { orders, metrics },
 ) => {
+  // Ids are compared and stored in lowercase: decoded once here, whatever case the caller used.
+  app.addHook('preValidation', async (request) => {
+    const params = request.params as { orderId?: unknown };
+    if (typeof params.orderId === 'string') params.orderId = params.orderId.toLowerCase();
+    const query = request.query as { customerId?: unknown } | undefined;
+    if (typeof query?.customerId === 'string') query.customerId = query.customerId.toLowerCase();
+  });
+
   app.post(
     '/orders',
     {
@@ -79,9 +103,9 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: OrderService; metr
       config: { scope: 'orders:create' },
     },
     async (request, reply) => {
-      const outcome = await orders.createOrder(request.body);
+      const outcome = await orders.createOrder(request.body, actorOf(request));
       const orderId = outcome.kind === 'accepted' ? outcome.orderId : outcome.order.orderId;
-      request.log = request.log.child({ orderId, workflowId: `order-${orderId}` });
+      request.log = request.log.child({ orderId, workflowId: workflowIdForOrder(orderId) });
       if (outcome.kind === 'committed' && outcome.created) metrics?.ordersCreated.inc();
       if (outcome.kind === 'accepted') {
         return reply
@@ -107,11 +131,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: OrderService; metr
       },
       config: { scope: 'orders:read' },
     },
-    async (request) =>
-      orders.listOrders({
-        ...request.query,
-        ...(request.query.customerId && { customerId: request.query.customerId.toLowerCase() }),
-      }),
+    async (request) => orders.listOrders(request.query),
   );
 
   app.get(
@@ -125,7 +145,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: OrderService; metr
       },
       config: { scope: 'orders:read' },
     },
-    async (request) => orders.getOrder(request.params.orderId.toLowerCase()),
+    async (request) => orders.getOrder(request.params.orderId),
   );
 
   app.get(
@@ -140,7 +160,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: OrderService; metr
       config: { scope: 'orders:read' },
     },
     async (request) => {
-      const orderId = request.params.orderId.toLowerCase();
+      const { orderId } = request.params;
       const events = await orders.getOrderEvents(orderId);
       return {
         orderId,
@@ -155,43 +175,65 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: OrderService; metr
     },
   );
 
-  app.post(
-    '/orders/:orderId/cancel',
+  app.get(
+    '/orders/:orderId/history',
     {
       schema: {
-        summary: 'Cancel an order (CancelOrder), delivered to its workflow as a signal',
+        summary: 'The status history of an order: every transition, who asked and why',
         params: OrderParams,
-        body: CancelOrderBody,
-        response: { 200: Order, 202: Order, ...errors },
+        response: { 200: Type.Object({ orderId: Type.String(), history: Type.Array(StatusChange) }), ...errors },
         security,
       },
-      config: { scope: 'orders:manage' },
+      config: { scope: 'orders:read' },
     },
-    async (request, reply) => {
-      const outcome = await orders.transitionOrder(request.params.orderId.toLowerCase(), {
-        name: 'cancel',
-        reason: request.body.reason,
-      });
-      if (outcome.kind === 'done' && outcome.changed) metrics?.orderTransitions.inc({ status: 'CANCELLED' });
-      return reply.status(outcome.kind === 'done' ? 200 : 202).send(outcome.order);
+    async (request) => {
+      const { orderId } = request.params;
+      const history = await orders.getOrderHistory(orderId);
+      return { orderId, history: history.map(({ orderId: _orderId, ...change }) => change) };
     },
   );
 
+  // One route per command of the transition table: POST /orders/{orderId}/{command}.
+  for (const definition of Object.values(LIFECYCLE) as CommandDefinition[]) {
+    const takesBody = Object.keys(definition.payloadSchema.properties ?? {}).length > 0;
+    app.post(
+      `/orders/:orderId/${definition.name}`,
+      {
+        schema: {
+          summary: definition.summary,
+          description:
+            `Allowed from ${definition.from.join(', ')}; leads to ${definition.to}. Carried out by the order's ` +
+            'workflow (an Update): 200 once committed, 202 if it did not answer within TRANSITION_WAIT_MS.',
+          params: OrderParams,
+          ...(takesBody && { body: Type.Unsafe<Record<string, unknown>>(definition.payloadSchema) }),
+          response: { 200: Order, 202: Order, ...errors },
+          security,
+        },
+        config: { scope: 'orders:manage' },
+      },
+      async (request, reply) => {
+        const transition = { command: definition.name, payload: takesBody ? request.body : {} } as TransitionRequest;
+        const outcome = await orders.transitionOrder(request.params.orderId, transition, actorOf(request));
+        if (outcome.kind === 'done' && outcome.changed) metrics?.orderTransitions.inc({ status: outcome.order.status });
+        return reply.status(outcome.kind === 'done' ? 200 : 202).send(outcome.order);
+      },
+    );
+  }
+
   app.post(
-    '/orders/:orderId/complete',
+    '/orders/:orderId/resume',
     {
       schema: {
-        summary: 'Complete an order, delivered to its workflow as a signal',
+        summary: "Bring back an order whose workflow was terminated, reset badly or failed",
+        description:
+          "Starts a new run of the order's workflow from PostgreSQL (status, history, unpublished events). " +
+          '409 if a run is open.',
         params: OrderParams,
-        response: { 200: Order, 202: Order, ...errors },
+        response: { 200: Order, ...errors },
         security,
       },
       config: { scope: 'orders:manage' },
     },
-    async (request, reply) => {
-      const outcome = await orders.transitionOrder(request.params.orderId.toLowerCase(), { name: 'complete' });
-      if (outcome.kind === 'done' && outcome.changed) metrics?.orderTransitions.inc({ status: 'COMPLETED' });
-      return reply.status(outcome.kind === 'done' ? 200 : 202).send(outcome.order);
-    },
+    async (request) => orders.resumeOrder(request.params.orderId, actorOf(request)),
   );
 };

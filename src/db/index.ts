@@ -1,6 +1,7 @@
 // The only module that imports `pg`: one pool per process and one withTransaction.
 import pg from 'pg';
 import type { Config } from '../config.js';
+import type { LogSink } from '../logger.js';
 
 export interface QueryResult<Row> {
   rows: Row[];
@@ -19,11 +20,7 @@ export interface Database extends Queryable {
   close(): Promise<void>;
 }
 
-export interface DatabaseLogger {
-  warn(details: object, message: string): void;
-}
-
-export function createDatabase(config: Config, logger: DatabaseLogger): Database {
+export function createDatabase(config: Config, logger: LogSink): Database {
   const pool = new pg.Pool({
     connectionString: config.DATABASE_URL,
     max: config.DATABASE_POOL_MAX,
@@ -77,7 +74,11 @@ export function createDatabase(config: Config, logger: DatabaseLogger): Database
   };
 }
 
-/** SQLSTATE of a failed statement, when it has one. */
-export function sqlState(error: unknown): string | undefined {
-  return error instanceof pg.DatabaseError ? error.code : undefined;
+/**
+ * Whether PostgreSQL refused the statement for its data (SQLSTATE class 22, data exception, or
+ * 23, integrity constraint violation): the same statement will be refused again, so retrying
+ * it cannot help.
+ */
+export function isPermanentDatabaseError(error: unknown): boolean {
+  return error instanceof pg.DatabaseError && /^2[23]/.test(error.code ?? '');
 }

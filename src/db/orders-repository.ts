@@ -1,4 +1,4 @@
-// SQL of the order database: orders, their items, and the outbox of their events.
+// SQL of the order database: orders, their items, their status history, and the outbox of their events.
 import type { CancellationReason, CreateOrder, Order, OrderEventType, OrderStatus } from '../contracts/schemas.js';
 import type { StoredEvent } from '../domain/events.js';
 import type { Queryable } from './index.js';
@@ -60,12 +60,6 @@ export async function findOrderByCart(db: Queryable, cartId: string): Promise<Or
   return rows[0] === undefined ? null : toOrder(rows[0]);
 }
 
-/** The order's status alone: a cheap poll while waiting for a transition. */
-export async function findOrderStatus(db: Queryable, orderId: string): Promise<OrderStatus | null> {
-  const { rows } = await db.query<{ status: OrderStatus }>('SELECT status FROM orders WHERE order_id = $1', [orderId]);
-  return rows[0]?.status ?? null;
-}
-
 /** Locks the order's row for the rest of the transaction and returns the order, in one statement. */
 export async function lockOrder(tx: Queryable, orderId: string): Promise<Order | null> {
   const { rows } = await tx.query<OrderRow>(`${SELECT_ORDER} WHERE o.order_id = $1 FOR UPDATE OF o`, [orderId]);
@@ -110,19 +104,96 @@ export async function insertOrder(
   return true;
 }
 
-export async function updateOrderStatus(
-  tx: Queryable,
-  change: { orderId: string; to: OrderStatus; at: Date; reason: CancellationReason | null },
-): Promise<void> {
+/** Writes the order's status and the fields transitions set (the items and money never change here). */
+export async function saveOrderState(tx: Queryable, order: Order): Promise<void> {
   await tx.query(
     `UPDATE orders
-        SET status = $2, updated_at = $3,
-            completed_at = CASE WHEN $2 = 'COMPLETED' THEN $3::timestamptz END,
-            cancelled_at = CASE WHEN $2 = 'CANCELLED' THEN $3::timestamptz END,
-            cancellation_reason = $4
+        SET status = $2, updated_at = $3, completed_at = $4, cancelled_at = $5, cancellation_reason = $6
       WHERE order_id = $1`,
-    [change.orderId, change.to, change.at, change.reason],
+    [order.orderId, order.status, order.updatedAt, order.completedAt, order.cancelledAt, order.cancellationReason],
   );
+}
+
+// ---- Status history ----------------------------------------------------------------------
+
+export interface StatusChange {
+  orderId: string;
+  /** Per order, from 0 (its creation) up by one per transition. */
+  sequence: number;
+  /** `create`, or the transition table's command. */
+  command: string;
+  from: OrderStatus | null;
+  to: OrderStatus;
+  reason: string | null;
+  /** Who asked: `api:<token id>`, `kafka:<consumer group>`, `temporal:signal`, … */
+  actor: string;
+  occurredAt: string;
+}
+
+interface StatusChangeRow {
+  order_id: string;
+  sequence: number;
+  command: string;
+  from_status: OrderStatus | null;
+  to_status: OrderStatus;
+  reason: string | null;
+  actor: string;
+  occurred_at: Date;
+}
+
+const toStatusChange = (row: StatusChangeRow): StatusChange => ({
+  orderId: row.order_id,
+  sequence: row.sequence,
+  command: row.command,
+  from: row.from_status,
+  to: row.to_status,
+  reason: row.reason,
+  actor: row.actor,
+  occurredAt: iso(row.occurred_at),
+});
+
+export async function insertStatusChange(tx: Queryable, change: StatusChange): Promise<void> {
+  await tx.query(
+    `INSERT INTO order_status_history (order_id, sequence, command, from_status, to_status, reason, actor, occurred_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    [
+      change.orderId,
+      change.sequence,
+      change.command,
+      change.from,
+      change.to,
+      change.reason,
+      change.actor,
+      change.occurredAt,
+    ],
+  );
+}
+
+/** The order's transitions, oldest first. */
+export async function findStatusHistory(db: Queryable, orderId: string): Promise<StatusChange[]> {
+  const { rows } = await db.query<StatusChangeRow>(
+    'SELECT * FROM order_status_history WHERE order_id = $1 ORDER BY sequence',
+    [orderId],
+  );
+  return rows.map(toStatusChange);
+}
+
+/** The transition of the order with this sequence, if it was committed. */
+export async function findStatusChange(db: Queryable, orderId: string, sequence: number): Promise<StatusChange | null> {
+  const { rows } = await db.query<StatusChangeRow>(
+    'SELECT * FROM order_status_history WHERE order_id = $1 AND sequence = $2',
+    [orderId, sequence],
+  );
+  return rows[0] === undefined ? null : toStatusChange(rows[0]);
+}
+
+/** The sequence of the order's latest transition (0 when it has had none since its creation). */
+export async function lastSequence(db: Queryable, orderId: string): Promise<number> {
+  const { rows } = await db.query<{ sequence: number | null }>(
+    'SELECT max(sequence) AS sequence FROM order_status_history WHERE order_id = $1',
+    [orderId],
+  );
+  return rows[0]?.sequence ?? 0;
 }
 
 // ---- Outbox ------------------------------------------------------------------------------
@@ -130,6 +201,7 @@ export async function updateOrderStatus(
 interface EventRow {
   event_id: string;
   order_id: string;
+  sequence: number;
   event_type: OrderEventType;
   payload: string;
   occurred_at: Date;
@@ -139,6 +211,7 @@ interface EventRow {
 const toStoredEvent = (row: EventRow): StoredEvent => ({
   eventId: row.event_id,
   orderId: row.order_id,
+  sequence: row.sequence,
   type: row.event_type,
   payload: row.payload,
   occurredAt: iso(row.occurred_at),
@@ -146,9 +219,9 @@ const toStoredEvent = (row: EventRow): StoredEvent => ({
 
 export async function insertEvent(tx: Queryable, event: StoredEvent): Promise<void> {
   await tx.query(
-    `INSERT INTO order_events (event_id, order_id, event_type, payload, occurred_at)
-     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING`,
-    [event.eventId, event.orderId, event.type, event.payload, event.occurredAt],
+    `INSERT INTO order_events (event_id, order_id, sequence, event_type, payload, occurred_at)
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING`,
+    [event.eventId, event.orderId, event.sequence, event.type, event.payload, event.occurredAt],
   );
 }
 
@@ -166,10 +239,29 @@ export async function findEventsOfOrder(
   orderId: string,
 ): Promise<(StoredEvent & { publishedAt: string | null })[]> {
   const { rows } = await db.query<EventRow>(
-    'SELECT * FROM order_events WHERE order_id = $1 ORDER BY occurred_at, created_at',
+    'SELECT * FROM order_events WHERE order_id = $1 ORDER BY sequence, created_at',
     [orderId],
   );
   return rows.map((row) => ({ ...toStoredEvent(row), publishedAt: isoOrNull(row.published_at) }));
+}
+
+/** Ids of the events of one transition of the order, in the order they were written. */
+export async function findEventIdsOfTransition(db: Queryable, orderId: string, sequence: number): Promise<string[]> {
+  const { rows } = await db.query<{ event_id: string }>(
+    'SELECT event_id FROM order_events WHERE order_id = $1 AND sequence = $2 ORDER BY created_at, event_id',
+    [orderId, sequence],
+  );
+  return rows.map((row) => row.event_id);
+}
+
+/** Ids of the order's events not yet published, oldest transition first. */
+export async function findUnpublishedEventIds(db: Queryable, orderId: string): Promise<string[]> {
+  const { rows } = await db.query<{ event_id: string }>(
+    `SELECT event_id FROM order_events WHERE order_id = $1 AND published_at IS NULL
+      ORDER BY sequence, created_at, event_id`,
+    [orderId],
+  );
+  return rows.map((row) => row.event_id);
 }
 
 export async function markEventsPublished(db: Queryable, eventIds: string[]): Promise<void> {
@@ -191,7 +283,7 @@ export async function claimUnpublishedEvents(
   const { rows } = await tx.query<EventRow>(
     `SELECT * FROM order_events
       WHERE published_at IS NULL AND created_at < now() - make_interval(secs => $1::double precision / 1000)
-      ORDER BY occurred_at, created_at
+      ORDER BY created_at, sequence
       LIMIT $2
       FOR UPDATE SKIP LOCKED`,
     [olderThanMs, limit],
@@ -218,6 +310,13 @@ export interface OrderListFilter {
 
 /** Orders newest first, filtered, one page at a time by keyset (no OFFSET, so every page is as fast). */
 export async function listOrders(db: Queryable, filter: OrderListFilter): Promise<Order[]> {
+  const { text, values } = listOrdersQuery(filter);
+  const { rows } = await db.query<OrderRow>(text, values);
+  return rows.map(toOrder);
+}
+
+/** The statement listOrders runs (test/integration/order-listing.test.ts EXPLAINs it). */
+export function listOrdersQuery(filter: OrderListFilter): { text: string; values: unknown[] } {
   const conditions: string[] = [];
   const values: unknown[] = [];
   const add = (condition: (placeholder: string) => string, value: unknown) => {
@@ -234,9 +333,5 @@ export async function listOrders(db: Queryable, filter: OrderListFilter): Promis
   }
   values.push(filter.limit);
   const where = conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')}`;
-  const { rows } = await db.query<OrderRow>(
-    `${SELECT_ORDER} ${where} ORDER BY o.created_at DESC, o.order_id DESC LIMIT $${values.length}`,
-    values,
-  );
-  return rows.map(toOrder);
+  return { text: `${SELECT_ORDER} ${where} ORDER BY o.created_at DESC, o.order_id DESC LIMIT $${values.length}`, values };
 }

@@ -1,4 +1,4 @@
-// The order events of the catalog v1.0.0 and their CloudEvents envelope. Pure.
+// The order events of the catalog v1.0.0, built from the order, and their CloudEvents envelope. Pure.
 import type {
   Order,
   OrderCancelled,
@@ -35,29 +35,33 @@ export function orderCancelledPayload(
   };
 }
 
-/** The event announcing the order's current status, with the time it happened. */
-export function eventForOrder(order: Order): { type: OrderEventType; payload: OrderEventPayload; occurredAt: string } {
-  switch (order.status) {
-    case 'CREATED':
-      return { type: 'OrderCreated', payload: orderCreatedPayload(order), occurredAt: order.createdAt };
-    case 'COMPLETED': {
-      const completedAt = required(order.completedAt, 'completedAt');
-      return {
-        type: 'OrderCompleted',
-        payload: orderCompletedPayload({ ...order, completedAt }),
-        occurredAt: completedAt,
-      };
-    }
-    case 'CANCELLED': {
-      const cancelledAt = required(order.cancelledAt, 'cancelledAt');
-      const cancellationReason = required(order.cancellationReason, 'cancellationReason');
-      return {
-        type: 'OrderCancelled',
-        payload: orderCancelledPayload({ ...order, cancelledAt, cancellationReason }),
-        occurredAt: cancelledAt,
-      };
-    }
-  }
+/** Each event's payload, built from the order as its transition left it. */
+export const EVENT_PAYLOADS: { readonly [Type in OrderEventType]: (order: Order) => OrderEventPayload } = {
+  OrderCreated: orderCreatedPayload,
+  OrderCompleted: (order) => orderCompletedPayload({ ...order, completedAt: required(order.completedAt, 'completedAt') }),
+  OrderCancelled: (order) =>
+    orderCancelledPayload({
+      ...order,
+      cancelledAt: required(order.cancelledAt, 'cancelledAt'),
+      cancellationReason: required(order.cancellationReason, 'cancellationReason'),
+    }),
+};
+
+/** An event to write to the outbox: its type, its payload, and when it happened. */
+export interface NewEvent {
+  type: OrderEventType;
+  payload: OrderEventPayload;
+  occurredAt: string;
+}
+
+/** The events of a transition that left the order as `order`, each at the transition's time. */
+export function eventsOf(types: readonly OrderEventType[], order: Order): NewEvent[] {
+  return types.map((type) => ({ type, payload: EVENT_PAYLOADS[type](order), occurredAt: order.updatedAt }));
+}
+
+/** The OrderCreated event of a newly persisted order. */
+export function createdEvent(order: Order): NewEvent {
+  return { type: 'OrderCreated', payload: orderCreatedPayload(order), occurredAt: order.createdAt };
 }
 
 function required<T>(value: T | null, name: string): T {
@@ -68,6 +72,8 @@ function required<T>(value: T | null, name: string): T {
 export interface StoredEvent {
   eventId: string;
   orderId: string;
+  /** The sequence of the transition that emitted it: 0 for OrderCreated. */
+  sequence: number;
   type: OrderEventType;
   /** The JSON payload, byte for byte as published. */
   payload: string;

@@ -1,49 +1,11 @@
-// Order rules: states, allowed transitions, money arithmetic, command checks.
-// Pure: no I/O and no Node imports, so the API and the workflow sandbox both use it.
-import type { CancellationReason, CreateOrder, OrderEventType, OrderItem, OrderStatus } from '../contracts/schemas.js';
-import { MAX_DB_INTEGER } from '../contracts/schemas.js';
+// Order rules: money arithmetic, the checks of CreateOrder, the stable error codes.
+// (Statuses and transitions: ./lifecycle.ts.) Pure: no I/O, no Node modules, no TypeBox, so
+// the API and the workflow sandbox both use it.
+import type { CreateOrder, OrderItem } from '../contracts/schemas.js';
 
-export type TransitionName = 'complete' | 'cancel';
-
-/** The one transition table: from a status, which transitions lead where. */
-export const TRANSITIONS: Readonly<Record<OrderStatus, Partial<Record<TransitionName, OrderStatus>>>> = {
-  CREATED: { complete: 'COMPLETED', cancel: 'CANCELLED' },
-  COMPLETED: {},
-  CANCELLED: {},
-};
-
-/** The status each transition leads to, whatever the status it starts from. */
-export const TRANSITION_TARGET: Readonly<Record<TransitionName, OrderStatus>> = {
-  complete: 'COMPLETED',
-  cancel: 'CANCELLED',
-};
-
-/** The event that announces arrival in each status. */
-export const EVENT_FOR_STATUS: Readonly<Record<OrderStatus, OrderEventType>> = {
-  CREATED: 'OrderCreated',
-  COMPLETED: 'OrderCompleted',
-  CANCELLED: 'OrderCancelled',
-};
-
-export type TransitionDecision =
-  | { kind: 'apply'; to: OrderStatus }
-  /** The order is already where the transition leads: repeating it is a no-op. */
-  | { kind: 'already' }
-  | { kind: 'forbidden'; from: OrderStatus };
-
-export function decideTransition(from: OrderStatus, transition: TransitionName): TransitionDecision {
-  const to = TRANSITIONS[from][transition];
-  if (to !== undefined) return { kind: 'apply', to };
-  if (from === TRANSITION_TARGET[transition]) return { kind: 'already' };
-  return { kind: 'forbidden', from };
-}
-
-export function isTerminal(status: OrderStatus): boolean {
-  return Object.keys(TRANSITIONS[status]).length === 0;
-}
-
-/** A transition requested of an order, as carried by the workflow's signals. */
-export type TransitionRequest = { name: 'complete' } | { name: 'cancel'; reason: CancellationReason };
+/** Largest value of a PostgreSQL INTEGER column: the bound of every amount and quantity. */
+export const MAX_DB_INTEGER = 2_147_483_647;
+export const MAX_ITEMS_PER_ORDER = 500;
 
 // ---- Stable error codes ----------------------------------------------------------------
 
@@ -52,7 +14,10 @@ export const ErrorCode = {
   ORDER_NOT_FOUND: 'ORDER_NOT_FOUND',
   ORDER_CONFLICT: 'ORDER_CONFLICT',
   TRANSITION_NOT_ALLOWED: 'TRANSITION_NOT_ALLOWED',
+  /** The order has no running workflow to change it: POST /orders/{orderId}/resume brings one back. */
   ORDER_NOT_ACTIVE: 'ORDER_NOT_ACTIVE',
+  /** Resume was asked while the order's workflow is running. */
+  ORDER_WORKFLOW_RUNNING: 'ORDER_WORKFLOW_RUNNING',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -2,6 +2,7 @@
 import { Kafka, logLevel, type Message, Partitioners, type Producer } from 'kafkajs';
 import type { Config } from '../config.js';
 import { kafkaBrokers } from '../config.js';
+import type { LogSink } from '../logger.js';
 
 /** The catalog's channel of order lifecycle events. */
 export const ORDER_EVENTS_TOPIC = 'ordering.orders';
@@ -14,13 +15,8 @@ export const ORDER_COMMANDS_PARTITIONS = 6;
 export const ORDER_COMMANDS_DLQ_TOPIC = 'ordering.commands.dlq';
 export const ORDER_COMMANDS_DLQ_PARTITIONS = 6;
 
-export interface KafkaLogger {
-  info(details: object, message: string): void;
-  warn(details: object, message: string): void;
-  error(details: object, message: string): void;
-}
 
-export function createKafka(config: Config, logger: KafkaLogger): Kafka {
+export function createKafka(config: Config, logger: LogSink): Kafka {
   return new Kafka({
     clientId: config.KAFKA_CLIENT_ID,
     brokers: kafkaBrokers(config),
@@ -38,7 +34,7 @@ export function createKafka(config: Config, logger: KafkaLogger): Kafka {
  * group rebalancing): those are warnings for us, and one line per kind of trouble every 10 s
  * is enough. Failures it does not recover from reach our code as rejected calls, logged there.
  */
-function kafkaLogLine(logger: KafkaLogger) {
+function kafkaLogLine(logger: LogSink) {
   const lastLogged = new Map<string, number>();
   return ({ level, log }: { level: logLevel; log: { message: string } & Record<string, unknown> }) => {
     const { message, stack: _stack, ...details } = log;
@@ -198,7 +194,7 @@ export interface CommandConsumerOptions {
    * When it throws, the offset is not committed and the message is read again.
    */
   handle(message: IncomingMessage, context: MessageContext): Promise<void>;
-  logger: KafkaLogger;
+  logger: LogSink;
   /** Partitions processed at once; within a partition, messages are handled one at a time, in order. */
   concurrency?: number;
 }

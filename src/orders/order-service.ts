@@ -1,19 +1,13 @@
-// What the order service does with each command, whichever door it came in by (HTTP or Kafka): check it against the order rules and the
-// database, hand it to the order's workflow, and wait (bounded) for the database to show it.
+// What the order service does with each command, whichever door it came in by (HTTP or Kafka):
+// check it against the order rules and the database, hand it to the order's workflow, and wait
+// (bounded) for the workflow to answer with the committed order.
 import type { CreateOrder, Order } from '../contracts/schemas.js';
 import type { Database } from '../db/index.js';
-import { findEventsOfOrder, findOrder, findOrderByCart, findOrderStatus, listOrders } from '../db/orders-repository.js';
-import {
-  decideTransition,
-  ErrorCode,
-  OrderError,
-  sameOrderRequest,
-  TRANSITION_TARGET,
-  type TransitionRequest,
-  validateCreateOrder,
-} from '../domain/order.js';
+import { findEventsOfOrder, findOrder, findOrderByCart, findStatusHistory, listOrders } from '../db/orders-repository.js';
+import { decideTransition, forbiddenMessage, type TransitionRequest } from '../domain/lifecycle.js';
+import { ErrorCode, OrderError, sameOrderRequest, validateCreateOrder } from '../domain/order.js';
 import { orderIdForCart } from '../ids.js';
-import type { OrderWorkflows } from '../temporal/client.js';
+import type { OrderWorkflowClient } from '../temporal/client.js';
 
 export type CreateOrderOutcome =
   /** The order is committed: `created` is false when the command had been seen before. */
@@ -24,12 +18,12 @@ export type CreateOrderOutcome =
 export type TransitionOutcome =
   /** The order is where the transition leads; `changed` is false when it already was. */
   | { kind: 'done'; order: Order; changed: boolean }
-  /** The workflow has the transition but the database does not show it within the wait. */
+  /** The workflow did not answer within the wait; the transition may still be carried out. */
   | { kind: 'accepted'; order: Order };
 
 export interface OrderServiceOptions {
   db: Database;
-  workflows: OrderWorkflows;
+  workflows: OrderWorkflowClient;
   createTimeoutMs: number;
   transitionWaitMs: number;
 }
@@ -45,30 +39,19 @@ export function createOrderService({ db, workflows, createTimeoutMs, transitionW
     return order;
   }
 
-  function forbidden(order: Order, request: TransitionRequest): OrderError {
-    return new OrderError(
-      ErrorCode.TRANSITION_NOT_ALLOWED,
-      `order ${order.orderId} is ${order.status}; it cannot ${request.name}`,
-    );
-  }
-
-  /**
-   * Polls the order's status (the whole order only once) until it leaves CREATED or the wait is
-   * over. The first look waits a little: the signal has only just been delivered.
-   */
-  async function waitForTransition(orderId: string): Promise<Order> {
-    const deadline = Date.now() + transitionWaitMs;
-    let delay = 20;
-    for (;;) {
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(delay, deadline - Date.now()))));
-      const status = await findOrderStatus(db, orderId);
-      if (status !== 'CREATED' || Date.now() >= deadline) return requireOrder(orderId);
-      delay = Math.min(delay * 2, 200);
+  /** The answer the database gives for a transition: done already, or refused. */
+  function decideFromDatabase(order: Order, request: TransitionRequest): TransitionOutcome | undefined {
+    const decision = decideTransition(order.status, request.command);
+    if (decision.kind === 'already') return { kind: 'done', order, changed: false };
+    if (decision.kind === 'forbidden') {
+      throw new OrderError(ErrorCode.TRANSITION_NOT_ALLOWED, forbiddenMessage(order.orderId, order.status, request.command));
     }
+    return undefined;
   }
 
   return {
-    async createOrder(input: CreateOrder): Promise<CreateOrderOutcome> {
+    /** `actor` says who asked, for the order's status history. */
+    async createOrder(input: CreateOrder, actor: string): Promise<CreateOrderOutcome> {
       const command = normalizeCreateOrder(input);
       const violations = validateCreateOrder(command);
       if (violations.length > 0) {
@@ -92,7 +75,7 @@ export function createOrderService({ db, workflows, createTimeoutMs, transitionW
       }
       const orderId = orderIdForCart(command.cartId);
       const outcome = workflows
-        .createOrder(orderId, command, createTimeoutMs)
+        .startOrder(orderId, command, actor, createTimeoutMs)
         .then(
           (result): CreateOrderOutcome =>
             result === undefined
@@ -133,20 +116,44 @@ export function createOrderService({ db, workflows, createTimeoutMs, transitionW
       return findEventsOfOrder(db, orderId);
     },
 
-    async transitionOrder(orderId: string, request: TransitionRequest): Promise<TransitionOutcome> {
-      const order = await requireOrder(orderId);
-      const decision = decideTransition(order.status, request.name);
-      if (decision.kind === 'already') return { kind: 'done', order, changed: false };
-      if (decision.kind === 'forbidden') throw forbidden(order, request);
+    async getOrderHistory(orderId: string) {
+      await requireOrder(orderId);
+      return findStatusHistory(db, orderId);
+    },
 
-      const delivered = await workflows.requestTransition(orderId, request);
-      const after = await (delivered ? waitForTransition(orderId) : requireOrder(orderId));
-      if (after.status === TRANSITION_TARGET[request.name]) return { kind: 'done', order: after, changed: true };
-      if (after.status !== 'CREATED') throw forbidden(after, request); // another transition won the race
-      if (!delivered) {
-        throw new OrderError(ErrorCode.ORDER_NOT_ACTIVE, `order ${orderId} has no running workflow to change it`);
+    /**
+     * Hands the transition to the order's workflow as an Update and waits for its answer: the
+     * committed order, or the reason it is refused. The database answers first what it can
+     * (no such order, already there, not allowed), without a trip to Temporal.
+     */
+    async transitionOrder(orderId: string, request: TransitionRequest, actor: string): Promise<TransitionOutcome> {
+      const order = await requireOrder(orderId);
+      const known = decideFromDatabase(order, request);
+      if (known !== undefined) return known;
+
+      const outcome = await workflows.transition(orderId, request, actor, transitionWaitMs);
+      if (outcome.kind === 'done') return { kind: 'done', order: outcome.result.order, changed: outcome.result.changed };
+      const now = await requireOrder(orderId);
+      if (outcome.kind === 'pending') return { kind: 'accepted', order: now };
+      // The run ended meanwhile (the order reached a final status), or an operator ended it.
+      const settled = decideFromDatabase(now, request);
+      if (settled !== undefined) return settled;
+      throw new OrderError(
+        ErrorCode.ORDER_NOT_ACTIVE,
+        `order ${orderId} has no running workflow to change it; POST /orders/${orderId}/resume brings one back`,
+      );
+    },
+
+    /**
+     * Starts a new run of the order's workflow from what PostgreSQL holds (status, history,
+     * unpublished events), for an order whose run was terminated, reset badly or failed.
+     */
+    async resumeOrder(orderId: string, actor: string): Promise<Order> {
+      const order = await requireOrder(orderId);
+      if (!(await workflows.resume(orderId, toCommand(order), order.status, actor))) {
+        throw new OrderError(ErrorCode.ORDER_WORKFLOW_RUNNING, `order ${orderId} already has a running workflow`);
       }
-      return { kind: 'accepted', order: after };
+      return order;
     },
   };
 }

@@ -1,70 +1,103 @@
-// The only module that imports the Temporal client: starts order workflows and signals them.
+// The only module that imports the Temporal client: starts order workflows, sends them their
+// transition Updates, resumes them, and turns the workflow's failures into OrderErrors.
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   Client,
   Connection,
+  isGrpcServiceError,
   WithStartWorkflowOperation,
+  WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
+  type WorkflowStartOptions,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { backoffDelays } from '../backoff.js';
 import type { Config } from '../config.js';
 import type { CreateOrder } from '../contracts/schemas.js';
-import { ErrorCode, itemsTotal, OrderError, type TransitionRequest } from '../domain/order.js';
+import type { OrderStatus, TransitionRequest } from '../domain/lifecycle.js';
+import { ErrorCode, itemsTotal, OrderError, type Violation } from '../domain/order.js';
 import { workflowIdForOrder } from '../ids.js';
 import { DependencyUnavailableError } from '../unavailable.js';
 import {
   CartIdAttribute,
   type CreateOrderResult,
   CustomerIdAttribute,
-  cancelOrderSignal,
-  completeOrderSignal,
   createOrderUpdate,
-  ORDER_CONFLICT_FAILURE,
   ORDER_WORKFLOW_TYPE,
+  OrderFailure,
   OrderStatusAttribute,
   OrderTotalAttribute,
+  type TransitionResult,
+  transitionUpdates,
 } from '../workflows/definitions.js';
 import type { orderWorkflow } from '../workflows/order-workflow.js';
 
-export interface OrderWorkflows {
+export type TransitionOutcome =
+  /** The transition is committed (or the order already was where it leads). */
+  | { kind: 'done'; result: TransitionResult }
+  /** Temporal did not answer within the wait; the Update may still be carried out. */
+  | { kind: 'pending' }
+  /** The order has no open workflow run to change it. */
+  | { kind: 'not-running' };
+
+export interface OrderWorkflowClient {
   /**
    * Starts the order's workflow (or joins it, for a repeated command) and waits until the
    * order is committed. Undefined when that took longer than `timeoutMs`.
    */
-  createOrder(orderId: string, command: CreateOrder, timeoutMs: number): Promise<CreateOrderResult | undefined>;
-  /** Delivers a transition as a signal. False when the order's workflow is no longer running. */
-  requestTransition(orderId: string, request: TransitionRequest): Promise<boolean>;
+  startOrder(orderId: string, command: CreateOrder, actor: string, timeoutMs: number): Promise<CreateOrderResult | undefined>;
+  /** Sends the transition as an Update and waits (up to `timeoutMs`) until it is committed. */
+  transition(orderId: string, request: TransitionRequest, actor: string, timeoutMs: number): Promise<TransitionOutcome>;
+  /** Starts a new run for an order whose workflow is gone; false when a run is open. */
+  resume(orderId: string, command: CreateOrder, status: OrderStatus, actor: string): Promise<boolean>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
 
-/**
- * How an order's workflow is started: with its search attributes and memo, joining the one
- * already running for a repeated command. Shared with the benchmark's bare-Temporal baseline.
- */
-export function startOrderOperation(
+/** How an order's workflow is started: its id, input, search attributes and memo. */
+export function orderWorkflowOptions(
   orderId: string,
   command: CreateOrder,
   taskQueue: string,
-  workflowId: string = workflowIdForOrder(orderId),
+  { workflowId = workflowIdForOrder(orderId), status = 'CREATED', actor }: WorkflowStartChoices = {},
 ) {
-  return new WithStartWorkflowOperation<typeof orderWorkflow>(ORDER_WORKFLOW_TYPE, {
+  return {
     workflowId,
     taskQueue,
-    args: [{ orderId, command }],
-    // Concurrent identical requests join the one running workflow.
-    workflowIdConflictPolicy: 'USE_EXISTING',
+    args: [{ orderId, command, ...(actor !== undefined && { actor }) }] as Parameters<typeof orderWorkflow>,
     typedSearchAttributes: [
-      { key: OrderStatusAttribute, value: 'CREATED' },
+      { key: OrderStatusAttribute, value: status },
       { key: CustomerIdAttribute, value: command.customerId },
       { key: CartIdAttribute, value: command.cartId },
       { key: OrderTotalAttribute, value: Number(itemsTotal(command.items)) },
     ],
     memo: { currency: command.currency, itemCount: command.items.length },
+  } satisfies Partial<WorkflowStartOptions<typeof orderWorkflow>>;
+}
+
+interface WorkflowStartChoices {
+  workflowId?: string;
+  status?: OrderStatus;
+  actor?: string;
+}
+
+/**
+ * Update-with-start of an order's workflow, joining the one already running for a repeated
+ * command. Shared with the benchmark's bare-Temporal baseline.
+ */
+export function startOrderOperation(orderId: string, command: CreateOrder, taskQueue: string, choices: WorkflowStartChoices = {}) {
+  return new WithStartWorkflowOperation<typeof orderWorkflow>(ORDER_WORKFLOW_TYPE, {
+    ...orderWorkflowOptions(orderId, command, taskQueue, choices),
+    // Concurrent identical requests join the one running workflow.
+    workflowIdConflictPolicy: 'USE_EXISTING',
   });
 }
 
-export async function connectOrderWorkflows(config: Config): Promise<OrderWorkflows> {
+/** gRPC RESOURCE_EXHAUSTED: e.g. more Updates in flight on one workflow than the server admits. */
+const RESOURCE_EXHAUSTED = 8;
+
+export async function connectOrderWorkflowClient(config: Config): Promise<OrderWorkflowClient> {
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
 
@@ -78,39 +111,73 @@ export async function connectOrderWorkflows(config: Config): Promise<OrderWorkfl
     }
   }
 
+  /** Runs `call` with an abort after `timeoutMs`; `aborted` tells the caller it ran out of time. */
+  async function withTimeout<T>(timeoutMs: number, call: () => Promise<T>) {
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), timeoutMs);
+    try {
+      return { value: await connection.withAbortSignal(abort.signal, call), aborted: false as const };
+    } catch (error) {
+      if (abort.signal.aborted) return { error, aborted: true as const };
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   return {
-    async createOrder(orderId, command, timeoutMs) {
-      const startWorkflowOperation = startOrderOperation(orderId, command, config.TEMPORAL_TASK_QUEUE);
-      const abort = new AbortController();
-      const timer = setTimeout(() => abort.abort(), timeoutMs);
+    async startOrder(orderId, command, actor, timeoutMs) {
+      const startWorkflowOperation = startOrderOperation(orderId, command, config.TEMPORAL_TASK_QUEUE, { actor });
       try {
-        return await connection.withAbortSignal(abort.signal, () =>
+        const outcome = await withTimeout(timeoutMs, () =>
           client.workflow.executeUpdateWithStart(createOrderUpdate, { args: [command], startWorkflowOperation }),
         );
-      } catch (error) {
+        if (!outcome.aborted) return outcome.value;
         // Out of time: the order is on its way only if its workflow exists. Otherwise the start
         // never reached Temporal, and the caller must hear "unavailable", not "accepted".
-        if (abort.signal.aborted) {
-          if (await workflowExists(workflowIdForOrder(orderId))) return undefined;
-          throw new DependencyUnavailableError('Temporal did not take the order in time', { cause: error });
-        }
-        if (error instanceof WorkflowUpdateFailedError && isConflict(error.cause)) {
-          throw new OrderError(ErrorCode.ORDER_CONFLICT, 'this cart already has an order with different contents');
-        }
-        throw error;
-      } finally {
-        clearTimeout(timer);
+        if (await workflowExists(workflowIdForOrder(orderId))) return undefined;
+        throw new DependencyUnavailableError('Temporal did not take the order in time', { cause: outcome.error });
+      } catch (error) {
+        throw orderErrorOf(error) ?? error;
       }
     },
 
-    async requestTransition(orderId, request) {
+    async transition(orderId, request, actor, timeoutMs) {
       const handle = client.workflow.getHandle(workflowIdForOrder(orderId));
+      const deadline = Date.now() + timeoutMs;
+      for (const pause of backoffDelays(50, 500)) {
+        try {
+          const outcome = await withTimeout(Math.max(1, deadline - Date.now()), () =>
+            handle.executeUpdate(transitionUpdates[request.command], { args: [request.payload, { actor }] }),
+          );
+          if (!outcome.aborted) return { kind: 'done', result: outcome.value };
+          // Out of time: accepted for later if Temporal answers at all, unavailable if not.
+          await workflowExists(workflowIdForOrder(orderId));
+          return { kind: 'pending' };
+        } catch (error) {
+          if (error instanceof WorkflowNotFoundError) return { kind: 'not-running' };
+          const refusal = orderErrorOf(error);
+          if (refusal !== undefined) throw refusal;
+          // The server admits a few Updates per workflow at once; the rest wait their turn here.
+          if (exhausted(error) && Date.now() + pause < deadline) {
+            await sleep(pause);
+            continue;
+          }
+          throw error;
+        }
+      }
+      throw new Error('unreachable: backoffDelays never ends');
+    },
+
+    async resume(orderId, command, status, actor) {
       try {
-        if (request.name === 'complete') await handle.signal(completeOrderSignal);
-        else await handle.signal(cancelOrderSignal, { reason: request.reason });
+        await client.workflow.start(ORDER_WORKFLOW_TYPE, {
+          ...orderWorkflowOptions(orderId, command, config.TEMPORAL_TASK_QUEUE, { status, actor }),
+          workflowIdConflictPolicy: 'FAIL',
+        });
         return true;
       } catch (error) {
-        if (error instanceof WorkflowNotFoundError) return false;
+        if (error instanceof WorkflowExecutionAlreadyStartedError) return false;
         throw error;
       }
     },
@@ -125,6 +192,23 @@ export async function connectOrderWorkflows(config: Config): Promise<OrderWorkfl
   };
 }
 
-function isConflict(cause: unknown): boolean {
-  return cause instanceof ApplicationFailure && cause.type === ORDER_CONFLICT_FAILURE;
+function exhausted(error: unknown): boolean {
+  const cause = (error as { cause?: unknown }).cause ?? error;
+  return isGrpcServiceError(cause) && cause.code === RESOURCE_EXHAUSTED;
+}
+
+/** The OrderError a refused workflow Update stands for, if it is one. */
+function orderErrorOf(error: unknown): OrderError | undefined {
+  if (!(error instanceof WorkflowUpdateFailedError) || !(error.cause instanceof ApplicationFailure)) return undefined;
+  const { type, message, details } = error.cause;
+  switch (type) {
+    case OrderFailure.ORDER_CONFLICT:
+      return new OrderError(ErrorCode.ORDER_CONFLICT, 'this cart already has an order with different contents');
+    case OrderFailure.TRANSITION_NOT_ALLOWED:
+      return new OrderError(ErrorCode.TRANSITION_NOT_ALLOWED, message);
+    case OrderFailure.VALIDATION_FAILED:
+      return new OrderError(ErrorCode.VALIDATION_FAILED, message, (details?.[0] as Violation[] | undefined) ?? []);
+    default:
+      return undefined;
+  }
 }

@@ -2,47 +2,80 @@
 // with the types of the real module.
 import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import type { WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { OrderActivities, PersistedOrder } from '../../src/activities/index.js';
+import type { OrderActivities, PersistedOrder, TransitionInput } from '../../src/activities/index.js';
 import { loadConfig } from '../../src/config.js';
 import type { CreateOrder, Order } from '../../src/contracts/schemas.js';
-import type { TransitionRequest } from '../../src/domain/order.js';
+import { applyTransition, LIFECYCLE, type TransitionRequest } from '../../src/domain/lifecycle.js';
 import { OrderError } from '../../src/domain/order.js';
 import { orderIdForCart, workflowIdForOrder } from '../../src/ids.js';
-import { connectOrderWorkflows, type OrderWorkflows } from '../../src/temporal/client.js';
-import { getOrderStateQuery, OrderStatusAttribute } from '../../src/workflows/definitions.js';
+import { connectOrderWorkflowClient, type OrderWorkflowClient } from '../../src/temporal/client.js';
+import {
+  cancelOrderSignal,
+  completeOrderSignal,
+  getOrderStateQuery,
+  OrderStatusAttribute,
+  transitionUpdates,
+} from '../../src/workflows/definitions.js';
 import { WORKFLOWS_PATH } from '../../worker.js';
 import { newCreateOrder, orderFromCommand } from '../support/orders.js';
 import { createTestEnvironment } from '../support/temporal.js';
 
+/** The workflow as released in v1, frozen: runs started on it must end on today's code. */
+const V1_WORKFLOWS_PATH = fileURLToPath(new URL('../fixtures/order-workflow-v1/index.ts', import.meta.url));
+
 /** In-memory stand-ins for the activities, recording what the workflow asked for. */
-function mockActivities(options: { failCreatedPublishes?: number } = {}) {
+function mockActivities(options: { failCreatedPublishes?: number; refuseTransitions?: number } = {}) {
   const calls: string[] = [];
-  const orders = new Map<string, Order>();
+  const transitions: TransitionInput[] = [];
+  const orders = new Map<string, { order: Order; sequence: number }>();
   let createdPublishFailures = options.failCreatedPublishes ?? 0;
+  let refusals = options.refuseTransitions ?? 0;
   const at = '2026-11-26T10:00:00.000Z';
+
+  const eventsOf = (orderId: string, sequence: number, request: TransitionRequest) =>
+    LIFECYCLE[request.command].events.map((type) => ({ eventId: `${orderId}:${sequence}:${type}`, type }));
 
   const activities: OrderActivities = {
     async persistOrder({ orderId, command }): Promise<PersistedOrder> {
       calls.push('persistOrder');
-      const order: Order = orders.get(orderId) ?? orderFromCommand(orderId, command, at);
-      orders.set(orderId, order);
-      return { order, eventId: `${orderId}:OrderCreated` };
+      const createdId = `${orderId}:0:OrderCreated`;
+      const known = orders.get(orderId);
+      if (known !== undefined) return { ...known, eventId: createdId, unpublished: [] };
+      const order = orderFromCommand(orderId, command, at);
+      orders.set(orderId, { order, sequence: 0 });
+      return { order, sequence: 0, eventId: createdId, unpublished: [{ eventId: createdId, type: 'OrderCreated' }] };
     },
-    async persistTransition({ orderId, request }: { orderId: string; request: TransitionRequest }) {
+    async persistOrderTransition(input) {
+      calls.push(`persistOrderTransition:${input.request.command}`);
+      transitions.push(input);
+      if (refusals > 0) {
+        refusals--;
+        throw ApplicationFailure.create({ type: 'PERSISTENCE_REFUSED', message: 'check constraint', nonRetryable: true });
+      }
+      const known = orders.get(input.orderId);
+      if (known === undefined) throw new Error('no such order');
+      const order = applyTransition(known.order, input.request, at);
+      orders.set(input.orderId, { order, sequence: input.sequence });
+      return { order, sequence: input.sequence, events: eventsOf(input.orderId, input.sequence, input.request) };
+    },
+    async persistTransition({ orderId, request }) {
       calls.push(`persistTransition:${request.name}`);
-      const order = orders.get(orderId);
-      if (order === undefined) throw new Error('no such order');
-      const ended: Order =
-        request.name === 'complete'
-          ? { ...order, status: 'COMPLETED', completedAt: at }
-          : { ...order, status: 'CANCELLED', cancelledAt: at, cancellationReason: request.reason };
-      orders.set(orderId, ended);
-      return { order: ended, eventId: `${orderId}:${ended.status}` };
+      const known = orders.get(orderId);
+      if (known === undefined) throw new Error('no such order');
+      const asRequest: TransitionRequest =
+        request.name === 'cancel'
+          ? { command: 'cancel', payload: { reason: request.reason } }
+          : { command: 'complete', payload: {} };
+      const order = applyTransition(known.order, asRequest, at);
+      orders.set(orderId, { order, sequence: 1 });
+      return { order, eventId: `${orderId}:1:${LIFECYCLE[asRequest.command].events[0]}` };
     },
     async publishOrderEvent(eventId: string) {
       if (eventId.endsWith(':OrderCreated') && createdPublishFailures > 0) {
@@ -50,20 +83,22 @@ function mockActivities(options: { failCreatedPublishes?: number } = {}) {
         calls.push('publish failed');
         throw new Error('kafka is down');
       }
-      calls.push(`publish:${eventId.split(':')[1]}`);
+      calls.push(`publish:${eventId.split(':').at(-1)}`);
     },
   };
-  return { activities, calls };
+  return { activities, calls, transitions };
 }
 
 let env: TestWorkflowEnvironment;
 let workflowBundle: WorkflowBundle;
+let v1Bundle: WorkflowBundle;
 
 beforeAll(async () => {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-  [env, workflowBundle] = await Promise.all([
+  [env, workflowBundle, v1Bundle] = await Promise.all([
     createTestEnvironment(),
     bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('ERROR') }),
+    bundleWorkflowCode({ workflowsPath: V1_WORKFLOWS_PATH, logger: new DefaultLogger('ERROR') }),
   ]);
 });
 
@@ -79,111 +114,265 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-/** Runs `body` with a worker on a fresh task queue and a production client pointed at it. */
+/** Runs `body` with a worker (today's bundle unless told) and a production client pointed at its task queue. */
 async function withWorker<T>(
   activities: OrderActivities,
-  body: (workflows: OrderWorkflows, taskQueue: string) => Promise<T>,
+  body: (workflows: OrderWorkflowClient) => Promise<T>,
+  { bundle = workflowBundle, taskQueue = `test-${randomUUID()}` } = {},
 ): Promise<T> {
-  const taskQueue = `test-${randomUUID()}`;
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle,
-    activities,
-  });
-  const workflows = await connectOrderWorkflows(
+  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities });
+  const workflows = await connectOrderWorkflowClient(
     loadConfig({ TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: taskQueue }),
   );
   try {
-    return await worker.runUntil(body(workflows, taskQueue));
+    return await worker.runUntil(body(workflows));
   } finally {
     await workflows.close();
   }
 }
 
-async function createOrder(workflows: OrderWorkflows, command: CreateOrder = newCreateOrder()) {
+async function createOrder(workflows: OrderWorkflowClient, command: CreateOrder = newCreateOrder()) {
   const orderId = orderIdForCart(command.cartId);
-  const result = await workflows.createOrder(orderId, command, 30_000);
+  const result = await workflows.startOrder(orderId, command, 'api:test', 30_000);
   if (result === undefined) throw new Error('createOrder timed out');
   return { orderId, command, result, handle: env.client.workflow.getHandle(workflowIdForOrder(orderId)) };
 }
 
+const complete: TransitionRequest = { command: 'complete', payload: {} };
+const cancel = (reason: 'FRAUD' | 'OUT_OF_STOCK' | 'CUSTOMER_REQUESTED' = 'FRAUD'): TransitionRequest => ({
+  command: 'cancel',
+  payload: { reason },
+});
+
+/** Sends a transition Update through the production client; the committed result. */
+async function transition(workflows: OrderWorkflowClient, orderId: string, request: TransitionRequest) {
+  const outcome = await workflows.transition(orderId, request, 'api:test', 30_000);
+  if (outcome.kind !== 'done') throw new Error(`transition not done: ${outcome.kind}`);
+  return outcome.result;
+}
+
+/** The names of the transition Updates accepted into the run's history. */
+async function acceptedUpdates(handle: WorkflowHandle): Promise<string[]> {
+  const history = await handle.fetchHistory();
+  return (history.events ?? []).flatMap((event) => {
+    const name = event.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name;
+    return name && name !== 'createOrder' ? [name] : [];
+  });
+}
+
 describe('orderWorkflow', () => {
-  it('creates, then completes: persists and announces each step, in order', async () => {
-    const { activities, calls } = mockActivities();
+  it('creates, then completes by Update: answers with the committed order, persists and announces each step', async () => {
+    const { activities, calls, transitions } = mockActivities();
     await withWorker(activities, async (workflows) => {
       const { orderId, result, handle } = await createOrder(workflows);
       expect(result.created).toBe(true);
       expect(result.order).toMatchObject({ orderId, status: 'CREATED' });
 
-      expect(await workflows.requestTransition(orderId, { name: 'complete' })).toBe(true);
-      const ended = await handle.result();
-      expect(ended.status).toBe('COMPLETED');
-      expect(calls).toEqual([
+      const done = await transition(workflows, orderId, complete);
+      expect(done).toMatchObject({ changed: true, order: { orderId, status: 'COMPLETED' } });
+      expect((await handle.result()).status).toBe('COMPLETED');
+      expect(calls.filter((call) => !call.startsWith('publish'))).toEqual([
         'persistOrder',
-        'publish:OrderCreated',
-        'persistTransition:complete',
-        'publish:COMPLETED',
+        'persistOrderTransition:complete',
       ]);
+      expect(calls.indexOf('publish:OrderCreated')).toBeLessThan(calls.indexOf('publish:OrderCompleted'));
+      expect(transitions).toEqual([{ orderId, sequence: 1, from: 'CREATED', request: complete, actor: 'api:test' }]);
 
       const description = await handle.describe();
       expect(description.typedSearchAttributes.get(OrderStatusAttribute)).toBe('COMPLETED');
       expect(await description.memo).toMatchObject({ currency: 'EUR', itemCount: 2 });
-      await recordHistory('order-completed', handle);
+      await recordHistory('v2-order-completed', handle);
     });
   });
 
   it('creates, then cancels with the reason given', async () => {
-    const { activities, calls } = mockActivities();
+    const { activities, transitions } = mockActivities();
     await withWorker(activities, async (workflows) => {
       const { orderId, handle } = await createOrder(workflows);
-      await workflows.requestTransition(orderId, { name: 'cancel', reason: 'OUT_OF_STOCK' });
-      const ended = await handle.result();
-      expect(ended).toMatchObject({ status: 'CANCELLED', cancellationReason: 'OUT_OF_STOCK' });
-      expect(calls).toContain('persistTransition:cancel');
+      const done = await transition(workflows, orderId, cancel('OUT_OF_STOCK'));
+      expect(done.order).toMatchObject({ status: 'CANCELLED', cancellationReason: 'OUT_OF_STOCK' });
+      expect(await handle.result()).toMatchObject({ status: 'CANCELLED', cancellationReason: 'OUT_OF_STOCK' });
+      expect(transitions.map((input) => input.request)).toEqual([cancel('OUT_OF_STOCK')]);
       expect((await handle.describe()).typedSearchAttributes.get(OrderStatusAttribute)).toBe('CANCELLED');
-      await recordHistory('order-cancelled', handle);
+      await recordHistory('v2-order-cancelled', handle);
     });
   });
 
-  it('lets the first of racing and repeated signals win, and carries out only that one', async () => {
+  it('lets exactly one of 20 racing transitions win; the others are refused before history or answered as repeats', async () => {
     const { activities, calls } = mockActivities();
     await withWorker(activities, async (workflows) => {
       const { orderId, handle } = await createOrder(workflows);
-      await Promise.all([
-        workflows.requestTransition(orderId, { name: 'cancel', reason: 'FRAUD' }),
-        workflows.requestTransition(orderId, { name: 'complete' }),
-        workflows.requestTransition(orderId, { name: 'cancel', reason: 'CUSTOMER_REQUESTED' }),
-        workflows.requestTransition(orderId, { name: 'complete' }),
-      ]);
+      const requests = Array.from({ length: 20 }, (_, index) => (index % 2 === 0 ? cancel() : complete));
+      const outcomes = await Promise.allSettled(
+        requests.map((request) => workflows.transition(orderId, request, 'api:test', 30_000)),
+      );
       const ended = await handle.result();
-      expect(['COMPLETED', 'CANCELLED']).toContain(ended.status);
-      expect(calls.filter((call) => call.startsWith('persistTransition'))).toHaveLength(1);
+      const changed = outcomes.filter(
+        (outcome) => outcome.status === 'fulfilled' && outcome.value.kind === 'done' && outcome.value.result.changed,
+      );
+      expect(changed).toHaveLength(1);
+      // The others: refused by the validator, answered as repeats, or too late for the run (the API then asks the database).
+      for (const outcome of outcomes) {
+        if (outcome.status === 'rejected') expect(outcome.reason).toMatchObject({ code: 'TRANSITION_NOT_ALLOWED' });
+        else if (outcome.value.kind === 'done') expect(outcome.value.result.order.status).toBe(ended.status);
+        else expect(outcome.value.kind).toBe('not-running');
+      }
+      // Refused Updates never entered history: only those leading where the order went did.
+      const winner = ended.status === 'COMPLETED' ? 'complete' : 'cancel';
+      expect(new Set(await acceptedUpdates(handle))).toEqual(new Set([winner]));
+      expect(calls.filter((call) => call.startsWith('persistOrderTransition'))).toHaveLength(1);
       expect(calls.filter((call) => call.startsWith('publish:'))).toHaveLength(2);
-      const state = await handle.query(getOrderStateQuery);
-      expect(state.refusedTransitions).toHaveLength(3);
-      expect(state.publishedEvents).toEqual([
-        'OrderCreated',
-        ended.status === 'COMPLETED' ? 'OrderCompleted' : 'OrderCancelled',
-      ]);
-      await recordHistory('order-racing-signals', handle);
+      await recordHistory('v2-order-racing-updates', handle);
     });
+  });
+
+  it('refuses malformed and disallowed signals without blocking the order, and records why', async () => {
+    const { activities, calls } = mockActivities();
+    await withWorker(activities, async (workflows) => {
+      const { handle } = await createOrder(workflows);
+      await handle.signal(cancelOrderSignal, { reason: 'BOGUS' });
+      await handle.signal(cancelOrderSignal);
+      await handle.signal(cancelOrderSignal, 'x');
+      await handle.signal(completeOrderSignal, { unexpected: true });
+      await expect(handle.query(getOrderStateQuery)).resolves.toMatchObject({ status: 'CREATED', refusedCount: 4 });
+
+      // A valid signal still works, and the order moves on; one after it is refused.
+      await handle.signal(cancelOrderSignal, { reason: 'FRAUD' });
+      await handle.signal(completeOrderSignal);
+      const ended = await handle.result();
+      expect(ended).toMatchObject({ status: 'CANCELLED', cancellationReason: 'FRAUD' });
+      expect(calls.filter((call) => call.startsWith('persistOrderTransition'))).toEqual([
+        'persistOrderTransition:cancel',
+      ]);
+      const state = await handle.query(getOrderStateQuery);
+      expect(state.refusedTransitions.map((refusal) => refusal.reason)).toEqual([
+        expect.stringContaining('/reason must be one of'),
+        expect.stringContaining('must have property reason'),
+        expect.stringContaining('must be object'),
+        expect.stringContaining('/unexpected is not allowed'),
+        expect.stringContaining('it cannot complete'),
+      ]);
+      expect(state.publishedEvents).toEqual(['OrderCreated', 'OrderCancelled']);
+      await recordHistory('v2-order-bad-signals', handle);
+    });
+  });
+
+  it('refuses an Update with a malformed payload or meta in its validator: the caller gets the fields, history nothing', async () => {
+    const { activities } = mockActivities();
+    await withWorker(activities, async (workflows) => {
+      const { orderId, handle } = await createOrder(workflows);
+      const bogus = { command: 'cancel', payload: { reason: 'BOGUS' } } as unknown as TransitionRequest;
+      const error = await workflows.transition(orderId, bogus, 'api:test', 30_000).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(OrderError);
+      expect(error).toMatchObject({ code: 'VALIDATION_FAILED', details: [expect.objectContaining({ field: '/reason' })] });
+      await expect(
+        handle.executeUpdate(transitionUpdates.complete, { args: [{}, { actor: 'bad\u0000actor' }] }),
+      ).rejects.toMatchObject({ cause: { type: 'VALIDATION_FAILED' } });
+      await expect(handle.executeUpdate('cancel', { args: ['x'] })).rejects.toMatchObject({
+        cause: { type: 'VALIDATION_FAILED' },
+      });
+      expect(await acceptedUpdates(handle)).toEqual([]);
+      await transition(workflows, orderId, complete);
+      await handle.result();
+    });
+  });
+
+  it('takes an Update typed by hand without its optional meta', async () => {
+    const { activities, transitions } = mockActivities();
+    await withWorker(activities, async (workflows) => {
+      const { handle } = await createOrder(workflows);
+      await handle.executeUpdate('cancel', { args: [{ reason: 'CUSTOMER_REQUESTED' }] });
+      expect(await handle.result()).toMatchObject({ status: 'CANCELLED' });
+      expect(transitions[0]?.actor).toBe('temporal:update');
+    });
+  });
+
+  it('does not wedge the order when a transition can never be committed', async () => {
+    const { activities, calls } = mockActivities({ refuseTransitions: 1 });
+    await withWorker(activities, async (workflows) => {
+      const { orderId, handle } = await createOrder(workflows);
+      await expect(workflows.transition(orderId, cancel(), 'api:test', 30_000)).rejects.toMatchObject({
+        cause: { type: 'TRANSITION_FAILED' },
+      });
+      expect(await handle.query(getOrderStateQuery)).toMatchObject({ status: 'CREATED', refusedCount: 1 });
+      await transition(workflows, orderId, complete);
+      expect(await handle.result()).toMatchObject({ status: 'COMPLETED' });
+      expect(calls.filter((call) => call.startsWith('persistOrderTransition'))).toHaveLength(2);
+    });
+  });
+
+  it('resumes a terminated order from the database: a new run, then transitions work again', async () => {
+    const { activities, calls } = mockActivities();
+    await withWorker(activities, async (workflows) => {
+      const { orderId, command, handle } = await createOrder(workflows);
+      await handle.terminate('operator mistake');
+      expect(await workflows.transition(orderId, complete, 'api:test', 5_000)).toEqual({ kind: 'not-running' });
+
+      expect(await workflows.resume(orderId, command, 'CREATED', 'api:ops')).toBe(true);
+      expect(await workflows.resume(orderId, command, 'CREATED', 'api:ops')).toBe(false);
+      const done = await transition(workflows, orderId, complete);
+      expect(done).toMatchObject({ changed: true, order: { status: 'COMPLETED' } });
+      await env.client.workflow.getHandle(workflowIdForOrder(orderId)).result();
+      expect(calls.filter((call) => call === 'persistOrder')).toHaveLength(2);
+    });
+  });
+
+  it("carries runs started on the first workflow version to their end on today's code, by Update and by signal", async () => {
+    const { activities, calls } = mockActivities();
+    const taskQueue = `upgrade-${randomUUID()}`;
+    const [byUpdate, bySignal, racing] = await withWorker(
+      activities,
+      async (workflows) => Promise.all([createOrder(workflows), createOrder(workflows), createOrder(workflows)]),
+      { bundle: v1Bundle, taskQueue },
+    );
+    if (byUpdate === undefined || bySignal === undefined || racing === undefined) throw new Error('not started');
+    await withWorker(
+      activities,
+      async (workflows) => {
+        expect(await transition(workflows, byUpdate.orderId, cancel('CUSTOMER_REQUESTED'))).toMatchObject({
+          changed: true,
+          order: { status: 'CANCELLED' },
+        });
+        await bySignal.handle.signal(cancelOrderSignal, { reason: 'BOGUS' });
+        await bySignal.handle.signal(completeOrderSignal);
+        const outcomes = await Promise.allSettled([
+          transition(workflows, racing.orderId, complete),
+          transition(workflows, racing.orderId, cancel()),
+        ]);
+        expect(outcomes.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(1);
+        expect(outcomes.filter((outcome) => outcome.status === 'rejected')).toEqual([
+          expect.objectContaining({ reason: expect.objectContaining({ code: 'TRANSITION_NOT_ALLOWED' }) }),
+        ]);
+        expect(await byUpdate.handle.result()).toMatchObject({ status: 'CANCELLED' });
+        expect(await bySignal.handle.result()).toMatchObject({ status: 'COMPLETED' });
+        await racing.handle.result();
+        expect(await bySignal.handle.query(getOrderStateQuery)).toMatchObject({ refusedCount: 1 });
+        await recordHistory('v1-order-cancelled-by-update-after-upgrade', byUpdate.handle);
+        await recordHistory('v1-order-completed-by-signal-after-upgrade', bySignal.handle);
+      },
+      { taskQueue },
+    );
+    // The first version's activities, as its histories name them.
+    expect(calls.filter((call) => call.startsWith('persistTransition:'))).toHaveLength(3);
+    expect(calls.some((call) => call.startsWith('persistOrderTransition'))).toBe(false);
   });
 
   it('answers a repeated CreateOrder with the same order, and refuses a different one for the cart', async () => {
     const { activities, calls } = mockActivities();
     await withWorker(activities, async (workflows) => {
       const first = await createOrder(workflows);
-      const again = await workflows.createOrder(first.orderId, first.command, 30_000);
+      const again = await workflows.startOrder(first.orderId, first.command, 'api:test', 30_000);
       expect(again).toMatchObject({ created: false, order: { orderId: first.orderId } });
 
       const different = { ...first.command, currency: 'USD' };
-      await expect(workflows.createOrder(first.orderId, different, 30_000)).rejects.toBeInstanceOf(OrderError);
+      await expect(workflows.startOrder(first.orderId, different, 'api:test', 30_000)).rejects.toBeInstanceOf(
+        OrderError,
+      );
       expect(calls.filter((call) => call === 'persistOrder')).toHaveLength(1);
 
       const state = await first.handle.query(getOrderStateQuery);
-      expect(state).toMatchObject({ status: 'CREATED', acceptedTransition: null });
-      await workflows.requestTransition(first.orderId, { name: 'complete' });
+      expect(state).toMatchObject({ status: 'CREATED', pendingTransitions: [] });
+      await transition(workflows, first.orderId, complete);
       await first.handle.result();
     });
   });
@@ -194,25 +383,25 @@ describe('orderWorkflow', () => {
       const command = newCreateOrder();
       const orderId = orderIdForCart(command.cartId);
       const results = await Promise.all(
-        Array.from({ length: 8 }, () => workflows.createOrder(orderId, command, 30_000)),
+        Array.from({ length: 8 }, () => workflows.startOrder(orderId, command, 'api:test', 30_000)),
       );
       expect(results.filter((result) => result?.created)).toHaveLength(1);
       expect(new Set(results.map((result) => result?.order.orderId))).toEqual(new Set([orderId]));
       expect(calls.filter((call) => call === 'persistOrder')).toHaveLength(1);
-      await workflows.requestTransition(orderId, { name: 'complete' });
+      await transition(workflows, orderId, complete);
       await env.client.workflow.getHandle(workflowIdForOrder(orderId)).result();
     });
   });
 
   it('answers "accepted" when the workflow started but no worker committed the order in time', async () => {
     // No worker polls this task queue: the start reaches Temporal, the update cannot complete.
-    const workflows = await connectOrderWorkflows(
+    const workflows = await connectOrderWorkflowClient(
       loadConfig({ TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: `idle-${randomUUID()}` }),
     );
     try {
       const command = newCreateOrder();
       const orderId = orderIdForCart(command.cartId);
-      expect(await workflows.createOrder(orderId, command, 1_500)).toBeUndefined();
+      expect(await workflows.startOrder(orderId, command, 'api:test', 1_500)).toBeUndefined();
       const handle = env.client.workflow.getHandle(workflowIdForOrder(orderId));
       expect((await handle.describe()).status.name).toBe('RUNNING');
       await handle.terminate('test over');
@@ -225,15 +414,15 @@ describe('orderWorkflow', () => {
     const { activities, calls } = mockActivities({ failCreatedPublishes: 3 });
     await withWorker(activities, async (workflows) => {
       const { orderId, handle } = await createOrder(workflows);
-      await workflows.requestTransition(orderId, { name: 'complete' });
+      await transition(workflows, orderId, complete);
       const ended = await handle.result();
       expect(ended.status).toBe('COMPLETED');
-      // The status change was persisted before the created event finally went out...
-      expect(calls.indexOf('persistTransition:complete')).toBeLessThan(calls.indexOf('publish:OrderCreated'));
+      // The status change was committed before the created event finally went out...
+      expect(calls.indexOf('persistOrderTransition:complete')).toBeLessThan(calls.indexOf('publish:OrderCreated'));
       // ...and the terminal event still followed it.
-      expect(calls.indexOf('publish:OrderCreated')).toBeLessThan(calls.indexOf('publish:COMPLETED'));
+      expect(calls.indexOf('publish:OrderCreated')).toBeLessThan(calls.indexOf('publish:OrderCompleted'));
       expect(calls.filter((call) => call === 'publish failed')).toHaveLength(3);
-      await recordHistory('order-completed-after-publish-retries', handle);
+      await recordHistory('v2-order-completed-after-publish-retries', handle);
     });
   });
 });

@@ -16,10 +16,20 @@ beforeAll(() => {
 describe('replay of recorded order histories', () => {
   it('has a recorded history of every path', () => {
     expect(files.sort()).toEqual([
+      // Recorded on the first workflow version (orderWorkflowV1 replays them).
       'order-cancelled.json',
       'order-completed-after-publish-retries.json',
       'order-completed.json',
       'order-racing-signals.json',
+      // Started on the first version, finished on today's code after the upgrade.
+      'v1-order-cancelled-by-update-after-upgrade.json',
+      'v1-order-completed-by-signal-after-upgrade.json',
+      // The lifecycle loop.
+      'v2-order-bad-signals.json',
+      'v2-order-cancelled.json',
+      'v2-order-completed-after-publish-retries.json',
+      'v2-order-completed.json',
+      'v2-order-racing-updates.json',
     ]);
   });
 

@@ -6,24 +6,30 @@
 // No kafkajs here: src/kafka/index.ts reads the messages and commits their offsets.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TSchema } from '@sinclair/typebox';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import addFormats from 'ajv-formats';
-import { CancelOrder, CompleteOrder, CreateOrder } from '../contracts/schemas.js';
+import type { ValidateFunction } from 'ajv';
+import { backoffDelays } from '../backoff.js';
+import { COMMAND_MESSAGES, CreateOrder } from '../contracts/schemas.js';
+import { createExactAjv, violationsOf } from '../contracts/validation.js';
+import { COMMAND_NAMES, type CommandName, LIFECYCLE, type TransitionRequest } from '../domain/lifecycle.js';
 import { type ErrorCode, OrderError, type Violation } from '../domain/order.js';
 import { workflowIdForOrder } from '../ids.js';
 import type { IncomingMessage, MessageContext, MessageHeaders, OutgoingMessage } from '../kafka/index.js';
+import type { LogSink } from '../logger.js';
 import type { OrderService } from '../orders/order-service.js';
 import { isUnavailable } from '../unavailable.js';
 
-/** The commands, by their `ce_type`, each with the schema its JSON payload must match. */
-const COMMAND_SCHEMAS = { CreateOrder, CancelOrder, CompleteOrder } as const satisfies Record<string, TSchema>;
-export type CommandType = keyof typeof COMMAND_SCHEMAS;
-export const COMMAND_TYPES = Object.keys(COMMAND_SCHEMAS) as CommandType[];
+/** The commands, by their `ce_type`, each with the schema its JSON payload must match: CreateOrder and the table's. */
+const COMMAND_SCHEMAS: Record<string, TSchema> = { CreateOrder, ...COMMAND_MESSAGES };
+export const COMMAND_TYPES = Object.keys(COMMAND_SCHEMAS);
+
+/** The transition table's command of each `ce_type`. */
+const TRANSITION_OF_TYPE = new Map<string, CommandName>(
+  COMMAND_NAMES.map((name) => [LIFECYCLE[name].commandType, name]),
+);
 
 export type Command =
   | { type: 'CreateOrder'; payload: CreateOrder }
-  | { type: 'CancelOrder'; payload: CancelOrder }
-  | { type: 'CompleteOrder'; payload: CompleteOrder };
+  | { type: string; orderId: string; request: TransitionRequest };
 
 /** Stable codes of `dlq_reason`: the order service's error codes, plus what is wrong with the message itself. */
 export const DeadLetterReason = {
@@ -55,20 +61,15 @@ export interface Rejection {
   details: Violation[];
 }
 
-export interface CommandLogger {
-  info(details: object, message: string): void;
-  warn(details: object, message: string): void;
-  error(details: object, message: string): void;
-}
-
 export interface CommandHandlerOptions {
   orders: Pick<OrderService, 'createOrder' | 'transitionOrder'>;
+  /** Who asks, for the orders' status history: `kafka:<consumer group>`. */
   /** Publishes dead letters (the event publisher: acks=all, idempotent). */
   deadLetters: { publish(topic: string, message: OutgoingMessage): Promise<void> };
   deadLetterTopic: string;
   /** Consumer group of the consumer, named in each dead letter. */
   consumerGroup: string;
-  logger: CommandLogger;
+  logger: LogSink;
   retry?: {
     /** First pause after a failure; doubled after each one up to maxDelayMs. */
     initialDelayMs?: number;
@@ -78,19 +79,10 @@ export interface CommandHandlerOptions {
   };
 }
 
-/** Same Ajv settings as the API's body validator: values are taken as sent (a "5" is not a 5). */
-function compileValidators(): Record<CommandType, ValidateFunction> {
-  const ajv = addFormats.default(
-    new Ajv({ allErrors: true, strict: false, removeAdditional: false, coerceTypes: false }),
-  );
-  return {
-    CreateOrder: ajv.compile(COMMAND_SCHEMAS.CreateOrder),
-    CancelOrder: ajv.compile(COMMAND_SCHEMAS.CancelOrder),
-    CompleteOrder: ajv.compile(COMMAND_SCHEMAS.CompleteOrder),
-  };
-}
-
-const validators = compileValidators();
+const ajv = createExactAjv();
+const validators = new Map<string, ValidateFunction>(
+  Object.entries(COMMAND_SCHEMAS).map(([type, schema]) => [type, ajv.compile(schema)]),
+);
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** The text of a header (the first one, when a name repeats); undefined when absent. */
@@ -100,20 +92,8 @@ export function headerText(headers: MessageHeaders, name: string): string | unde
   return first === undefined ? undefined : typeof first === 'string' ? first : first.toString('utf8');
 }
 
-function isCommandType(type: string | undefined): type is CommandType {
+function isCommandType(type: string | undefined): boolean {
   return type !== undefined && Object.hasOwn(COMMAND_SCHEMAS, type);
-}
-
-function schemaViolations(errors: ErrorObject[] | null | undefined): Violation[] {
-  return (errors ?? []).map((issue) => {
-    const params = issue.params as { missingProperty?: string; additionalProperty?: string };
-    const child = params.missingProperty ?? params.additionalProperty;
-    return {
-      field: `${issue.instancePath}${child === undefined ? '' : `/${child}`}` || '/',
-      code: issue.keyword,
-      message: issue.message ?? 'is invalid',
-    };
-  });
 }
 
 /** What the message asks for, or why it cannot be served whatever the state of the orders. */
@@ -121,7 +101,7 @@ export function decodeCommand(
   message: Pick<IncomingMessage, 'value' | 'headers'>,
 ): { ok: true; command: Command } | { ok: false; rejection: Rejection } {
   const type = headerText(message.headers, 'ce_type');
-  if (!isCommandType(type)) {
+  if (type === undefined || !isCommandType(type)) {
     const known = COMMAND_TYPES.join(', ');
     return reject(
       DeadLetterReason.UNKNOWN_COMMAND,
@@ -139,15 +119,16 @@ export function decodeCommand(
   } catch {
     return reject(DeadLetterReason.MALFORMED_JSON, 'the value is not valid UTF-8 JSON');
   }
-  const validate = validators[type];
+  const validate = validators.get(type) as ValidateFunction;
   if (!validate(payload)) {
-    return reject(
-      'VALIDATION_FAILED',
-      `the ${type} command does not match its schema`,
-      schemaViolations(validate.errors),
-    );
+    return reject('VALIDATION_FAILED', `the ${type} command does not match its schema`, violationsOf(validate.errors));
   }
-  return { ok: true, command: { type, payload } as Command };
+  const transition = TRANSITION_OF_TYPE.get(type);
+  if (transition === undefined) return { ok: true, command: { type: 'CreateOrder', payload: payload as CreateOrder } };
+  // Ids are compared and stored in lowercase: decoded once here.
+  const { orderId, ...rest } = payload as { orderId: string };
+  const request = { command: transition, payload: rest } as TransitionRequest;
+  return { ok: true, command: { type, orderId: orderId.toLowerCase(), request } };
 }
 
 function reject(reason: DeadLetterReason, message: string, details: Violation[] = []) {
@@ -156,7 +137,7 @@ function reject(reason: DeadLetterReason, message: string, details: Violation[] 
 
 /** The id of the order a command concerns, for logs. */
 function orderIdOf(command: Command): string | undefined {
-  return command.type === 'CreateOrder' ? undefined : command.payload.orderId.toLowerCase();
+  return 'orderId' in command ? command.orderId : undefined;
 }
 
 const MAX_HEADER_TEXT = 2_000;
@@ -200,30 +181,22 @@ export function createCommandHandler({
 }: CommandHandlerOptions) {
   const { initialDelayMs = 200, maxDelayMs = 5_000, maxUnexpectedAttempts = 10 } = retry;
 
+  const actor = `kafka:${consumerGroup}`;
+
   /** Runs the command; an accepted-but-not-yet-persisted outcome (HTTP 202) counts as served. */
   async function execute(command: Command): Promise<{ orderId: string; outcome: string }> {
-    switch (command.type) {
-      case 'CreateOrder': {
-        const outcome = await orders.createOrder(command.payload);
-        if (outcome.kind === 'accepted') return { orderId: outcome.orderId, outcome: 'accepted' };
-        return { orderId: outcome.order.orderId, outcome: outcome.created ? 'created' : 'already created' };
-      }
-      case 'CancelOrder': {
-        const orderId = command.payload.orderId.toLowerCase();
-        const outcome = await orders.transitionOrder(orderId, { name: 'cancel', reason: command.payload.reason });
-        return { orderId, outcome: outcome.kind === 'done' ? outcome.order.status : 'accepted' };
-      }
-      case 'CompleteOrder': {
-        const orderId = command.payload.orderId.toLowerCase();
-        const outcome = await orders.transitionOrder(orderId, { name: 'complete' });
-        return { orderId, outcome: outcome.kind === 'done' ? outcome.order.status : 'accepted' };
-      }
+    if ('request' in command) {
+      const outcome = await orders.transitionOrder(command.orderId, command.request, actor);
+      return { orderId: command.orderId, outcome: outcome.kind === 'done' ? outcome.order.status : 'accepted' };
     }
+    const outcome = await orders.createOrder(command.payload as CreateOrder, actor);
+    if (outcome.kind === 'accepted') return { orderId: outcome.orderId, outcome: 'accepted' };
+    return { orderId: outcome.order.orderId, outcome: outcome.created ? 'created' : 'already created' };
   }
 
   /** Serves the command; the rejection when it cannot be served. Retries while a dependency is unavailable. */
   async function serve(command: Command, where: object, signal: AbortSignal): Promise<Rejection | undefined> {
-    let delay = initialDelayMs;
+    const delays = backoffDelays(initialDelayMs, maxDelayMs);
     let unexpected = 0;
     for (let attempt = 1; ; attempt++) {
       signal.throwIfAborted();
@@ -245,12 +218,12 @@ export function createCommandHandler({
             details: [],
           };
         }
+        const delay = delays.next().value;
         logger.warn(
           { ...where, err: error, attempt, retryInMs: delay },
           unavailable ? 'a dependency is unavailable; retrying the command' : 'command failed; retrying it',
         );
         await sleep(delay, undefined, { signal });
-        delay = Math.min(delay * 2, maxDelayMs);
       }
     }
   }
@@ -258,7 +231,7 @@ export function createCommandHandler({
   /** Publishes the dead letter, retrying until Kafka takes it. */
   async function deadLetter(message: IncomingMessage, rejection: Rejection, where: object, signal: AbortSignal) {
     const letter = deadLetterOf(message, rejection, consumerGroup);
-    let delay = initialDelayMs;
+    const delays = backoffDelays(initialDelayMs, maxDelayMs);
     for (let attempt = 1; ; attempt++) {
       signal.throwIfAborted();
       try {
@@ -269,9 +242,9 @@ export function createCommandHandler({
         );
         return;
       } catch (error) {
+        const delay = delays.next().value;
         logger.warn({ ...where, err: error, attempt, retryInMs: delay }, 'dead-lettering failed; retrying');
         await sleep(delay, undefined, { signal });
-        delay = Math.min(delay * 2, maxDelayMs);
       }
     }
   }

@@ -1,0 +1,110 @@
+// What both versions of the order workflow share: its state, the createOrder Update, and the
+// checks of what an Update or a signal carries. Everything that reaches a handler is untrusted:
+// an operator can type any JSON (or none) into the Temporal CLI or UI.
+import { ApplicationFailure, condition, log, setHandler } from '@temporalio/workflow';
+import {
+  type CommandName,
+  decodeTransitionRequest,
+  LIFECYCLE,
+  type TransitionRequest,
+} from '../domain/lifecycle.js';
+import { sameOrderRequest } from '../domain/order.js';
+import { checkPayload, type PayloadSchema, type PayloadViolation } from '../domain/payload-check.js';
+import {
+  createOrderUpdate,
+  OrderFailure,
+  type OrderWorkflowInput,
+  type OrderWorkflowState,
+  REFUSALS_KEPT,
+  type RefusedRequest,
+} from './definitions.js';
+
+export function newWorkflowState(orderId: string): OrderWorkflowState {
+  return {
+    orderId,
+    status: 'PENDING',
+    order: null,
+    sequence: 0,
+    pendingTransitions: [],
+    refusedTransitions: [],
+    refusedCount: 0,
+    publishedEvents: [],
+  };
+}
+
+/** The Update sent with the workflow's start, and repeats of the same CreateOrder. */
+export function registerCreateOrder(input: OrderWorkflowInput, state: OrderWorkflowState): void {
+  let createRequests = 0;
+  setHandler(
+    createOrderUpdate,
+    async () => {
+      // The update that came with the start is the first one; later ones are repeats.
+      const created = createRequests++ === 0;
+      await condition(() => state.order !== null);
+      return { order: state.order as NonNullable<OrderWorkflowState['order']>, created };
+    },
+    {
+      validator: (command) => {
+        if (!sameOrderRequest(command, input.command)) {
+          throw ApplicationFailure.create({
+            type: OrderFailure.ORDER_CONFLICT,
+            message: `cart ${input.command.cartId} already has order ${input.orderId} with different contents`,
+            nonRetryable: true,
+          });
+        }
+      },
+    },
+  );
+}
+
+/** Keeps the latest refusals for getOrderState and says why in the log. */
+export function recordRefusal(state: OrderWorkflowState, refusal: Omit<RefusedRequest, 'at'>): void {
+  state.refusedTransitions.push({ ...refusal, at: new Date().toISOString() });
+  if (state.refusedTransitions.length > REFUSALS_KEPT) state.refusedTransitions.shift();
+  state.refusedCount++;
+  log.warn('transition refused', { orderId: state.orderId, ...refusal });
+}
+
+const META_SCHEMA: PayloadSchema = {
+  type: 'object',
+  properties: { actor: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[^\\p{Cc}]+$' } },
+  additionalProperties: false,
+};
+
+const describeViolations = (violations: PayloadViolation[]) =>
+  violations.map((violation) => `${violation.field} ${violation.message}`).join('; ');
+
+/**
+ * A transition Update's arguments as a request; throws the VALIDATION_FAILED failure the
+ * caller gets back (details: the violations, as in the API's error body).
+ */
+export function decodeUpdate(
+  name: CommandName,
+  payload: unknown,
+  meta: unknown,
+): { request: TransitionRequest; actor: string } {
+  const decoded = decodeTransitionRequest(name, payload ?? {});
+  const metaViolations = meta === undefined || meta === null ? [] : checkPayload(META_SCHEMA, meta, '/meta');
+  const violations = [...(decoded.ok ? [] : decoded.violations), ...metaViolations];
+  if (!decoded.ok || violations.length > 0) {
+    throw ApplicationFailure.create({
+      type: OrderFailure.VALIDATION_FAILED,
+      message: `the ${name} request does not match its schema: ${describeViolations(violations)}`,
+      details: [violations],
+      nonRetryable: true,
+    });
+  }
+  const actor = (meta as { actor?: string } | null | undefined)?.actor ?? 'temporal:update';
+  return { request: decoded.request, actor };
+}
+
+/** A signal's arguments as a request, or why it is refused. */
+export function decodeSignal(
+  name: CommandName,
+  args: unknown[],
+): { ok: true; request: TransitionRequest; actor: string } | { ok: false; reason: string } {
+  if (args.length > 1) return { ok: false, reason: `${LIFECYCLE[name].name} takes at most one argument` };
+  const decoded = decodeTransitionRequest(name, args[0] ?? {});
+  if (!decoded.ok) return { ok: false, reason: `malformed: ${describeViolations(decoded.violations)}` };
+  return { ok: true, request: decoded.request, actor: 'temporal:signal' };
+}

@@ -1,0 +1,111 @@
+// The first version of the order workflow (one transition after CREATED, chosen by a signal),
+// kept for runs started before the lifecycle loop: their histories replay through this code
+// (test/workflow/replay.test.ts). It issues exactly the commands it always did; what changed
+// is only how it answers: malformed or disallowed signals are refused instead of wedging the
+// order, and the transition Updates work here too. Delete once no run of it is open:
+//   temporal workflow list --query 'WorkflowType="orderWorkflow" AND ExecutionStatus="Running"'
+// lists the runs; those without the lifecycle-engine marker are the ones on this code.
+import {
+  ApplicationFailure,
+  allHandlersFinished,
+  condition,
+  proxyActivities, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import type { createActivities } from '../activities/index.js';
+import type { Order } from '../contracts/schemas.js';
+import { COMMAND_NAMES, type CommandName, forbiddenMessage, LIFECYCLE, type TransitionRequest } from '../domain/lifecycle.js';
+import {
+  cancelOrderSignal,
+  completeOrderSignal,
+  getOrderStateQuery,
+  OrderFailure,
+  OrderStatusAttribute,
+  type OrderWorkflowInput,
+  transitionUpdates,
+} from './definitions.js';
+import { decodeSignal, decodeUpdate, newWorkflowState, recordRefusal, registerCreateOrder } from './handlers.js';
+
+type Activities = ReturnType<typeof createActivities>;
+
+const { persistOrder, persistTransition, publishOrderEvent } = proxyActivities<Activities>({
+  startToCloseTimeout: '15 seconds',
+  retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
+});
+
+export async function orderWorkflowV1(input: OrderWorkflowInput): Promise<Order> {
+  const state = newWorkflowState(input.orderId);
+  let accepted: { request: TransitionRequest; actor: string } | null = null;
+  let ended: Order | null = null;
+
+  setHandler(getOrderStateQuery, () => ({
+    ...state,
+    pendingTransitions:
+      accepted !== null && ended === null ? [{ command: accepted.request.command, actor: accepted.actor }] : [],
+  }));
+  registerCreateOrder(input, state);
+
+  /** The one transition this version carries out leads where `name` leads, or elsewhere. */
+  const leadsElsewhere = (name: CommandName) =>
+    accepted !== null && LIFECYCLE[accepted.request.command].to !== LIFECYCLE[name].to;
+  const notAllowed = (name: CommandName) =>
+    ApplicationFailure.create({
+      type: OrderFailure.TRANSITION_NOT_ALLOWED,
+      message: forbiddenMessage(input.orderId, ended?.status ?? LIFECYCLE[accepted?.request.command ?? name].to, name),
+      nonRetryable: true,
+    });
+
+  for (const name of COMMAND_NAMES) {
+    setHandler(
+      transitionUpdates[name],
+      async (payload, meta) => {
+        const { request, actor } = decodeUpdate(name, payload, meta);
+        const mine = accepted === null;
+        if (mine) accepted = { request, actor };
+        await condition(() => ended !== null);
+        if (leadsElsewhere(name)) throw notAllowed(name);
+        return { order: ended as unknown as Order, changed: mine };
+      },
+      {
+        validator: (payload, meta) => {
+          decodeUpdate(name, payload, meta);
+          if (leadsElsewhere(name)) throw notAllowed(name);
+        },
+      },
+    );
+  }
+
+  const requestBySignal = (name: CommandName, args: unknown[]) => {
+    const decoded = decodeSignal(name, args);
+    if (!decoded.ok) return recordRefusal(state, { via: 'signal', name, reason: decoded.reason });
+    if (accepted !== null) {
+      return recordRefusal(state, { via: 'signal', name, reason: `${accepted.request.command} was accepted first` });
+    }
+    accepted = { request: decoded.request, actor: decoded.actor };
+  };
+  setHandler(completeOrderSignal, (...args: unknown[]) => requestBySignal('complete', args));
+  setHandler(cancelOrderSignal, (...args: unknown[]) => requestBySignal('cancel', args));
+
+  const created = await persistOrder(input);
+  state.order = created.order;
+  state.status = created.order.status;
+
+  const createdPublished = publishOrderEvent(created.eventId).then(() => {
+    state.publishedEvents.push('OrderCreated');
+  });
+
+  await condition(() => accepted !== null);
+  const { request } = accepted as unknown as { request: TransitionRequest };
+  const finished = await persistTransition({
+    orderId: input.orderId,
+    request: request.command === 'cancel' ? { name: 'cancel', reason: request.payload.reason } : { name: 'complete' },
+  });
+  state.order = finished.order;
+  state.status = finished.order.status;
+  ended = finished.order;
+  upsertSearchAttributes([{ key: OrderStatusAttribute, value: finished.order.status }]);
+
+  await createdPublished;
+  await publishOrderEvent(finished.eventId);
+  state.publishedEvents.push(...LIFECYCLE[request.command].events);
+  await condition(allHandlersFinished);
+  return finished.order;
+}
