@@ -13,10 +13,9 @@ import { buildWorker, WORKER_NODE_FLAGS } from '../scripts/build-worker.js';
 import { buildWorkflowBundle } from '../scripts/build-workflows.js';
 import { type Config, loadConfig } from '../src/config.js';
 import { migrateDatabase } from '../src/db/migrate.js';
-import { eventIdFor } from '../src/ids.js';
 import { createKafka, ensureTopics, ORDER_EVENTS_PARTITIONS, ORDER_EVENTS_TOPIC } from '../src/kafka/index.js';
 import { createLogger } from '../src/logger.js';
-import { type AppProcess, startApiProcess, startWorkerProcess } from '../test/support/processes.js';
+import { type AppProcess, startApiProcess, startWorkerProcess, workerPolls } from '../test/support/processes.js';
 import { spawnChild } from './lib/child.js';
 import { addCpu, cpuDelta, cpuPerLifecycle, cpuSnapshot } from './lib/cpu.js';
 import { type EventWatch, watchTopic } from './lib/events.js';
@@ -32,6 +31,7 @@ import {
   type Samples,
   systemLifecycle,
 } from './lib/phases.js';
+import { ENDING_COMMANDS, endingShares, endStatus, expectedEventIds } from './lib/plan.js';
 import { overallRate, percentile, round, sustainedRate } from './lib/stats.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -127,10 +127,14 @@ async function prepareDatabase(url: string): Promise<void> {
 const apiNodeOptions: Record<string, string> =
   (process.env.BENCH_API_NODE_OPTIONS ?? '') === '' ? {} : { NODE_OPTIONS: process.env.BENCH_API_NODE_OPTIONS ?? '' };
 
-/** The order worker as `npm start` and the image run it: compiled, with plain node (scripts/build-worker.ts). */
-async function startCompiledWorker(entry: string, env: Record<string, string>) {
-  const worker = await spawnChild('worker', entry, env, workerFlags);
-  await worker.waitForLine('worker polling');
+/**
+ * A worker process (the compiled order worker, or the bare one) that serves its metrics at
+ * `env.WORKER_METRICS_ADDRESS`; resolves once it polls for workflow tasks.
+ */
+async function startWorkerChild(name: string, entry: string, env: Record<string, string>, nodeArgs: string[]) {
+  const worker = await spawnChild(name, entry, env, nodeArgs);
+  const metricsUrl = `http://${env.WORKER_METRICS_ADDRESS}/metrics`;
+  await worker.waitUntil('workflow task pollers on its metrics endpoint', () => workerPolls(metricsUrl));
   return worker;
 }
 
@@ -179,7 +183,7 @@ function appEnvironment(taskQueue: string): Record<string, string> {
     KAFKA_CLIENT_ID: 'order-bench',
     API_KEYS: JSON.stringify({ [BENCH_TOKEN]: ['orders:create', 'orders:read', 'orders:manage'] }),
     RATE_LIMIT_PER_MINUTE: '0',
-    // The worker's "worker polling" line (its readiness) is logged at info.
+    // The services' default level (a line per request at info), as the runs in bench/README.md had it.
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
   };
 }
@@ -203,15 +207,9 @@ function summarize(samples: Samples) {
 }
 type Summary = ReturnType<typeof summarize>;
 
-/** Every order's final status in PostgreSQL and exactly its events on Kafka, by ce_id. */
+/** Every order's final status in PostgreSQL and exactly its events on Kafka, by ce_id (both from the transition table). */
 async function verify(placed: PlacedOrder[], events: EventWatch) {
-  const expected = new Map<string, string[]>();
-  for (const order of placed) {
-    expected.set(order.orderId, [
-      eventIdFor(order.orderId, 'OrderCreated'),
-      eventIdFor(order.orderId, order.cancelled ? 'OrderCancelled' : 'OrderCompleted'),
-    ]);
-  }
+  const expected = new Map(placed.map(({ orderId, command }) => [orderId, expectedEventIds(orderId, command)]));
   // Whatever is still on its way (a late event after an outage) gets a bounded wait.
   const deadline = Date.now() + 60_000;
   const missing = () => [...expected.values()].flat().filter((ceId) => !events.byCeId.has(ceId)).length;
@@ -248,7 +246,7 @@ async function verify(placed: PlacedOrder[], events: EventWatch) {
     const byId = new Map(rows.map((row) => [row.order_id, row]));
     for (const order of placed) {
       const row = byId.get(order.orderId);
-      if (row === undefined || row.status !== (order.cancelled ? 'CANCELLED' : 'COMPLETED')) ordersWrongInDb++;
+      if (row === undefined || row.status !== endStatus(order.command)) ordersWrongInDb++;
       eventsUnpublishedInDb += row?.unpublished ?? 0;
     }
   } finally {
@@ -256,7 +254,7 @@ async function verify(placed: PlacedOrder[], events: EventWatch) {
   }
   return {
     ordersChecked: placed.length,
-    eventsExpected: placed.length * 2,
+    eventsExpected: [...expected.values()].flat().length,
     eventsMissing,
     extraCopies,
     unexpectedEvents,
@@ -326,7 +324,7 @@ async function main() {
 
   const outageWatch = watchOutages(servicesOf(config));
   const events = await retrying('Kafka', () => watchTopic(kafka, ORDER_EVENTS_TOPIC));
-  let bareWorker: Awaited<ReturnType<typeof spawnChild>> | undefined;
+  let bareWorker: Awaited<ReturnType<typeof startWorkerChild>> | undefined;
   let worker: Pick<AppProcess, 'child' | 'output' | 'peakRssMb' | 'stop'> | undefined;
   let api: (AppProcess & { url: string }) | undefined;
   let bareClient: Awaited<ReturnType<typeof bareTemporalLifecycle>> | undefined;
@@ -364,13 +362,16 @@ async function main() {
       );
       const bareQueue = `orders-bench-bare-${runId}`;
       // With the order worker's V8 flags, on its command line (as the compiled worker gets them).
-      bareWorker = await spawnChild(
+      bareWorker = await startWorkerChild(
         'bare-worker',
         'bench/bare-worker.ts',
-        { ...appEnvironment(bareQueue), BENCH_BARE_BUNDLE: bundlePath },
+        {
+          ...appEnvironment(bareQueue),
+          BENCH_BARE_BUNDLE: bundlePath,
+          WORKER_METRICS_ADDRESS: `127.0.0.1:${await freePort()}`,
+        },
         [...workerFlags, '--import', 'tsx'],
       );
-      await bareWorker.waitForLine('bare worker polling');
       bareClient = await bareTemporalLifecycle({ config, taskQueue: bareQueue });
     }
 
@@ -393,7 +394,12 @@ async function main() {
       // Inside the checkout, so that the compiled worker finds node_modules.
       const built = await buildWorker(join(ROOT, 'dist', `bench-${runId}`));
       cleanups.push(() => rmSync(dirname(built.entry), { recursive: true, force: true }));
-      startWorker = startCompiledWorker(built.entry, { ...env, WORKFLOW_BUNDLE_PATH: built.workflowBundle });
+      startWorker = startWorkerChild(
+        'worker',
+        built.entry,
+        { ...env, WORKFLOW_BUNDLE_PATH: built.workflowBundle },
+        workerFlags,
+      );
     }
     [worker, api] = await Promise.all([
       startWorker,
@@ -447,6 +453,8 @@ async function main() {
   const failures = Object.values(samples).flatMap((value) => value.failures);
   const ratio = ratioOf(sys.perSec, bare?.perSec);
   const createToBareStartP99 = ratioOf(sys.startP99Ms, bare?.startP99Ms);
+  const transitionP50ToBare = ratioOf(sys.transitionP50Ms, bare?.transitionP50Ms);
+  const transitionP99ToBare = ratioOf(sys.transitionP99Ms, bare?.transitionP99Ms);
   mkdirSync(dirname(output), { recursive: true });
   // The processes' own output, for a look after the run (bench/results is git-ignored).
   const logs: Record<string, number> = {};
@@ -482,6 +490,13 @@ async function main() {
     lifecycleP99Ms: sys.lifecycleP99Ms,
     bareLifecycleP50Ms: bare?.lifecycleP50Ms ?? null,
     bareLifecycleP99Ms: bare?.lifecycleP99Ms ?? null,
+    /** POST complete/cancel until its 200 (202s repeated until then), and bare Temporal's Update until it returned. */
+    transitionP50Ms: sys.transitionP50Ms,
+    transitionP99Ms: sys.transitionP99Ms,
+    bareTransitionP50Ms: bare?.transitionP50Ms ?? null,
+    bareTransitionP99Ms: bare?.transitionP99Ms ?? null,
+    transitionP50ToBare: transitionP50ToBare ?? null,
+    transitionP99ToBare: transitionP99ToBare ?? null,
     apiRssMb,
     workerRssMb,
     bareWorkerRssMb: bareWorkerRssMb ?? null,
@@ -489,6 +504,7 @@ async function main() {
     duplicated: verification.duplicated,
     failed: failures.length,
     createAccepted202: system.counters.createAccepted202,
+    transitionAccepted202: system.counters.transitionAccepted202,
     barePostgresPerSec: summary.barePostgres?.perSec ?? null,
     bareKafkaPerSec: summary.bareKafka?.perSec ?? null,
     subjects: summary,
@@ -506,6 +522,14 @@ async function main() {
       createP99: {
         target: '<= 1.5 x bareStartP99',
         met: createToBareStartP99 === undefined ? null : createToBareStartP99 <= 1.5,
+      },
+      transitionP50: {
+        target: '<= 1.5 x bareTransitionP50',
+        met: transitionP50ToBare === undefined ? null : transitionP50ToBare <= 1.5,
+      },
+      transitionP99: {
+        target: '<= 1.5 x bareTransitionP99',
+        met: transitionP99ToBare === undefined ? null : transitionP99ToBare <= 1.5,
       },
       lostAndDuplicated: { target: '= 0', met: verification.lost === 0 && verification.duplicated === 0 },
       apiRss: { target: '< 250 MB', met: apiRssMb < 250 },
@@ -534,6 +558,9 @@ async function main() {
       workerActivityTaskPollers: config.WORKER_ACTIVITY_TASK_POLLERS,
       workerMaxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
       databasePoolMax: config.DATABASE_POOL_MAX,
+      transitionWaitMs: config.TRANSITION_WAIT_MS,
+      /** Each command's share of the lifecycles it ends (from bench/lib/plan.ts). */
+      endingCommands: endingShares(),
       prebuiltWorkflowBundle: !args['bundle-at-start'],
       workerFlags: workerFlags.join(' '),
       workerRuns:
@@ -544,7 +571,19 @@ async function main() {
   writeFileSync(output, `${JSON.stringify(result, null, 2)}\n`);
 
   const rows: (string | number)[][] = [
-    ['subject', 'lifecycles/s', 'vs bare Temporal', 'start p50', 'p95', 'p99', 'lifecycle p50', 'p99', 'peak RSS MB'],
+    [
+      'subject',
+      'lifecycles/s',
+      'vs bare Temporal',
+      'start p50',
+      'p95',
+      'p99',
+      'transition p50',
+      'p99',
+      'lifecycle p50',
+      'p99',
+      'peak RSS MB',
+    ],
   ];
   const names = [
     ['system', 'order service (HTTP)'],
@@ -562,6 +601,8 @@ async function main() {
       value.startP50Ms,
       value.startP95Ms,
       value.startP99Ms,
+      value.transitionP50Ms,
+      value.transitionP99Ms,
       value.lifecycleP50Ms,
       value.lifecycleP99Ms,
       name === 'system'
@@ -578,13 +619,21 @@ async function main() {
       `${machine.nproc} × ${machine.cpuModel}, node ${machine.node}, load ${loadAverageBefore.join(' ')}\n`,
   );
   console.log(table(rows));
+  const endings = ENDING_COMMANDS.join('/');
   console.log(
     '(ms; start = until the 201 of POST /orders, or until update-with-start returned; ' +
+      `transition = POST ${endings} until its 200, or the ${endings} Update until it returned; ` +
       'lifecycle = until the terminal event is seen on Kafka, or the workflow result)',
   );
   console.log(
-    `complete/cancel: order service ${sys.transitionP50Ms} / ${sys.transitionP99Ms} ms p50 / p99 (until the 200/202)` +
-      (bare ? `, bare Temporal ${bare.transitionP50Ms} / ${bare.transitionP99Ms} ms (the signal)` : ''),
+    `${endings} p50 / p99: order service ${sys.transitionP50Ms} / ${sys.transitionP99Ms} ms` +
+      (bare
+        ? `, bare Temporal ${bare.transitionP50Ms} / ${bare.transitionP99Ms} ms: ` +
+          `${orDash(transitionP50ToBare)}× / ${orDash(transitionP99ToBare)}× bare`
+        : '') +
+      (system.counters.transitionAccepted202 > 0
+        ? `; ${system.counters.transitionAccepted202} answered 202 first`
+        : ''),
   );
   console.log(
     `\nlost ${verification.lost}, duplicated ${verification.duplicated}, failed ${failures.length}` +
@@ -593,6 +642,8 @@ async function main() {
   console.log(
     `targets: ratio ${orDash(ratio)} ≥ 0.8 ${mark(targets.ratioToBareTemporal.met)}; ` +
       `create p99 ${orDash(createToBareStartP99)}× bare start p99 ≤ 1.5 ${mark(targets.createP99.met)}; ` +
+      `transition p50 ${orDash(transitionP50ToBare)}× bare ≤ 1.5 ${mark(targets.transitionP50.met)}, ` +
+      `p99 ${orDash(transitionP99ToBare)}× bare ≤ 1.5 ${mark(targets.transitionP99.met)}; ` +
       `lost = duplicated = 0 ${mark(targets.lostAndDuplicated.met)}; ` +
       `API ${apiRssMb} MB < 250 ${mark(targets.apiRss.met)}; worker ${workerRssMb} MB < 250 ${mark(targets.workerRss.met)}`,
   );

@@ -5,15 +5,9 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type TSchema, Type } from '@sinclair/typebox';
 import { stringify } from 'yaml';
-import { DeadLetterHeader, DeadLetterReason } from '../src/commands/command-consumer.js';
-import {
-  CancelOrder,
-  CompleteOrder,
-  CreateOrder,
-  OrderCancelled,
-  OrderCompleted,
-  OrderCreated,
-} from '../src/contracts/schemas.js';
+import { DeadLetterHeader, DeadLetterReason } from '../src/commands/command-handler.js';
+import { COMMAND_MESSAGES, CreateOrder, EVENT_SCHEMAS } from '../src/contracts/schemas.js';
+import { LIFECYCLE } from '../src/domain/lifecycle.js';
 import { ErrorCode } from '../src/domain/order.js';
 import {
   ORDER_COMMANDS_DLQ_PARTITIONS,
@@ -27,24 +21,16 @@ import {
 export const ASYNCAPI_PATH = fileURLToPath(new URL('../asyncapi.yaml', import.meta.url));
 
 /** The message payloads, by the name of their TypeBox schema (and of their component schema). */
-export const PAYLOAD_SCHEMAS = {
-  CreateOrder,
-  CancelOrder,
-  CompleteOrder,
-  OrderCreated,
-  OrderCompleted,
-  OrderCancelled,
-} as const satisfies Record<string, TSchema>;
+export const PAYLOAD_SCHEMAS: Record<string, TSchema> = { CreateOrder, ...COMMAND_MESSAGES, ...EVENT_SCHEMAS };
 
-type EventName = 'OrderCreated' | 'OrderCompleted' | 'OrderCancelled';
-type CommandName = 'CreateOrder' | 'CancelOrder' | 'CompleteOrder';
+type EventName = keyof typeof EVENT_SCHEMAS;
 
 /** Plain JSON: TypeBox's symbol-keyed markers dropped, no object shared between two places. */
 const json = (schema: TSchema): Record<string, unknown> => JSON.parse(JSON.stringify(schema));
 
 const KAFKA_BINDING = '0.5.0';
 
-const eventHeaders = (type: EventName) =>
+const eventHeaders = (type: string) =>
   Type.Object(
     {
       ce_specversion: Type.Literal('1.0', { description: 'CloudEvents specification version' }),
@@ -63,7 +49,7 @@ const eventHeaders = (type: EventName) =>
     { description: 'CloudEvents 1.0 Kafka protocol binding, binary content mode' },
   );
 
-const commandHeaders = (type: CommandName) =>
+const commandHeaders = (type: string) =>
   Type.Object(
     {
       ce_type: Type.Literal(type, { description: 'Which command the message carries' }),
@@ -105,28 +91,34 @@ const deadLetterHeaders = Type.Object(
   },
 );
 
-const EVENTS: Record<EventName, { title: string; summary: string }> = {
-  OrderCreated: { title: 'Order Created', summary: 'Published when a new order has been created.' },
-  OrderCompleted: { title: 'Order Completed', summary: 'Published when an order has been fulfilled and completed.' },
-  OrderCancelled: { title: 'Order Cancelled', summary: 'Published when an order has been cancelled.' },
-};
+/** "OrderCreated" → "Order Created". */
+const titleOf = (name: string) => name.replace(/(?<=[a-z])(?=[A-Z])/g, ' ');
 
-const COMMANDS: Record<CommandName, { title: string; summary: string; key: string }> = {
+/** Each event, titled after its name, with its schema's description as summary. */
+const EVENTS = Object.fromEntries(
+  (Object.entries(EVENT_SCHEMAS) as [EventName, TSchema][]).map(([name, schema]) => [
+    name,
+    { title: titleOf(name), summary: `${schema.description}.` },
+  ]),
+) as Record<EventName, { title: string; summary: string }>;
+
+/** CreateOrder, then each command of the transition table, by its ce_type. */
+const COMMANDS: Record<string, { title: string; summary: string; key: string }> = {
   CreateOrder: {
     title: 'Create Order',
     summary: 'Create a new order from a checked-out cart (as POST /orders).',
     key: 'The cartId (recommended; not required)',
   },
-  CancelOrder: {
-    title: 'Cancel Order',
-    summary: 'Cancel an existing order (as POST /orders/{orderId}/cancel).',
-    key: 'The orderId (recommended; not required)',
-  },
-  CompleteOrder: {
-    title: 'Complete Order',
-    summary: 'Complete an order once it has been fulfilled (as POST /orders/{orderId}/complete).',
-    key: 'The orderId (recommended; not required)',
-  },
+  ...Object.fromEntries(
+    Object.values(LIFECYCLE).map((command) => [
+      command.commandType,
+      {
+        title: titleOf(command.commandType),
+        summary: `${command.summary} (as POST /orders/{orderId}/${command.name}).`,
+        key: 'The orderId (recommended; not required)',
+      },
+    ]),
+  ),
 };
 
 const ref = (path: string) => ({ $ref: `#/${path}` });
@@ -149,10 +141,7 @@ export function buildAsyncApiDocument(): Record<string, unknown> {
       },
     };
   }
-  for (const [name, { title, summary, key }] of Object.entries(COMMANDS) as [
-    CommandName,
-    (typeof COMMANDS)[CommandName],
-  ][]) {
+  for (const [name, { title, summary, key }] of Object.entries(COMMANDS)) {
     messages[name] = {
       name,
       title,
@@ -263,26 +252,11 @@ export function buildAsyncApiDocument(): Record<string, unknown> {
       },
     },
     operations: {
-      receiveCreateOrder: operation(
-        'receive',
-        'orderCommands',
-        'CreateOrder',
-        'Create Order',
-        'Create a new order from a checked-out cart.',
-      ),
-      receiveCancelOrder: operation(
-        'receive',
-        'orderCommands',
-        'CancelOrder',
-        'Cancel Order',
-        'Cancel an existing order.',
-      ),
-      receiveCompleteOrder: operation(
-        'receive',
-        'orderCommands',
-        'CompleteOrder',
-        'Complete Order',
-        'Complete an order once it has been fulfilled.',
+      ...Object.fromEntries(
+        Object.entries(COMMANDS).map(([name, { title, summary }]) => [
+          `receive${name}`,
+          operation('receive', 'orderCommands', name, title, summary.replace(/ \(as [^)]*\)/, '')),
+        ]),
       ),
       publishDeadLetteredCommand: operation(
         'send',

@@ -1,5 +1,6 @@
-// A node --import tsx child process with its output kept and its RSS sampled, for the
-// bare-Temporal worker (or a worker entry compiled to JavaScript, --worker-entry) (test/support/processes.ts does the same for the API and the worker).
+// A node child process with its output kept and its RSS sampled, for the bare-Temporal worker
+// (through tsx) and the order worker compiled to JavaScript (test/support/processes.ts does the
+// same for the API and the worker run through tsx).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -27,7 +28,6 @@ export async function spawnChild(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
-  let onLine: (() => void) | undefined;
   for (const stream of [child.stdout, child.stderr]) {
     let buffered = '';
     stream.on('data', (chunk: Buffer) => {
@@ -35,7 +35,6 @@ export async function spawnChild(
       const lines = buffered.split('\n');
       buffered = lines.pop() ?? '';
       output.push(...lines);
-      onLine?.();
     });
   }
   let peak = 0;
@@ -53,27 +52,17 @@ export async function spawnChild(
     pid: child.pid,
     output,
     peakRssMb: () => Math.max(peak, rssMbOf(child.pid)),
-    /** Resolves when a line containing `text` was printed; rejects if the process exits first. */
-    waitForLine(text: string, timeoutMs = 60_000): Promise<void> {
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new Error(`${name}: no "${text}" after ${timeoutMs} ms:\n${output.slice(-30).join('\n')}`)),
-          timeoutMs,
-        );
-        const check = () => {
-          if (output.some((line) => line.includes(text))) {
-            clearTimeout(timer);
-            onLine = undefined;
-            resolve();
-          }
-        };
-        onLine = check;
-        check();
-        void exited.then((code) => {
-          clearTimeout(timer);
-          reject(new Error(`${name} exited (${code}):\n${output.slice(-30).join('\n')}`));
-        });
-      });
+    /** Resolves once `check` holds (polled every 100 ms); rejects if the process exits or time runs out first. */
+    async waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+      const deadline = Date.now() + timeoutMs;
+      const tail = () => output.slice(-30).join('\n');
+      while (!(await check())) {
+        if (child.exitCode !== null || child.signalCode !== null) {
+          throw new Error(`${name} exited (${child.exitCode ?? child.signalCode}) before ${what}:\n${tail()}`);
+        }
+        if (Date.now() > deadline) throw new Error(`${name}: no ${what} after ${timeoutMs} ms:\n${tail()}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
     },
     async stop(): Promise<number | string> {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');

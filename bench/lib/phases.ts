@@ -2,26 +2,27 @@
 // (Temporal, PostgreSQL, Kafka). Each is a `lifecycle(index)` that runs one order from create
 // to its end and records its timings; bench/run.ts drives them at the same concurrency.
 import { Client, Connection } from '@temporalio/client';
-import { MockActivityEnvironment } from '@temporalio/testing';
 import type { Kafka } from 'kafkajs';
 import { createActivities } from '../../src/activities/index.js';
 import type { Config } from '../../src/config.js';
-import { CANCELLATION_REASONS, type Order } from '../../src/contracts/schemas.js';
+import type { Order } from '../../src/contracts/schemas.js';
 import { createDatabase } from '../../src/db/index.js';
-import { cloudEventHeaders, eventForOrder } from '../../src/domain/events.js';
+import { cloudEventHeaders, createdEvent, eventsOf, type NewEvent, type StoredEvent } from '../../src/domain/events.js';
+import { applyTransition, type CommandName, LIFECYCLE } from '../../src/domain/lifecycle.js';
 import { eventIdFor, orderIdForCart, workflowIdForOrder } from '../../src/ids.js';
 import { createEventPublisher, type EventPublisher, ensureTopics } from '../../src/kafka/index.js';
 import { createLogger } from '../../src/logger.js';
+import type { PublishMetrics } from '../../src/outbox.js';
 import { startOrderOperation } from '../../src/temporal/client.js';
-import { cancelOrderSignal, completeOrderSignal, createOrderUpdate } from '../../src/workflows/definitions.js';
+import { createOrderUpdate, transitionUpdates } from '../../src/workflows/definitions.js';
 import type { orderWorkflow } from '../../src/workflows/order-workflow.js';
 import { newCreateOrder, orderFromCommand } from '../../test/support/orders.js';
 import type { EventWatch } from './events.js';
+import { ENDING_SEQUENCE, endingEventIds, endingRequest, endStatus } from './plan.js';
 import { runPool } from './stats.js';
 
-/** 30 % of the orders are cancelled, the rest completed; spread evenly over the run. */
-export const endsCancelled = (index: number) => index % 10 < 3;
-const reasonFor = (index: number) => CANCELLATION_REASONS[index % CANCELLATION_REASONS.length] ?? 'CUSTOMER_REQUESTED';
+/** Who the bare subjects say asked, in the status history and the workflow's input (the API says `api:<token id>`). */
+const BENCH_ACTOR = 'bench';
 
 /** The timings of one subject, gathered over one or more measured chunks (times from performance.now()). */
 export interface Samples {
@@ -29,7 +30,11 @@ export interface Samples {
   startMs: number[];
   /** Create sent → the lifecycle's end (ms): terminal event seen on Kafka, or the workflow's result. */
   lifecycleMs: number[];
-  /** The complete/cancel request (ms): until its 200/202, or until the signal was accepted. */
+  /**
+   * The transition that ends the lifecycle (ms): POST complete/cancel until its 200, or the
+   * Update until it returned (both answer once the transition is committed); for bare
+   * PostgreSQL persistOrderTransition, for bare Kafka sending the transition's events.
+   */
   transitionMs: number[];
   /** Each measured chunk: when it started and when each of its lifecycles ended. */
   chunks: { startedAt: number; completedAt: number[] }[];
@@ -78,7 +83,8 @@ const describeError = (error: unknown) => (error instanceof Error ? `${error.nam
 
 export interface PlacedOrder {
   orderId: string;
-  cancelled: boolean;
+  /** The command that ends its lifecycle. */
+  command: CommandName;
 }
 
 export function systemLifecycle(options: {
@@ -88,7 +94,7 @@ export function systemLifecycle(options: {
   lifecycleTimeoutMs: number;
 }) {
   const placed: PlacedOrder[] = [];
-  const counters = { createAccepted202: 0 };
+  const counters = { createAccepted202: 0, transitionAccepted202: 0 };
   const headers = { authorization: `Bearer ${options.token}`, 'content-type': 'application/json' };
   const post = async (path: string, body: unknown) => {
     const response = await fetch(`${options.apiUrl}${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
@@ -96,37 +102,44 @@ export function systemLifecycle(options: {
   };
 
   const lifecycle: Lifecycle = async (index, record) => {
-    const command = newCreateOrder();
-    const orderId = orderIdForCart(command.cartId);
-    const cancelled = endsCancelled(index);
-    placed.push({ orderId, cancelled });
+    const createOrder = newCreateOrder();
+    const orderId = orderIdForCart(createOrder.cartId);
+    const ending = endingRequest(index);
+    placed.push({ orderId, command: ending.command });
     const fail = (what: string) => record?.fail(`order ${orderId}: ${what}`);
     try {
       const sentAt = performance.now();
-      let created = await post('/orders', command);
+      let created = await post('/orders', createOrder);
       // 202: not committed within CREATE_ORDER_TIMEOUT_MS. The same command again answers 200
       // once it is (201 went to the first request); the latency runs until then.
       let accepted = false;
       while (created.status === 202) {
         accepted = true;
         counters.createAccepted202++;
-        created = await post('/orders', command);
+        created = await post('/orders', createOrder);
       }
       const createdAt = performance.now();
       if (created.status !== 201 && !(accepted && created.status === 200)) {
         return fail(`create answered ${created.status} ${created.text.slice(0, 200)}`);
       }
+      // 202: the workflow did not answer within TRANSITION_WAIT_MS. The same command again
+      // answers 200 once the transition is committed (a repeat changes nothing); the latency
+      // runs until then, as for create.
+      const path = `/orders/${orderId}/${ending.command}`;
       const transitionSentAt = performance.now();
-      const ended = cancelled
-        ? await post(`/orders/${orderId}/cancel`, { reason: reasonFor(index) })
-        : await post(`/orders/${orderId}/complete`, {});
-      const transitionMs = performance.now() - transitionSentAt;
-      if (ended.status !== 200 && ended.status !== 202) {
-        return fail(`${cancelled ? 'cancel' : 'complete'} answered ${ended.status} ${ended.text.slice(0, 200)}`);
+      let ended = await post(path, ending.payload);
+      while (ended.status === 202) {
+        counters.transitionAccepted202++;
+        ended = await post(path, ending.payload);
       }
-      const terminal = eventIdFor(orderId, cancelled ? 'OrderCancelled' : 'OrderCompleted');
+      const transitionMs = performance.now() - transitionSentAt;
+      if (ended.status !== 200) return fail(`${ending.command} answered ${ended.status} ${ended.text.slice(0, 200)}`);
+      const { status } = JSON.parse(ended.text) as Order;
+      if (status !== endStatus(ending.command)) return fail(`${ending.command} answered 200 with the order ${status}`);
+      // The lifecycle ends when the last event of its ending transition is on Kafka.
+      const seen = Promise.all(endingEventIds(orderId, ending.command).map((ceId) => options.events.seen(ceId)));
       const seenAt = await Promise.race([
-        options.events.seen(terminal),
+        seen.then((times) => Math.max(...times)),
         new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), options.lifecycleTimeoutMs).unref()),
       ]);
       if (seenAt === undefined) return fail(`terminal event not seen within ${options.lifecycleTimeoutMs} ms`);
@@ -145,19 +158,27 @@ export async function bareTemporalLifecycle(options: { config: Config; taskQueue
   const client = new Client({ connection, namespace: options.config.TEMPORAL_NAMESPACE });
 
   const lifecycle: Lifecycle = async (index, record) => {
-    const command = newCreateOrder();
-    const orderId = orderIdForCart(command.cartId);
+    const createOrder = newCreateOrder();
+    const orderId = orderIdForCart(createOrder.cartId);
     const workflowId = `bench-bare-${workflowIdForOrder(orderId)}`;
+    const { command, payload } = endingRequest(index);
     try {
       const sentAt = performance.now();
       // Started exactly as the order service starts an order.
-      const startWorkflowOperation = startOrderOperation(orderId, command, options.taskQueue, workflowId);
-      await client.workflow.executeUpdateWithStart(createOrderUpdate, { args: [command], startWorkflowOperation });
+      const startWorkflowOperation = startOrderOperation(orderId, createOrder, options.taskQueue, {
+        workflowId,
+        actor: BENCH_ACTOR,
+      });
+      await client.workflow.executeUpdateWithStart(createOrderUpdate, { args: [createOrder], startWorkflowOperation });
       const startedAt = performance.now();
       const handle = client.workflow.getHandle<typeof orderWorkflow>(workflowId);
-      if (endsCancelled(index)) await handle.signal(cancelOrderSignal, { reason: reasonFor(index) });
-      else await handle.signal(completeOrderSignal);
-      const transitionMs = performance.now() - startedAt;
+      // The Update the API sends (src/temporal/client.ts): it returns once the transition is committed.
+      const transitionSentAt = performance.now();
+      const { order } = await handle.executeUpdate(transitionUpdates[command], {
+        args: [payload, { actor: BENCH_ACTOR }],
+      });
+      const transitionMs = performance.now() - transitionSentAt;
+      if (order.status !== endStatus(command)) throw new Error(`${command} left the order ${order.status}`);
       await handle.result();
       record?.ok({ sentAt, startedAt, transitionMs, endedAt: performance.now() });
     } catch (error) {
@@ -173,32 +194,34 @@ export function barePostgresLifecycle(options: { config: Config }) {
   const db = createDatabase(options.config, createLogger(options.config, 'bench'));
   // Exactly the statements of the order activities; publishing is a no-op, marking it published is not.
   const nothingPublished: EventPublisher = { publish: async () => {}, close: async () => {} };
-  const real = createActivities({ db, publisher: nothingPublished, eventSource: options.config.EVENT_SOURCE });
-  // The activities read their context (metrics): run them in a mock one, still without Temporal.
-  const context = new MockActivityEnvironment();
-  const activities = {
-    persistOrder: (input: Parameters<typeof real.persistOrder>[0]) =>
-      context.run(real.persistOrder, input) as ReturnType<typeof real.persistOrder>,
-    persistTransition: (input: Parameters<typeof real.persistTransition>[0]) =>
-      context.run(real.persistTransition, input) as ReturnType<typeof real.persistTransition>,
-    publishOrderEvent: (eventId: string) => context.run(real.publishOrderEvent, eventId),
-  };
+  const uncounted: PublishMetrics = { published: () => {}, failed: () => {} };
+  // Called directly, outside Temporal: they read an activity context only to report a failure that keeps coming.
+  const activities = createActivities({
+    db,
+    publisher: nothingPublished,
+    eventSource: options.config.EVENT_SOURCE,
+    metrics: uncounted,
+  });
 
   const lifecycle: Lifecycle = async (index, record) => {
-    const command = newCreateOrder();
-    const orderId = orderIdForCart(command.cartId);
+    const createOrder = newCreateOrder();
+    const orderId = orderIdForCart(createOrder.cartId);
     try {
+      // As the workflow calls them: persist, publish what is unpublished, transition, publish its events.
       const sentAt = performance.now();
-      const created = await activities.persistOrder({ orderId, command });
+      const created = await activities.persistOrder({ orderId, command: createOrder, actor: BENCH_ACTOR });
       const startedAt = performance.now();
-      await activities.publishOrderEvent(created.eventId);
-      const request = endsCancelled(index)
-        ? ({ name: 'cancel', reason: reasonFor(index) } as const)
-        : ({ name: 'complete' } as const);
+      for (const event of created.unpublished) await activities.publishOrderEvent(event.eventId);
       const transitionSentAt = performance.now();
-      const ended = await activities.persistTransition({ orderId, request });
+      const ended = await activities.persistOrderTransition({
+        orderId,
+        sequence: created.sequence + 1,
+        from: created.order.status,
+        request: endingRequest(index),
+        actor: BENCH_ACTOR,
+      });
       const transitionMs = performance.now() - transitionSentAt;
-      await activities.publishOrderEvent(ended.eventId);
+      for (const event of ended.events) await activities.publishOrderEvent(event.eventId);
       record?.ok({ sentAt, startedAt, transitionMs, endedAt: performance.now() });
     } catch (error) {
       record?.fail(`order ${orderId}: ${describeError(error)}`);
@@ -207,7 +230,7 @@ export function barePostgresLifecycle(options: { config: Config }) {
   return { lifecycle, close: () => db.close() };
 }
 
-// ---- Bare Kafka: the same two events per order, through the order service's batching publisher
+// ---- Bare Kafka: an order's events, through the order service's batching publisher -----------
 
 export const BARE_KAFKA_TOPIC = 'bench.bare-kafka';
 
@@ -215,35 +238,36 @@ export async function bareKafkaLifecycle(options: { kafka: Kafka; config: Config
   await ensureTopics(options.kafka, [{ topic: BARE_KAFKA_TOPIC, numPartitions: 6 }]);
   const publisher = await createEventPublisher(options.kafka);
   const source = options.config.EVENT_SOURCE;
-  const send = (order: Order) => {
-    const event = eventForOrder(order);
-    const stored = {
-      eventId: eventIdFor(order.orderId, event.type),
-      orderId: order.orderId,
-      type: event.type,
-      payload: JSON.stringify(event.payload),
-      occurredAt: event.occurredAt,
-    };
-    return publisher.publish(BARE_KAFKA_TOPIC, {
-      key: order.orderId,
-      value: stored.payload,
-      headers: cloudEventHeaders(stored, source),
-    });
+  /** The events of an order's transition number `sequence`, one after the other, as the workflow publishes them. */
+  const send = async (orderId: string, sequence: number, events: NewEvent[]) => {
+    for (const event of events) {
+      const stored: StoredEvent = {
+        eventId: eventIdFor(orderId, sequence, event.type),
+        orderId,
+        sequence,
+        type: event.type,
+        payload: JSON.stringify(event.payload),
+        occurredAt: event.occurredAt,
+      };
+      await publisher.publish(BARE_KAFKA_TOPIC, {
+        key: orderId,
+        value: stored.payload,
+        headers: cloudEventHeaders(stored, source),
+      });
+    }
   };
 
   const lifecycle: Lifecycle = async (index, record) => {
-    const command = newCreateOrder();
-    const orderId = orderIdForCart(command.cartId);
-    const now = new Date().toISOString();
-    const created = orderFromCommand(orderId, command, now);
-    const ended: Order = endsCancelled(index)
-      ? { ...created, status: 'CANCELLED', cancelledAt: now, cancellationReason: reasonFor(index) }
-      : { ...created, status: 'COMPLETED', completedAt: now };
+    const createOrder = newCreateOrder();
+    const orderId = orderIdForCart(createOrder.cartId);
+    const request = endingRequest(index);
+    const created = orderFromCommand(orderId, createOrder, new Date().toISOString());
+    const ended = applyTransition(created, request, new Date().toISOString());
     try {
       const sentAt = performance.now();
-      await send(created);
+      await send(orderId, 0, [createdEvent(created)]);
       const startedAt = performance.now();
-      await send(ended);
+      await send(orderId, ENDING_SEQUENCE, eventsOf(LIFECYCLE[request.command].events, ended));
       const endedAt = performance.now();
       record?.ok({ sentAt, startedAt, transitionMs: endedAt - startedAt, endedAt });
     } catch (error) {

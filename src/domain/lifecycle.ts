@@ -56,7 +56,7 @@ export const LIFECYCLE: Lifecycle = {
   },
   cancel: {
     name: 'cancel',
-    summary: 'Cancel an order (CancelOrder)',
+    summary: 'Cancel an existing order',
     commandType: 'CancelOrder',
     commandDescription: 'Command to cancel an existing order',
     payloadSchema: {

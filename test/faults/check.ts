@@ -1,7 +1,19 @@
 // After a scenario: what PostgreSQL and Kafka hold for the orders the load created, compared
 // with what the API answered, and the answers themselves, as one row of the fault table.
+// What statuses, commands and events there are comes from the transition table
+// (src/domain/lifecycle.ts), so a new status or command needs no change here.
 import { Kafka, logLevel } from 'kafkajs';
 import type pg from 'pg';
+import type { OrderEventType } from '../../src/contracts/schemas.js';
+import {
+  COMMAND_NAMES,
+  decideTransition,
+  isCommandName,
+  isTerminal,
+  LIFECYCLE,
+  type OrderStatus,
+  TERMINAL_EVENT_TYPES,
+} from '../../src/domain/lifecycle.js';
 import { eventIdFor, orderIdForCart } from '../../src/ids.js';
 import type { collectOrderEvents, SeenEvent } from '../support/events.js';
 import type { OrderRun, RequestRecord } from './load.js';
@@ -26,6 +38,7 @@ export interface FaultRow {
   duplicatedCeId: number;
   outOfOrder: number;
   wrongStatus: number;
+  badHistory: number;
   dbKafkaDisagree: number;
   unexpected5xx: number;
   unexpectedOther: number;
@@ -49,60 +62,165 @@ export const ZERO_COLUMNS = [
   'duplicatedCeId',
   'outOfOrder',
   'wrongStatus',
+  'badHistory',
   'dbKafkaDisagree',
   'unexpected5xx',
   'unexpectedOther',
   'badErrorBody',
   'hung',
 ] as const satisfies readonly (keyof FaultRow)[];
+type ZeroColumn = (typeof ZERO_COLUMNS)[number];
 
-const TERMINAL = new Set(['OrderCompleted', 'OrderCancelled']);
-const EVENT_OF_STATUS: Record<string, string> = { COMPLETED: 'OrderCompleted', CANCELLED: 'OrderCancelled' };
+const COLUMNS: [keyof FaultRow, string][] = [
+  ['orders', 'orders'],
+  ['lost', 'lost'],
+  ['invented', 'invented'],
+  ['halfCreated', 'half-created'],
+  ['duplicatedCeId', 'duplicated ce_id'],
+  ['outOfOrder', 'out of order'],
+  ['wrongStatus', 'wrong status'],
+  ['badHistory', 'bad history'],
+  ['dbKafkaDisagree', 'DB≠Kafka'],
+  ['unexpected5xx', 'unexpected 5xx'],
+  ['unexpectedOther', 'other unexpected'],
+  ['badErrorBody', 'bad error body'],
+  ['hung', 'hung'],
+  ['expected503', '503 during outage'],
+  ['expectedNetwork', 'conn. errors, API down'],
+  ['redelivered', 'redelivered'],
+  ['requests', 'requests'],
+  ['seconds', 's'],
+];
+const TITLES = new Map(COLUMNS);
+
+// ---- What the transition table says about events ------------------------------------------
+
+/** The event of every order's creation (sequence 0 of its history, command 'create'). */
+const CREATION_EVENT: OrderEventType = 'OrderCreated';
+const CREATION_COMMAND = 'create';
+const TERMINAL_EVENTS = new Set<string>(TERMINAL_EVENT_TYPES);
+const isTerminalEvent = (type: string | undefined) => type !== undefined && TERMINAL_EVENTS.has(type);
+
+/** The event types a history row's command emits (none for a command the table does not know). */
+function eventsOfCommand(command: string): readonly string[] {
+  if (command === CREATION_COMMAND) return [CREATION_EVENT];
+  return isCommandName(command) ? LIFECYCLE[command].events : [];
+}
+
+/** The terminal event types of the commands that lead to `status`: the events that announce it. */
+function terminalEventsInto(status: OrderStatus): Set<string> {
+  const into = COMMAND_NAMES.filter((name) => LIFECYCLE[name].to === status);
+  return new Set(into.flatMap((name) => LIFECYCLE[name].events).filter(isTerminalEvent));
+}
+
+// ---- Reading PostgreSQL and Kafka -------------------------------------------------------
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Runs `query` until it succeeds (the pool may hold connections from before a PostgreSQL restart). */
-async function query<Row extends object>(db: pg.Pool, text: string, values: unknown[]): Promise<Row[]> {
+interface OrderRow {
+  order_id: string;
+  cart_id: string;
+  status: OrderStatus;
+  items: number;
+}
+interface HistoryRow {
+  order_id: string;
+  sequence: number;
+  command: string;
+  from_status: OrderStatus | null;
+  to_status: OrderStatus;
+}
+interface EventRow {
+  event_id: string;
+  order_id: string;
+  sequence: number;
+  event_type: string;
+  published: boolean;
+}
+interface DatabaseView {
+  orders: OrderRow[];
+  history: HistoryRow[];
+  events: EventRow[];
+}
+
+/**
+ * Runs `read` in one read-only snapshot, so that orders, history and events agree even while
+ * transitions commit; retried until it succeeds (the pool may hold connections from before a
+ * PostgreSQL restart).
+ */
+async function inSnapshot<T>(db: pg.Pool, read: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const deadline = Date.now() + 60_000;
   for (;;) {
+    let client: pg.PoolClient | undefined;
     try {
-      return (await db.query<Row>(text, values)).rows;
+      client = await db.connect();
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const result = await read(client);
+      await client.query('COMMIT');
+      client.release();
+      return result;
     } catch (error) {
+      // A connection that failed mid-transaction must not go back to the pool.
+      client?.release(true);
       if (Date.now() > deadline) throw error;
       await pause(250);
     }
   }
 }
 
-interface OrderRow {
-  order_id: string;
-  cart_id: string;
-  status: string;
-  items: number;
-}
-interface EventRow {
-  event_id: string;
-  order_id: string;
-  event_type: string;
-  published: boolean;
+/** The orders of the scenario's carts (with their history and events), and any other order of its (fresh, random) customers. */
+function readDatabase(db: pg.Pool, carts: string[], customers: string[]): Promise<DatabaseView> {
+  return inSnapshot(db, async (client) => {
+    const orders = await client.query<OrderRow>(
+      `SELECT o.order_id, o.cart_id, o.status,
+              (SELECT count(*)::int FROM order_items i WHERE i.order_id = o.order_id) AS items
+         FROM orders o WHERE o.cart_id = ANY($1::uuid[]) OR o.customer_id = ANY($2::uuid[])`,
+      [carts, customers],
+    );
+    const history = await client.query<HistoryRow>(
+      `SELECT h.order_id, h.sequence, h.command, h.from_status, h.to_status
+         FROM order_status_history h JOIN orders o USING (order_id) WHERE o.cart_id = ANY($1::uuid[])
+        ORDER BY h.order_id, h.sequence`,
+      [carts],
+    );
+    const events = await client.query<EventRow>(
+      `SELECT e.event_id, e.order_id, e.sequence, e.event_type, e.published_at IS NOT NULL AS published
+         FROM order_events e JOIN orders o USING (order_id) WHERE o.cart_id = ANY($1::uuid[])`,
+      [carts],
+    );
+    return { orders: orders.rows, history: history.rows, events: events.rows };
+  });
 }
 
-/** The orders of the scenario's carts, and any other order of its (fresh, random) customers. */
-async function readDatabase(db: pg.Pool, carts: string[], customers: string[]) {
-  const orders = await query<OrderRow>(
-    db,
-    `SELECT o.order_id, o.cart_id, o.status,
-            (SELECT count(*)::int FROM order_items i WHERE i.order_id = o.order_id) AS items
-       FROM orders o WHERE o.cart_id = ANY($1::uuid[]) OR o.customer_id = ANY($2::uuid[])`,
-    [carts, customers],
+/** Every order there, in a final status, and every event published: nothing will change any more. */
+function databaseSettled(database: DatabaseView, orders: number): boolean {
+  return (
+    database.orders.length === orders &&
+    database.orders.every((order) => isTerminal(order.status)) &&
+    database.events.every((event) => event.published)
   );
-  const events = await query<EventRow>(
-    db,
-    `SELECT e.event_id, e.order_id, e.event_type, e.published_at IS NOT NULL AS published
-       FROM order_events e JOIN orders o USING (order_id) WHERE o.cart_id = ANY($1::uuid[])`,
-    [carts],
-  );
-  return { orders, events };
+}
+
+/** Waits (bounded) for the database to settle; the last view, and a note if it did not. */
+async function settleDatabase(
+  db: pg.Pool,
+  runs: OrderRun[],
+  deadline: number,
+): Promise<{ database: DatabaseView; note?: string }> {
+  const carts = runs.map((run) => run.command.cartId);
+  const customers = [...new Set(runs.map((run) => run.command.customerId))];
+  let database = await readDatabase(db, carts, customers);
+  while (!databaseSettled(database, runs.length) && Date.now() < deadline) {
+    await pause(500);
+    database = await readDatabase(db, carts, customers);
+  }
+  if (databaseSettled(database, runs.length)) return { database };
+  const unpublished = database.events.filter((event) => !event.published).length;
+  const open = database.orders.filter((order) => !isTerminal(order.status)).length;
+  return {
+    database,
+    note: `database not settled in time: ${database.orders.length}/${runs.length} orders, ${open} not final, ${unpublished} events unpublished`,
+  };
 }
 
 /**
@@ -129,6 +247,246 @@ async function waitForTopicEnd(brokers: string[], events: Collector, timeoutMs: 
     await admin.disconnect();
   }
 }
+
+/**
+ * Reads the topic afresh from its beginning until every expected order shows its OrderCreated
+ * and a terminal event (or the deadline), then to its end: the events of the scenario's orders
+ * and of its customers, by order.
+ */
+async function readKafka(
+  brokers: string[],
+  openEvents: () => Promise<Collector>,
+  expectedIds: Set<string>,
+  customers: Set<string>,
+  deadline: number,
+): Promise<{ byOrder: Map<string, SeenEvent[]>; note?: string }> {
+  const events = await openEvents();
+  const ours = () =>
+    groupBy(
+      events.events.filter((event) => {
+        const customer = event.payload.customerId;
+        return expectedIds.has(event.key) || (typeof customer === 'string' && customers.has(customer));
+      }),
+      (event) => event.key,
+    );
+  const complete = (byOrder: Map<string, SeenEvent[]>) =>
+    [...expectedIds].every((orderId) => {
+      const types = (byOrder.get(orderId) ?? []).map((event) => event.headers.ce_type);
+      return types.includes(CREATION_EVENT) && types.some(isTerminalEvent);
+    });
+  try {
+    const kafkaDeadline = Math.max(deadline, Date.now() + 30_000);
+    while (!complete(ours()) && Date.now() < kafkaDeadline) await pause(250);
+    const reachedEnd = await waitForTopicEnd(brokers, events, 30_000);
+    return { byOrder: ours(), ...(!reachedEnd && { note: 'the consumer did not reach the end of the topic' }) };
+  } finally {
+    await events.close();
+  }
+}
+
+function groupBy<T>(items: T[], keyOf: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const group = groups.get(keyOf(item));
+    if (group === undefined) groups.set(keyOf(item), [item]);
+    else group.push(item);
+  }
+  return groups;
+}
+
+// ---- The checks of one order ------------------------------------------------------------
+
+/** Counts of the must-be-0 columns, with the first example of each for the notes. */
+class Findings {
+  readonly counts = Object.fromEntries(ZERO_COLUMNS.map((column) => [column, 0])) as Record<ZeroColumn, number>;
+  readonly examples = new Map<ZeroColumn, string>();
+
+  add(column: ZeroColumn, example: string): void {
+    this.counts[column]++;
+    if (!this.examples.has(column)) this.examples.set(column, example);
+  }
+}
+
+/** What PostgreSQL and Kafka hold for one order of the scenario. */
+interface OrderEvidence {
+  orderId: string;
+  row: OrderRow | undefined;
+  /** Its status history, by sequence. */
+  history: HistoryRow[];
+  /** Its events in the outbox. */
+  outbox: EventRow[];
+  /** Its events on Kafka, as delivered. */
+  seen: SeenEvent[];
+}
+
+const describeHistory = (history: HistoryRow[]) =>
+  history.map((row) => `${row.sequence}:${row.command}→${row.to_status}`).join(' ');
+
+/** Row 0 the creation; each next row a transition the table allows from where the previous one left the order. */
+function historyIsChained(history: HistoryRow[]): boolean {
+  return history.every((row, index) => {
+    if (row.sequence !== index) return false;
+    const previous = history[index - 1];
+    if (previous === undefined) return row.command === CREATION_COMMAND && row.from_status === null;
+    if (!isCommandName(row.command) || row.from_status !== previous.to_status) return false;
+    const decision = decideTransition(previous.to_status, row.command);
+    return decision.kind === 'apply' && decision.to === row.to_status;
+  });
+}
+
+/**
+ * What is wrong with the order's status history and the stored events it accounts for, or
+ * undefined: contiguous from 0, ending in the order's status, exactly one row into a final
+ * status if the order is final; each event at a row whose command emits it; exactly one
+ * terminal event for a final order, at the terminal row's sequence.
+ */
+function historyProblem({ row, history, outbox }: OrderEvidence): string | undefined {
+  if (row === undefined) return undefined;
+  if (!historyIsChained(history)) return `history [${describeHistory(history)}] is not a chain from 0`;
+  const last = history.at(-1);
+  if (last?.to_status !== row.status)
+    return `history ends in ${last?.to_status ?? 'nothing'}, the order is ${row.status}`;
+  const terminalRows = history.filter((change) => isTerminal(change.to_status));
+  const terminalRowsExpected = isTerminal(row.status) ? 1 : 0;
+  if (terminalRows.length !== terminalRowsExpected) {
+    return `${terminalRows.length} history rows into a final status, expected ${terminalRowsExpected}`;
+  }
+  const bySequence = new Map(history.map((change) => [change.sequence, change]));
+  const unaccounted = outbox.find(
+    (event) => !eventsOfCommand(bySequence.get(event.sequence)?.command ?? '').includes(event.event_type),
+  );
+  if (unaccounted !== undefined) {
+    return `event ${unaccounted.event_type} at sequence ${unaccounted.sequence} has no history row that emits it`;
+  }
+  const terminalEvents = outbox.filter((event) => isTerminalEvent(event.event_type));
+  const terminalSequence = terminalRows[0]?.sequence;
+  if (terminalEvents.length !== terminalRowsExpected || terminalEvents.some((e) => e.sequence !== terminalSequence)) {
+    return `terminal events ${terminalEvents.map((e) => `${e.event_type}@${e.sequence}`).join(', ') || 'none'}, terminal row at ${terminalSequence ?? 'none'}`;
+  }
+  return undefined;
+}
+
+/** Whether the order's events first appear on Kafka in the order of their transitions, all on one partition. */
+function deliveredInOrder(seen: SeenEvent[], sequenceOf: Map<string, number>): boolean {
+  // One partition per order (its key), or consumers could see its events in any order.
+  if (new Set(seen.map((event) => event.partition)).size > 1) return false;
+  const firstSightings = new Set(seen.map((event) => event.headers.ce_id as string));
+  let latest = -1;
+  for (const eventId of firstSightings) {
+    const sequence = sequenceOf.get(eventId);
+    if (sequence === undefined) continue; // not in the outbox: DB≠Kafka's business
+    if (sequence < latest) return false;
+    latest = sequence;
+  }
+  return true;
+}
+
+/**
+ * Kafka carries what the outbox holds: every ce_id is a stored event's, OrderCreated's is the
+ * one of sequence 0, and the terminal event is one that announces the stored status.
+ */
+function kafkaMatchesDatabase({ orderId, row, outbox, seen }: OrderEvidence): boolean {
+  if (row === undefined) return true;
+  const outboxIds = new Set(outbox.map((event) => event.event_id));
+  const createdIds = seen.filter((event) => event.headers.ce_type === CREATION_EVENT).map((e) => e.headers.ce_id);
+  const terminalTypes = new Set(seen.map((e) => e.headers.ce_type).filter(isTerminalEvent));
+  const announcing = terminalEventsInto(row.status);
+  return (
+    terminalTypes.size <= 1 &&
+    [...terminalTypes].every((type) => announcing.has(type as string)) &&
+    seen.every((event) => outboxIds.has(event.headers.ce_id as string)) &&
+    createdIds.every((id) => id === eventIdFor(orderId, 0, CREATION_EVENT))
+  );
+}
+
+/** Checks one order of the scenario; true when an event of it was delivered more than once. */
+function checkOrder(run: OrderRun, evidence: OrderEvidence, findings: Findings): boolean {
+  const { orderId, row, history, outbox, seen } = evidence;
+  const created = seen.filter((event) => event.headers.ce_type === CREATION_EVENT);
+  const terminal = seen.filter((event) => isTerminalEvent(event.headers.ce_type));
+  if (row === undefined || created.length === 0 || terminal.length === 0 || run.orderId === undefined) {
+    findings.add(
+      'lost',
+      `order ${run.index} ${orderId}: row=${row?.status ?? 'none'} created=${created.length} terminal=${terminal.length} api=${run.orderId ?? 'none'} ${run.failure ?? ''}`,
+    );
+  }
+  if (run.orderId !== undefined && run.orderId !== orderId) {
+    findings.add('invented', `order ${run.index}: API answered ${run.orderId}, expected ${orderId}`);
+  }
+  if (row !== undefined && row.items !== run.command.items.length) {
+    findings.add('halfCreated', `order ${orderId} has ${row.items} of ${run.command.items.length} items`);
+  }
+  const createdIds = new Set(created.map((event) => event.headers.ce_id));
+  const terminalIds = new Set(terminal.map((event) => event.headers.ce_id));
+  if (createdIds.size > 1 || terminalIds.size > 1) {
+    findings.add('duplicatedCeId', `order ${orderId}: ${JSON.stringify(seen.map((event) => event.headers))}`);
+  }
+  const sequenceOf = new Map(outbox.map((event) => [event.event_id, event.sequence]));
+  if (!deliveredInOrder(seen, sequenceOf)) {
+    findings.add(
+      'outOfOrder',
+      `order ${orderId}: ${seen.map((event) => `${event.headers.ce_type}@${event.partition}`).join(', ')}`,
+    );
+  }
+  const expected = LIFECYCLE[run.action].to;
+  if (row !== undefined && row.status !== expected) {
+    findings.add('wrongStatus', `order ${orderId}: ${row.status}, expected ${expected} (${run.action})`);
+  }
+  const problem = historyProblem(evidence);
+  if (problem !== undefined) {
+    findings.add('badHistory', `order ${orderId}: ${problem}; history [${describeHistory(history)}]`);
+  }
+  if (!kafkaMatchesDatabase(evidence)) {
+    findings.add(
+      'dbKafkaDisagree',
+      `order ${orderId}: status ${row?.status}, outbox ${JSON.stringify(
+        outbox.map((event) => [event.event_type, event.sequence, event.event_id]),
+      )}, kafka ${JSON.stringify(seen.map((event) => [event.headers.ce_type, event.headers.ce_id]))}`,
+    );
+  }
+  return seen.length > new Set(seen.map((event) => event.headers.ce_id)).size;
+}
+
+// ---- The answers ------------------------------------------------------------------------
+
+/** Counts the answers no fault explains; the expected ones apart; a note on the 202s. */
+function checkAnswers(records: RequestRecord[], windows: FaultWindow[], findings: Findings) {
+  const inWindow = (record: RequestRecord, kind: '503' | 'network') =>
+    windows.some(
+      (window) => window.allow.includes(kind) && record.startedAt <= window.to && record.endedAt >= window.from,
+    );
+  let expected503 = 0;
+  let expectedNetwork = 0;
+  const answered202 = new Map<string, number>();
+  for (const record of records) {
+    const { outcome } = record;
+    const what = `${record.op} of order ${record.order}`;
+    if (outcome === 'timeout') {
+      findings.add('hung', `${what}: no answer within the timeout`);
+    } else if (outcome === 'network') {
+      if (inWindow(record, 'network')) expectedNetwork++;
+      else findings.add('unexpectedOther', `${what}: ${record.detail}`);
+    } else if (outcome >= 500) {
+      if (outcome === 503 && inWindow(record, '503')) expected503++;
+      else findings.add('unexpected5xx', `${what}: ${outcome} ${record.code ?? ''}`);
+    } else if (outcome >= 400 && !record.expected) {
+      findings.add('unexpectedOther', `${what}: ${outcome} ${record.code ?? ''}`);
+    } else if (outcome === 202) {
+      answered202.set(record.op, (answered202.get(record.op) ?? 0) + 1);
+    }
+    if (typeof outcome === 'number' && outcome >= 400 && record.errorBodyOk !== true) {
+      findings.add('badErrorBody', `${what}: ${outcome} ${record.detail}`);
+    }
+  }
+  // Allowed, and repeated by the driver, but rare: Temporal did not answer within the API's wait.
+  const note =
+    answered202.size === 0
+      ? undefined
+      : `202 (not committed within the API's wait, then repeated): ${[...answered202].map(([op, n]) => `${n}× ${op}`).join(', ')}`;
+  return { expected503, expectedNetwork, note };
+}
+
+// ---- The scenario's row -----------------------------------------------------------------
 
 export interface CheckInput {
   fault: string;
@@ -158,188 +516,45 @@ export async function checkScenario({
 }: CheckInput): Promise<FaultRow> {
   const violations: string[] = [];
   const notes: string[] = [];
-  const carts = runs.map((run) => run.command.cartId);
   const apiOrderIds = new Set(runs.flatMap((run) => (run.orderId === undefined ? [] : [run.orderId])));
   const expectedIds = new Set(runs.map((run) => orderIdForCart(run.command.cartId)));
   const customers = new Set(runs.map((run) => run.command.customerId));
 
-  // 1. The database: every order terminal and every outbox event published (or the deadline).
+  // 1. The database: every order final and every outbox event published (or the deadline).
   const checkStartedAt = Date.now();
   const deadline = checkStartedAt + settleTimeoutMs;
-  let database = await readDatabase(db, carts, [...customers]);
-  const settled = () =>
-    database.orders.length === runs.length &&
-    database.orders.every((order) => order.status !== 'CREATED') &&
-    database.events.length === 2 * runs.length &&
-    database.events.every((event) => event.published);
-  while (!settled() && Date.now() < deadline) {
-    await pause(500);
-    database = await readDatabase(db, carts, [...customers]);
-  }
-  if (!settled()) {
-    const unpublished = database.events.filter((event) => !event.published).length;
-    const open = database.orders.filter((order) => order.status === 'CREATED').length;
-    notes.push(
-      `database not settled after ${settleTimeoutMs} ms: ${database.orders.length}/${runs.length} orders, ${open} still CREATED, ${unpublished} events unpublished`,
-    );
-  }
-
-  // 2. Kafka, read afresh from the beginning: both events of every order (or the deadline).
-  const events = await openEvents();
-  let byOrder = new Map<string, SeenEvent[]>();
-  try {
-    const complete = () => {
-      byOrder = new Map();
-      for (const event of events.events) {
-        const customer = event.payload.customerId;
-        if (!expectedIds.has(event.key) && !(typeof customer === 'string' && customers.has(customer))) continue;
-        const list = byOrder.get(event.key) ?? [];
-        list.push(event);
-        byOrder.set(event.key, list);
-      }
-      return [...expectedIds].every((orderId) => {
-        const types = new Set((byOrder.get(orderId) ?? []).map((event) => event.headers.ce_type));
-        return types.has('OrderCreated') && [...types].some((type) => TERMINAL.has(type as string));
-      });
-    };
-    const kafkaDeadline = Math.max(deadline, Date.now() + 30_000);
-    while (!complete() && Date.now() < kafkaDeadline) await pause(250);
-    if (!(await waitForTopicEnd(brokers, events, 30_000)))
-      notes.push('the consumer did not reach the end of the topic');
-    complete();
-  } finally {
-    await events.close();
-  }
+  const { database, note: databaseNote } = await settleDatabase(db, runs, deadline);
+  // 2. Kafka, read afresh from the beginning: OrderCreated and a terminal event of every order (or the deadline).
+  const { byOrder, note: kafkaNote } = await readKafka(brokers, openEvents, expectedIds, customers, deadline);
+  for (const note of [databaseNote, kafkaNote]) if (note !== undefined) notes.push(note);
 
   // 3. Compare: what the test created, what the database holds, what Kafka carries.
+  const findings = new Findings();
   const rowsById = new Map(database.orders.map((order) => [order.order_id, order]));
-  const outboxById = new Map<string, EventRow[]>();
-  for (const event of database.events) {
-    const list = outboxById.get(event.order_id) ?? [];
-    list.push(event);
-    outboxById.set(event.order_id, list);
-  }
-  let lost = 0;
-  let invented = 0;
-  let halfCreated = 0;
-  let duplicatedCeId = 0;
-  let outOfOrder = 0;
-  let wrongStatus = 0;
-  let dbKafkaDisagree = 0;
+  const historyById = groupBy(database.history, (change) => change.order_id);
+  const outboxById = groupBy(database.events, (event) => event.order_id);
   let redelivered = 0;
-  const examples = new Map<string, string>();
-  const example = (kind: string, text: string) => {
-    if (!examples.has(kind)) examples.set(kind, text);
-  };
-
   for (const run of runs) {
     const orderId = orderIdForCart(run.command.cartId);
-    const row = rowsById.get(orderId);
-    const seen = byOrder.get(orderId) ?? [];
-    const created = seen.filter((event) => event.headers.ce_type === 'OrderCreated');
-    const terminal = seen.filter((event) => TERMINAL.has(event.headers.ce_type as string));
-    if (row === undefined || created.length === 0 || terminal.length === 0 || run.orderId === undefined) {
-      lost++;
-      example(
-        'lost',
-        `order ${run.index} ${orderId}: row=${row?.status ?? 'none'} created=${created.length} terminal=${terminal.length} api=${run.orderId ?? 'none'} ${run.failure ?? ''}`,
-      );
-    }
-    if (run.orderId !== undefined && run.orderId !== orderId) {
-      invented++;
-      example('invented', `order ${run.index}: API answered ${run.orderId}, expected ${orderId}`);
-    }
-    if (row !== undefined && row.items !== run.command.items.length) {
-      halfCreated++;
-      example('half-created', `order ${orderId} has ${row.items} of ${run.command.items.length} items`);
-    }
-    const createdIds = new Set(created.map((event) => event.headers.ce_id));
-    const terminalIds = new Set(terminal.map((event) => event.headers.ce_id));
-    if (createdIds.size > 1 || terminalIds.size > 1) {
-      duplicatedCeId++;
-      example('duplicated ce_id', `order ${orderId}: ${JSON.stringify(seen.map((event) => event.headers))}`);
-    }
-    if (created.length + terminal.length > createdIds.size + terminalIds.size) redelivered++;
-    const firstTerminal = seen.findIndex((event) => TERMINAL.has(event.headers.ce_type as string));
-    const firstCreated = seen.findIndex((event) => event.headers.ce_type === 'OrderCreated');
-    // One partition per order (its key), or consumers could see its events in any order.
-    const partitions = new Set(seen.map((event) => event.partition)).size;
-    if (partitions > 1 || (firstTerminal !== -1 && (firstCreated === -1 || firstCreated > firstTerminal))) {
-      outOfOrder++;
-      example(
-        'out of order',
-        `order ${orderId}: ${seen.map((event) => `${event.headers.ce_type}@${event.partition}`).join(', ')}`,
-      );
-    }
-    if (row !== undefined && row.status !== run.expected) {
-      wrongStatus++;
-      example('wrong status', `order ${orderId}: ${row.status}, expected ${run.expected}`);
-    }
-    // Database and Kafka agree: the terminal event is the status's, and the ce_ids are the outbox's.
-    const outbox = outboxById.get(orderId) ?? [];
-    const outboxIds = new Set(outbox.map((event) => event.event_id));
-    const terminalTypes = new Set(terminal.map((event) => event.headers.ce_type));
-    if (
-      row !== undefined &&
-      (terminalTypes.size > 1 ||
-        (terminal.length > 0 && !terminalTypes.has(EVENT_OF_STATUS[row.status])) ||
-        [...createdIds, ...terminalIds].some((id) => !outboxIds.has(id as string)) ||
-        (created.length > 0 && !createdIds.has(eventIdFor(orderId, 'OrderCreated'))))
-    ) {
-      dbKafkaDisagree++;
-      example(
-        'database and Kafka disagree',
-        `order ${orderId}: status ${row.status}, outbox ${[...outboxIds].join(',')}, kafka ${JSON.stringify(
-          seen.map((event) => [event.headers.ce_type, event.headers.ce_id]),
-        )}`,
-      );
-    }
+    const evidence: OrderEvidence = {
+      orderId,
+      row: rowsById.get(orderId),
+      history: historyById.get(orderId) ?? [],
+      outbox: outboxById.get(orderId) ?? [],
+      seen: byOrder.get(orderId) ?? [],
+    };
+    if (checkOrder(run, evidence, findings)) redelivered++;
   }
   // Orders nobody asked for: rows or events for the scenario's carts/customers under other ids.
   for (const orderId of new Set([...rowsById.keys(), ...byOrder.keys(), ...apiOrderIds])) {
     if (!expectedIds.has(orderId)) {
-      invented++;
-      example('invented', `order ${orderId} is not the order of any of the scenario's carts`);
+      findings.add('invented', `order ${orderId} is not the order of any of the scenario's carts`);
     }
   }
 
   // 4. The answers.
-  const inWindow = (record: RequestRecord, kind: '503' | 'network') =>
-    windows.some(
-      (window) => window.allow.includes(kind) && record.startedAt <= window.to && record.endedAt >= window.from,
-    );
-  let unexpected5xx = 0;
-  let unexpectedOther = 0;
-  let badErrorBody = 0;
-  let hung = 0;
-  let expected503 = 0;
-  let expectedNetwork = 0;
-  for (const record of records) {
-    const { outcome } = record;
-    if (outcome === 'timeout') {
-      hung++;
-      example('hung', `${record.op} of order ${record.order}: no answer within the timeout`);
-    } else if (outcome === 'network') {
-      if (inWindow(record, 'network')) expectedNetwork++;
-      else {
-        unexpectedOther++;
-        example('unexpected answer', `${record.op} of order ${record.order}: ${record.detail}`);
-      }
-    } else if (outcome >= 500) {
-      if (outcome === 503 && inWindow(record, '503')) expected503++;
-      else {
-        unexpected5xx++;
-        example('unexpected 5xx', `${record.op} of order ${record.order}: ${outcome} ${record.code ?? ''}`);
-      }
-    } else if (outcome >= 400 && !record.expected) {
-      unexpectedOther++;
-      example('unexpected answer', `${record.op} of order ${record.order}: ${outcome} ${record.code ?? ''}`);
-    }
-    if (typeof outcome === 'number' && outcome >= 400 && record.errorBodyOk !== true) {
-      badErrorBody++;
-      example('bad error body', `${record.op} of order ${record.order}: ${outcome} ${record.detail}`);
-    }
-  }
+  const answers = checkAnswers(records, windows, findings);
+  if (answers.note !== undefined) notes.push(answers.note);
 
   notes.push(
     `load ${Math.round((checkStartedAt - startedAt) / 1000)} s, database and Kafka settled and checked in ${Math.round((Date.now() - checkStartedAt) / 1000)} s`,
@@ -350,23 +565,13 @@ export async function checkScenario({
       `${failed.length} orders failed in the load driver, e.g. order ${failed[0]!.index}: ${failed[0]!.failure}`,
     );
   }
-  for (const [kind, text] of examples) notes.push(`${kind}, e.g. ${text}`);
+  for (const [column, text] of findings.examples) notes.push(`${TITLES.get(column)}, e.g. ${text}`);
   return {
     fault,
     orders: runs.length,
-    lost,
-    invented,
-    halfCreated,
-    duplicatedCeId,
-    outOfOrder,
-    wrongStatus,
-    dbKafkaDisagree,
-    unexpected5xx,
-    unexpectedOther,
-    badErrorBody,
-    hung,
-    expected503,
-    expectedNetwork,
+    ...findings.counts,
+    expected503: answers.expected503,
+    expectedNetwork: answers.expectedNetwork,
     redelivered,
     requests: records.length,
     seconds: Math.round((Date.now() - startedAt) / 1000),
@@ -374,26 +579,6 @@ export async function checkScenario({
     notes,
   };
 }
-
-const COLUMNS: [keyof FaultRow, string][] = [
-  ['orders', 'orders'],
-  ['lost', 'lost'],
-  ['invented', 'invented'],
-  ['halfCreated', 'half-created'],
-  ['duplicatedCeId', 'duplicated ce_id'],
-  ['outOfOrder', 'out of order'],
-  ['wrongStatus', 'wrong status'],
-  ['dbKafkaDisagree', 'DB≠Kafka'],
-  ['unexpected5xx', 'unexpected 5xx'],
-  ['unexpectedOther', 'other unexpected'],
-  ['badErrorBody', 'bad error body'],
-  ['hung', 'hung'],
-  ['expected503', '503 during outage'],
-  ['expectedNetwork', 'conn. errors, API down'],
-  ['redelivered', 'redelivered'],
-  ['requests', 'requests'],
-  ['seconds', 's'],
-];
 
 /** The fault table, as printed and as written to test-results/faults.txt. */
 export function formatTable(rows: (FaultRow | { fault: string; error: string })[]): string {
@@ -415,9 +600,14 @@ export function formatTable(rows: (FaultRow | { fault: string; error: string })[
     '- lost: an order the test created that is missing from PostgreSQL, or without its OrderCreated or terminal event',
     "  on Kafka; invented: an order (row or event) of the test's carts/customers that the test did not create;",
     '  half-created: an order row without all its items; duplicated ce_id: an order with more than one distinct',
-    '  ce_id for OrderCreated or for its terminal event; out of order: a terminal event before OrderCreated, or an',
-    "  order's events on more than one partition;",
-    "  DB≠Kafka: the terminal event is not the stored status's, or a ce_id is not the one in the outbox.",
+    '  ce_id for OrderCreated or for its terminal event (two terminal events); out of order: an event on Kafka',
+    "  before one of an earlier transition (e.g. a terminal event before OrderCreated), or an order's events on more",
+    '  than one partition; wrong status: the stored status is not where the transition the test made leads;',
+    '  bad history: the status history is not a chain of allowed transitions from 0 ending in the stored status',
+    '  (one row into a final status for a final order), or a stored event has no history row that emits it, or a',
+    '  final order has not exactly one terminal event, at its terminal row;',
+    "  DB≠Kafka: the terminal event on Kafka does not announce the stored status, a ce_id is not the outbox's, or",
+    "  OrderCreated's ce_id is not the one of sequence 0.",
     '- unexpected 5xx: every 5xx answer except the 503s answered while PostgreSQL was down (up to 10 s after its',
     '  restart), counted apart as "503 during outage" (expected, not a failure). other unexpected: 4xx answers and',
     '  connection errors that no fault explains. bad error body: an error that is not a JSON {code, message} or',

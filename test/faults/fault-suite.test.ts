@@ -1,7 +1,8 @@
 // The fault suite (`npm run test:faults`): the API and the worker run as real child processes
 // on the local stack while a load of orders goes through create → read → complete/cancel and
 // a fault happens. Afterwards PostgreSQL and Kafka must show every order exactly once, in its
-// expected final state, announced by exactly one OrderCreated and one terminal event, in order.
+// expected final state, with a status history that accounts for it, announced by exactly one
+// OrderCreated and one terminal event, in order. Scenario e races 20 transitions on each order.
 // The scenarios stop and start Kafka and PostgreSQL: they always restore them, even on failure.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,13 +12,24 @@ import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateDatabase } from '../../src/db/migrate.js';
-import { orderIdForCart } from '../../src/ids.js';
+import { type CommandName, commandsFrom, LIFECYCLE, type OrderStatus } from '../../src/domain/lifecycle.js';
 import { collectOrderEvents } from '../support/events.js';
-import { newCreateOrder } from '../support/orders.js';
 import { type AppProcess, startApiProcess, startWorkerProcess } from '../support/processes.js';
 import { testEnvironment } from '../support/stack.js';
 import { checkScenario, type FaultRow, type FaultWindow, formatTable, rowProblems } from './check.js';
-import { type Load, type OrderRun, type RequestRecord, send, startLoad } from './load.js';
+import {
+  CREATED_STATUS,
+  createOrder,
+  LOAD_ACTIONS,
+  type Load,
+  newOrderRun,
+  type OrderRun,
+  type RequestRecord,
+  type Sent,
+  send,
+  sendTransition,
+  startLoad,
+} from './load.js';
 import { serviceState, stackCommand, waitUntil } from './stack-control.js';
 
 /** A task queue and a port of the suite's own: the in-process integration setup is not involved. */
@@ -39,8 +51,9 @@ const env: Record<string, string> = {
 };
 // A workflow bundle built once, so that a (re)started worker polls within seconds, as in production.
 const WORKFLOW_BUNDLE = join(tmpdir(), `order-faults-workflow-bundle-${process.pid}.js`);
-// startWorkerProcess waits for the worker's "worker polling" line, logged at info.
-const workerEnv = { ...env, LOG_LEVEL: 'info', WORKFLOW_BUNDLE_PATH: WORKFLOW_BUNDLE };
+// startWorkerProcess waits until the worker's metrics endpoint (WORKER_METRICS_ADDRESS) shows
+// workflow-task pollers, so no log level is needed for its readiness.
+const workerEnv = { ...env, WORKFLOW_BUNDLE_PATH: WORKFLOW_BUNDLE };
 const brokers = env.KAFKA_BROKERS!.split(',');
 const RESULTS_FILE = fileURLToPath(new URL('../../test-results/faults.txt', import.meta.url));
 
@@ -128,11 +141,49 @@ interface FaultContext {
 }
 
 /**
+ * Runs one scenario: `body` returns its row of the table (the scenario's own violations and
+ * notes added); processes that exited unexpectedly meanwhile fail it. A scenario that throws
+ * still gets its line in the table.
+ */
+async function scenario(fault: string, body: () => Promise<FaultRow>): Promise<void> {
+  let row: FaultRow;
+  try {
+    row = await body();
+  } catch (error) {
+    rows.push({ fault, error: (error as Error).message.split('\n')[0]! });
+    throw error;
+  }
+  row.violations.push(...unexpectedExits.splice(0));
+  rows.push(row);
+  expect(rowProblems(row), formatTable([row])).toEqual([]);
+}
+
+/** The fault table's row for the scenario's orders and answers, once PostgreSQL and Kafka have settled. */
+function checkOrders(
+  fault: string,
+  runs: OrderRun[],
+  records: RequestRecord[],
+  windows: FaultWindow[],
+  startedAt: number,
+) {
+  return checkScenario({
+    fault,
+    db,
+    brokers,
+    openEvents: () => collectOrderEvents(brokers),
+    runs,
+    records,
+    windows,
+    startedAt,
+  });
+}
+
+/**
  * Runs a load of orders, lets `inject` cause the fault (returning the windows in which non-2xx
  * answers are expected), restores the stack whatever happens, waits for the load, and checks.
  */
-async function runScenario(fault: string, inject: (context: FaultContext) => Promise<FaultWindow[]>): Promise<void> {
-  try {
+function runScenario(fault: string, inject: (context: FaultContext) => Promise<FaultWindow[]>): Promise<void> {
+  return scenario(fault, async () => {
     await restoreStack();
     const startedAt = Date.now();
     let faultOver = false;
@@ -154,24 +205,11 @@ async function runScenario(fault: string, inject: (context: FaultContext) => Pro
     }
     await load.done;
     if (failure !== undefined) throw failure;
-    const row = await checkScenario({
-      fault,
-      db,
-      brokers,
-      openEvents: () => collectOrderEvents(brokers),
-      runs: load.runs,
-      records: load.records,
-      windows,
-      startedAt,
-    });
-    row.violations.push(...context.violations, ...unexpectedExits.splice(0));
+    const row = await checkOrders(fault, load.runs, load.records, windows, startedAt);
+    row.violations.push(...context.violations);
     row.notes.push(...context.notes);
-    rows.push(row);
-    expect(rowProblems(row), formatTable([row])).toEqual([]);
-  } catch (error) {
-    if (!rows.some((row) => row.fault === fault)) rows.push({ fault, error: (error as Error).message.split('\n')[0]! });
-    throw error;
-  }
+    return row;
+  });
 }
 
 /** Orders whose every request (create, read, complete/cancel) ran inside [from, to]. */
@@ -194,7 +232,9 @@ describe('fault suite', () => {
       expect(await kill(worker, 'SIGKILL')).toBe('SIGKILL');
       worker = watch(await startWorkerProcess(workerEnv));
       const restartedAt = Date.now();
-      notes.push(`killed with ${inFlight} requests in flight; new worker polling after ${restartedAt - killedAt} ms`);
+      notes.push(
+        `killed with ${inFlight} requests in flight; new worker's workflow-task pollers up after ${restartedAt - killedAt} ms`,
+      );
       if (inFlight === 0) violations.push('no request was in flight when the worker was killed');
       // The orders caught mid-way must still finish: checked by the columns. Here: the load did span the kill.
       await waitUntil(
@@ -222,13 +262,15 @@ describe('fault suite', () => {
       }
       const upAt = Date.now();
       const during = lifecyclesWithin(load.runs, load.records, downAt, upAt);
-      const completed = during.filter((run) => run.action === 'complete').length;
-      const cancelled = during.length - completed;
+      const ended = LOAD_ACTIONS.map((action) => ({
+        action,
+        count: during.filter((run) => run.action === action).length,
+      }));
       notes.push(
-        `Kafka down ${Math.round((upAt - downAt) / 1000)} s (${Math.round((upAt - startedAt) / 1000)} s of it starting up); during it ${during.length} orders went all through the API: created, read, then ${completed} completed and ${cancelled} cancelled`,
+        `Kafka down ${Math.round((upAt - downAt) / 1000)} s (${Math.round((upAt - startedAt) / 1000)} s of it starting up); during it ${during.length} orders went all through the API: created, read, then ${ended.map(({ action, count }) => `${count}× ${action}`).join(', ')}`,
       );
-      if (completed === 0 || cancelled === 0) {
-        violations.push('no order was created, read and completed (or cancelled) while Kafka was down');
+      for (const { action } of ended.filter(({ count }) => count === 0)) {
+        violations.push(`no order was created, read and ended by ${action} while Kafka was down`);
       }
       // Every answer during the outage had to be a 2xx: any other counts as unexpected (no window).
       return [];
@@ -289,100 +331,135 @@ describe('fault suite', () => {
     });
   });
 
-  it('e. 50 concurrent identical creates → one order; 50 concurrent cancel/complete → one terminal state', async () => {
-    const fault = 'e. 50× concurrent';
-    const ROUNDS = 10;
-    const startedAt = Date.now();
-    try {
+  it('e. a race of 20 mixed transitions per order: one wins, the others repeat it (200) or lose (409)', async () => {
+    await scenario('e. race of 20 transitions', async () => {
       await restoreStack();
+      const startedAt = Date.now();
       const runs: OrderRun[] = [];
       const records: RequestRecord[] = [];
       const violations: string[] = [];
       const notes: string[] = [];
-      let accepted202 = 0;
-      for (let round = 0; round < ROUNDS; round++) {
-        const command = newCreateOrder();
-        const run: OrderRun = {
-          index: round,
-          command,
-          action: 'complete',
-          expected: 'COMPLETED',
-          createInterrupted: false,
-          startedAt: Date.now(),
-        };
+      const winners: string[] = [];
+      for (let round = 0; round < RACE_ROUNDS; round++) {
+        const { run, winner } = await raceRound(round, records, violations, notes);
         runs.push(run);
-        const creates = await Promise.all(
-          Array.from({ length: 50 }, () => send(records, baseUrl(), 'create', round, 'POST', '/orders', command)),
-        );
-        const statuses = creates.map(({ outcome }) => outcome);
-        const ids = new Set(creates.map(({ answer }) => answer?.body?.orderId));
-        if (
-          statuses.filter((status) => status === 201).length !== 1 ||
-          !statuses.every((s) => s === 201 || s === 200)
-        ) {
-          violations.push(`round ${round}: creates answered ${summarize(statuses)} (expected one 201 and 49 200)`);
-        }
-        if (ids.size !== 1) violations.push(`round ${round}: creates answered ${ids.size} different orderIds`);
-        run.orderId = [...ids][0];
-        const orderId = orderIdForCart(command.cartId);
-
-        // 25 completes and 25 cancels, in a random order: either may win.
-        const kinds = Array.from({ length: 50 }, (_, index) => index % 2 === 0);
-        for (let i = kinds.length - 1; i > 0; i--) {
-          const j = Math.floor(Math.random() * (i + 1));
-          [kinds[i], kinds[j]] = [kinds[j]!, kinds[i]!];
-        }
-        const transitions = await Promise.all(
-          kinds.map((complete) =>
-            complete
-              ? send(records, baseUrl(), 'complete', round, 'POST', `/orders/${orderId}/complete`)
-              : send(records, baseUrl(), 'cancel', round, 'POST', `/orders/${orderId}/cancel`, {
-                  reason: 'CUSTOMER_REQUESTED',
-                }),
-          ),
-        );
-        // Winners answer 200 with the new status; losers 409 TRANSITION_NOT_ALLOWED.
-        const winners = new Set<string>();
-        for (const { outcome, answer, record } of transitions) {
-          if (outcome === 200) winners.add(answer?.body?.status);
-          else if (outcome === 202) accepted202++;
-          else if (outcome === 409 && record.code === 'TRANSITION_NOT_ALLOWED') record.expected = true;
-        }
-        if (winners.size !== 1) {
-          violations.push(`round ${round}: transitions answered 200 with ${winners.size} different statuses`);
-        } else {
-          run.expected = [...winners][0] as 'COMPLETED' | 'CANCELLED';
-          run.action = run.expected === 'COMPLETED' ? 'complete' : 'cancel';
-        }
-        notes.push(
-          `round ${round}: ${run.expected}; transitions answered ${summarize(transitions.map((t) => t.outcome))}`,
-        );
-        run.endedAt = Date.now();
+        if (winner !== undefined) winners.push(winner);
       }
-      if (accepted202 > 0) notes.push(`${accepted202} transitions answered 202 (accepted, not yet persisted)`);
-      const row = await checkScenario({
-        fault,
-        db,
-        brokers,
-        openEvents: () => collectOrderEvents(brokers),
-        runs,
-        records,
-        windows: [],
-        startedAt,
-      });
-      // No fault here: each event goes out exactly once.
+      const row = await checkOrders('e. race of 20 transitions', runs, records, [], startedAt);
+      // No fault here: each event goes out exactly once, so each order has one terminal event on Kafka.
       if (row.redelivered > 0) violations.push(`${row.redelivered} orders had an event delivered more than once`);
-      row.violations.push(...violations, ...unexpectedExits.splice(0));
-      row.notes.push(...notes.slice(0, 3), ...(notes.length > 3 ? [`… ${notes.length - 3} more rounds`] : []));
-      rows.push(row);
-      expect(rowProblems(row), formatTable([row])).toEqual([]);
-    } catch (error) {
-      if (!rows.some((row) => row.fault === fault))
-        rows.push({ fault, error: (error as Error).message.split('\n')[0]! });
-      throw error;
-    }
+      row.violations.push(...violations);
+      row.notes.push(
+        `winners: ${summarize(winners)}`,
+        ...notes.slice(0, 3),
+        ...(notes.length > 3 ? [`… ${notes.length - 3} more rounds`] : []),
+      );
+      return row;
+    });
   });
 });
+
+// ---- Scenario e: a race of transitions on one order -------------------------------------
+
+/** Transitions racing on each order, and orders (rounds), one after the other. */
+const RACE_SIZE = 20;
+const RACE_ROUNDS = 10;
+
+/** The racing commands of a round: each command allowed on a new order in turn, shuffled so any may arrive first. */
+function racingCommands(): CommandName[] {
+  const allowed = commandsFrom(CREATED_STATUS);
+  const commands = Array.from({ length: RACE_SIZE }, (_, index) => allowed[index % allowed.length]!);
+  for (let i = commands.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [commands[i], commands[j]] = [commands[j]!, commands[i]!];
+  }
+  return commands;
+}
+
+/**
+ * Judges a race by its answers. Every 200 shows the same status, the winner's target: the
+ * winner and its repeats. Every command leading elsewhere lost: 409 TRANSITION_NOT_ALLOWED,
+ * marked expected for the checker. A 202 tells nothing (the checker counts it), and any other
+ * answer is the checker's business too.
+ */
+function judgeRace(commands: CommandName[], answers: Sent[]): { winner?: OrderStatus; problems: string[] } {
+  const shown = new Set(answers.filter(({ outcome }) => outcome === 200).map(({ answer }) => answer?.body?.status));
+  if (shown.size === 0)
+    return { problems: [`no transition answered 200: ${summarize(answers.map((a) => a.outcome))}`] };
+  if (shown.size > 1) return { problems: [`the 200 answers show different statuses: ${[...shown].join(', ')}`] };
+  const winner = [...shown][0] as OrderStatus;
+  const problems: string[] = [];
+  answers.forEach(({ outcome, record }, index) => {
+    const command = commands[index]!;
+    const repeatsWinner = LIFECYCLE[command].to === winner;
+    if (outcome === 200 && !repeatsWinner) problems.push(`a ${command} answered 200 although the order is ${winner}`);
+    if (outcome === 409 && record.code === 'TRANSITION_NOT_ALLOWED') {
+      if (repeatsWinner) problems.push(`a ${command} answered 409 although it repeats the winning transition`);
+      else record.expected = true;
+    }
+  });
+  return { winner, problems };
+}
+
+/** The transitions in the order's status history after its creation, as GET /orders/{id}/history shows them. */
+async function transitionsInHistory(
+  records: RequestRecord[],
+  round: number,
+  orderId: string,
+): Promise<{ command: string; to: string }[] | undefined> {
+  const { answer } = await send(records, baseUrl(), 'read', round, 'GET', `/orders/${orderId}/history`);
+  if (answer?.status !== 200 || !Array.isArray(answer.body?.history)) return undefined;
+  return answer.body.history.filter((change: { sequence: number }) => change.sequence > 0);
+}
+
+/**
+ * One round of scenario e: one order, then RACE_SIZE transitions racing on it over HTTP.
+ * Exactly one may win (200, changed): the order's history then shows that one transition, and
+ * the order must end in the winner's target (the checker's "wrong status").
+ */
+async function raceRound(
+  round: number,
+  records: RequestRecord[],
+  violations: string[],
+  notes: string[],
+): Promise<{ run: OrderRun; winner?: OrderStatus }> {
+  const commands = racingCommands();
+  // Its action becomes the winner's once the answers tell it.
+  const run = newOrderRun(round, commands[0]!);
+  try {
+    const orderId = await createOrder(run, baseUrl, records);
+    // Without an order there is no race: run.failure says why, and the checker reports it.
+    if (orderId === undefined) return { run };
+    const answers = await Promise.all(
+      commands.map((command, index) => sendTransition(records, baseUrl(), round, orderId, command, index)),
+    );
+    const { winner, problems } = judgeRace(commands, answers);
+    violations.push(...problems.map((problem) => `round ${round}: ${problem}`));
+    notes.push(`round ${round}: ${winner ?? 'no winner'}; answers ${answersByCommand(commands, answers)}`);
+    if (winner === undefined) return { run };
+    run.action = commands.find((command) => LIFECYCLE[command].to === winner) ?? run.action;
+    const transitions = await transitionsInHistory(records, round, orderId);
+    if (transitions === undefined) violations.push(`round ${round}: GET /orders/${orderId}/history failed`);
+    else if (transitions.length !== 1 || transitions[0]!.to !== winner) {
+      violations.push(
+        `round ${round}: the history shows ${transitions.map((change) => `${change.command}→${change.to}`).join(', ') || 'no transition'}, expected one into ${winner}`,
+      );
+    }
+    return { run, winner };
+  } finally {
+    run.endedAt = Date.now();
+  }
+}
+
+/** Each command's answers, e.g. "complete 10×200; cancel 10×409". */
+function answersByCommand(commands: CommandName[], answers: Sent[]): string {
+  return [...new Set(commands)]
+    .map((command) => {
+      const outcomes = answers.filter((_, index) => commands[index] === command).map(({ outcome }) => outcome);
+      return `${command} ${summarize(outcomes)}`;
+    })
+    .join('; ');
+}
 
 function summarize(outcomes: (number | string)[]): string {
   const counts = new Map<number | string, number>();

@@ -1,7 +1,16 @@
 // The fault suite's load driver: orders through create → read → complete (70 %) / cancel (30 %)
-// over HTTP. Every request is bounded by a timeout; 503s, network errors, timeouts and (for
-// creates) 202s are retried until success, which is safe because every command is idempotent.
-import type { CancellationReason, CreateOrder } from '../../src/contracts/schemas.js';
+// over HTTP. Every request is bounded by a timeout; 503s, network errors, timeouts and 202s are
+// retried until the answer is final, which is safe because every command is idempotent: a
+// repeated create answers the order, a repeated transition 200 once the order is where it leads.
+import type { CreateOrder } from '../../src/contracts/schemas.js';
+import {
+  CANCELLATION_REASONS,
+  COMMAND_NAMES,
+  type CommandName,
+  type CommandPayloads,
+  LIFECYCLE,
+  type OrderStatus,
+} from '../../src/domain/lifecycle.js';
 import { newCreateOrder } from '../support/orders.js';
 import { TOKENS } from '../support/stack.js';
 
@@ -10,7 +19,7 @@ export const REQUEST_TIMEOUT_MS = 30_000;
 /** How long one command is retried before the driver gives up on the order. */
 const COMMAND_DEADLINE_MS = 150_000;
 
-export type Op = 'create' | 'read' | 'complete' | 'cancel';
+export type Op = 'create' | 'read' | CommandName;
 export type Outcome = number | 'network' | 'timeout';
 
 export interface RequestRecord {
@@ -34,9 +43,28 @@ export interface Answer {
   body: any;
 }
 
-const CANCEL_REASONS: CancellationReason[] = ['CUSTOMER_REQUESTED', 'PAYMENT_FAILED', 'OUT_OF_STOCK', 'FRAUD'];
+/** The status every new order is in (persistOrder inserts it so): what a GET right after the create shows. */
+export const CREATED_STATUS: OrderStatus = 'CREATED';
+
+/** The load's mix: in every block of 10 orders (the weights' sum), how many each command ends. */
+const ACTION_MIX: Readonly<Record<CommandName, number>> = { complete: 7, cancel: 3 };
+/** The commands the load ends orders with. */
+export const LOAD_ACTIONS = COMMAND_NAMES.filter((name) => ACTION_MIX[name] > 0);
+
+/** A valid payload of each command; `variant` picks among the valid ones (e.g. the cancellation reason). */
+const PAYLOADS: { readonly [Name in CommandName]: (variant: number) => CommandPayloads[Name] } = {
+  complete: () => ({}),
+  cancel: (variant) => ({ reason: CANCELLATION_REASONS[variant % CANCELLATION_REASONS.length]! }),
+};
 /** What a 5xx or 4xx body must never show: stack frames, source paths, SQL. */
 const INTERNALS = /\bat .+:\d+:\d+|node_modules|\/src\/|\.ts:\d+|\bSELECT\b|\bINSERT\b|\bUPDATE\b|stack/i;
+
+/** A request's result: its outcome, the answer if there was one, and its record. */
+export interface Sent {
+  outcome: Outcome;
+  answer?: Answer;
+  record: RequestRecord;
+}
 
 /** One HTTP request with a timeout; never throws: failures become 'network' or 'timeout'. */
 export async function send(
@@ -47,7 +75,7 @@ export async function send(
   method: string,
   path: string,
   body?: unknown,
-): Promise<{ outcome: Outcome; answer?: Answer; record: RequestRecord }> {
+): Promise<Sent> {
   const record: RequestRecord = { op, order, startedAt: Date.now(), endedAt: 0, outcome: 'network' };
   records.push(record);
   try {
@@ -91,8 +119,8 @@ export async function send(
 export interface OrderRun {
   index: number;
   command: CreateOrder;
-  action: 'complete' | 'cancel';
-  expected: 'COMPLETED' | 'CANCELLED';
+  /** The transition that ends the order (scenario e: the race's winner); it must end in LIFECYCLE[action].to. */
+  action: CommandName;
   /** The orderId the API answered with. */
   orderId?: string;
   /** A create of this order failed with a network error or timeout before a retry succeeded. */
@@ -133,7 +161,7 @@ const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 async function untilAccepted(
   run: OrderRun,
-  attempt: () => ReturnType<typeof send>,
+  attempt: () => Promise<Sent>,
   accept: (answer: Answer) => boolean,
   retryAlso: (answer: Answer) => boolean = () => false,
 ): Promise<Answer | undefined> {
@@ -155,7 +183,12 @@ async function untilAccepted(
   }
 }
 
-async function lifecycle(run: OrderRun, baseUrl: () => string, records: RequestRecord[]): Promise<void> {
+/** Creates the run's order, repeating the command until it is committed; the orderId the API answered. */
+export async function createOrder(
+  run: OrderRun,
+  baseUrl: () => string,
+  records: RequestRecord[],
+): Promise<string | undefined> {
   const created = await untilAccepted(
     run,
     async () => {
@@ -167,31 +200,81 @@ async function lifecycle(run: OrderRun, baseUrl: () => string, records: RequestR
     // 202: the order is not committed yet; repeating the command waits for it again.
     (answer) => answer.status === 202,
   );
-  if (created === undefined) return;
-  const orderId: string = created.body?.orderId;
-  run.orderId = orderId;
+  if (created === undefined) return undefined;
+  run.orderId = created.body?.orderId;
+  return run.orderId;
+}
 
+/** Reads the order right after its creation: it must be there, not yet moved. */
+async function readCreatedOrder(
+  run: OrderRun,
+  orderId: string,
+  baseUrl: () => string,
+  records: RequestRecord[],
+): Promise<boolean> {
   const read = await untilAccepted(
     run,
     () => send(records, baseUrl(), 'read', run.index, 'GET', `/orders/${orderId}`),
     (answer) => answer.status === 200,
   );
-  if (read === undefined) return;
-  if (read.body?.orderId !== orderId || read.body?.status !== 'CREATED') {
+  if (read === undefined) return false;
+  if (read.body?.orderId !== orderId || read.body?.status !== CREATED_STATUS) {
     run.failure = `GET answered ${JSON.stringify(read.body).slice(0, 200)}`;
-    return;
+    return false;
   }
+  return true;
+}
 
-  const body = run.action === 'cancel' ? { reason: CANCEL_REASONS[run.index % CANCEL_REASONS.length] } : undefined;
+/** POSTs `command` to the order with a valid payload (no body when the payload is empty, as clients send it). */
+export function sendTransition(
+  records: RequestRecord[],
+  baseUrl: string,
+  order: number,
+  orderId: string,
+  command: CommandName,
+  variant: number,
+): Promise<Sent> {
+  const payload = PAYLOADS[command](variant);
+  const body = Object.keys(payload).length === 0 ? undefined : payload;
+  return send(records, baseUrl, command, order, 'POST', `/orders/${orderId}/${command}`, body);
+}
+
+/** Ends the order with the run's action: 200 with the order in the action's status. */
+async function endOrder(run: OrderRun, orderId: string, baseUrl: () => string, records: RequestRecord[]) {
   const ended = await untilAccepted(
     run,
-    () => send(records, baseUrl(), run.action, run.index, 'POST', `/orders/${orderId}/${run.action}`, body),
-    // 202: the workflow has the signal; the final status is checked in the database later.
-    (answer) => answer.status === 200 || answer.status === 202,
+    () => sendTransition(records, baseUrl(), run.index, orderId, run.action, run.index),
+    (answer) => answer.status === 200,
+    // 202 (rare): not committed within TRANSITION_WAIT_MS. The repeat waits again, or finds it
+    // committed and answers 200 unchanged. The checker counts the 202s.
+    (answer) => answer.status === 202,
   );
-  if (ended?.status === 200 && ended.body?.status !== run.expected) {
-    run.failure = `${run.action} answered 200 with status ${ended.body?.status}`;
+  const expected = LIFECYCLE[run.action].to;
+  if (ended !== undefined && ended.body?.status !== expected) {
+    run.failure = `${run.action} answered 200 with status ${ended.body?.status}, expected ${expected}`;
   }
+}
+
+async function lifecycle(run: OrderRun, baseUrl: () => string, records: RequestRecord[]): Promise<void> {
+  const orderId = await createOrder(run, baseUrl, records);
+  if (orderId === undefined || !(await readCreatedOrder(run, orderId, baseUrl, records))) return;
+  await endOrder(run, orderId, baseUrl, records);
+}
+
+/** The load's command for its order number `index`: the mix, in blocks of ACTION_MIX's sum. */
+function actionFor(index: number): CommandName {
+  const block = LOAD_ACTIONS.reduce((sum, name) => sum + ACTION_MIX[name], 0);
+  let slot = index % block;
+  for (const name of LOAD_ACTIONS) {
+    if (slot < ACTION_MIX[name]) return name;
+    slot -= ACTION_MIX[name];
+  }
+  throw new Error('unreachable: slot is below the sum of ACTION_MIX');
+}
+
+/** A new order for the driver, ending with `action`. */
+export function newOrderRun(index: number, action: CommandName): OrderRun {
+  return { index, command: newCreateOrder(), action, createInterrupted: false, startedAt: Date.now() };
 }
 
 /** Starts the load; `done` resolves when every order it started has finished. */
@@ -203,17 +286,7 @@ export function startLoad({ baseUrl, orders, concurrency, keepGoing = () => fals
 
   const next = (): OrderRun | undefined => {
     if (runs.length >= limit || (runs.length >= orders && !keepGoing())) return undefined;
-    const index = runs.length;
-    // Exactly 7 in 10 complete, 3 in 10 cancel.
-    const action = index % 10 < 7 ? 'complete' : 'cancel';
-    const run: OrderRun = {
-      index,
-      command: newCreateOrder(),
-      action,
-      expected: action === 'complete' ? 'COMPLETED' : 'CANCELLED',
-      createInterrupted: false,
-      startedAt: Date.now(),
-    };
+    const run = newOrderRun(runs.length, actionFor(runs.length));
     runs.push(run);
     return run;
   };

@@ -8,7 +8,7 @@ import type { Order } from '../../src/contracts/schemas.js';
 import { createDatabase, type Database } from '../../src/db/index.js';
 import { createEventPublisher, createKafka, type EventPublisher } from '../../src/kafka/index.js';
 import { createLogger } from '../../src/logger.js';
-import { startOutboxSweeper } from '../../src/outbox-sweeper.js';
+import { type PublishMetrics, startOutboxSweeper } from '../../src/outbox.js';
 import { api } from '../support/api.js';
 import { collectOrderEvents } from '../support/events.js';
 import { newCreateOrder } from '../support/orders.js';
@@ -34,11 +34,16 @@ afterAll(async () => {
   await sql?.end();
 });
 
+/** What the sweeper counted, as the worker's publish counters would. */
+const counted: string[] = [];
+const metrics: PublishMetrics = { published: (type) => counted.push(type), failed: () => counted.push('failed') };
+
 /** One pass of a sweeper that republishes what stayed unpublished for over a minute. */
 async function sweepOnce(): Promise<number> {
   const sweeper = startOutboxSweeper({
     db,
     publisher,
+    metrics,
     eventSource: '/acme/ordering/order-service',
     logger: createLogger(loadConfig(inject('env')), 'sweeper-test'),
     intervalMs: 600_000,
@@ -64,7 +69,10 @@ describe('outbox sweeper', () => {
       [orderId],
     );
 
+    counted.length = 0;
     expect(await sweepOnce()).toBeGreaterThanOrEqual(1);
+    // The sweeper's publishes count like the workflow's.
+    expect(counted).toContain('OrderCreated');
 
     const [original, again] = await events.waitFor(orderId, 2);
     expect(again?.headers.ce_id).toBe(first?.headers.ce_id);

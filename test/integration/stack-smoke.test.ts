@@ -5,7 +5,7 @@ import pg from 'pg';
 import { describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { orderIdForCart } from '../../src/ids.js';
-import { connectOrderWorkflows } from '../../src/temporal/client.js';
+import { connectOrderWorkflowClient } from '../../src/temporal/client.js';
 import { newCreateOrder } from '../support/orders.js';
 
 const env = () => inject('env');
@@ -57,13 +57,14 @@ describe('local stack', () => {
   });
 
   it('Temporal: the order workflow runs on a real worker on the dev server', async () => {
-    const workflows = await connectOrderWorkflows(loadConfig(env()));
+    const workflows = await connectOrderWorkflowClient(loadConfig(env()));
     try {
       const command = newCreateOrder();
       const orderId = orderIdForCart(command.cartId);
-      const result = await workflows.createOrder(orderId, command, 30_000);
+      const result = await workflows.startOrder(orderId, command, 'test:stack-smoke', 30_000);
       expect(result).toMatchObject({ created: true, order: { orderId, status: 'CREATED' } });
-      expect(await workflows.requestTransition(orderId, { name: 'complete' })).toBe(true);
+      const completed = await workflows.transition(orderId, { command: 'complete', payload: {} }, 'test', 30_000);
+      expect(completed).toMatchObject({ kind: 'done', result: { changed: true, order: { status: 'COMPLETED' } } });
     } finally {
       await workflows.close();
     }

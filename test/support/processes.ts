@@ -101,17 +101,29 @@ function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Whether the worker serving metrics at `metricsUrl` polls for workflow tasks: its readiness
+ * (the SDK's `temporal_num_pollers` gauge, on the worker's Prometheus endpoint).
+ */
+export async function workerPolls(metricsUrl: string): Promise<boolean> {
+  try {
+    const response = await fetch(metricsUrl);
+    if (!response.ok) return false;
+    const text = await response.text();
+    return /^temporal_num_pollers\{[^}]*poller_type="workflow_task"[^}]*\} [1-9]/m.test(text);
+  } catch {
+    return false;
+  }
+}
+
 /** Starts the worker process and waits until it polls its task queue. */
-export async function startWorkerProcess(env: Record<string, string>): Promise<AppProcess> {
+export async function startWorkerProcess(env: Record<string, string>): Promise<AppProcess & { metricsUrl: string }> {
   // Each worker process serves its metrics on a port of its own unless told otherwise.
   const metrics = env.WORKER_METRICS_ADDRESS ?? `127.0.0.1:${await freePort()}`;
   const worker = spawnApp('worker', 'worker.ts', { ...env, WORKER_METRICS_ADDRESS: metrics });
-  await waitFor(
-    '"worker polling" log line',
-    () => worker.output.some((line) => line.includes('worker polling')),
-    worker,
-  );
-  return worker;
+  const metricsUrl = `http://${metrics}/metrics`;
+  await waitFor('workflow task pollers on its metrics endpoint', () => workerPolls(metricsUrl), worker);
+  return { ...worker, metricsUrl };
 }
 
 /** Starts the API process on `port` and waits until /healthz answers. */

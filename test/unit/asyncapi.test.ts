@@ -5,7 +5,7 @@ import { Parser } from '@asyncapi/parser';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ASYNCAPI_PATH, PAYLOAD_SCHEMAS, renderAsyncApi } from '../../scripts/generate-asyncapi.js';
-import { COMMAND_TYPES } from '../../src/commands/command-consumer.js';
+import { COMMAND_TYPES } from '../../src/commands/command-handler.js';
 import * as contracts from '../../src/contracts/schemas.js';
 
 const text = readFileSync(ASYNCAPI_PATH, 'utf8');
@@ -50,7 +50,7 @@ describe('asyncapi.yaml', () => {
     const messagesOf = (address: string) =>
       Object.keys(Object.values(document.channels).find((channel) => channel.address === address)?.messages ?? {});
     expect(messagesOf('ordering.orders')).toEqual(['OrderCreated', 'OrderCompleted', 'OrderCancelled']);
-    expect(messagesOf('ordering.commands')).toEqual(['CreateOrder', 'CancelOrder', 'CompleteOrder']);
+    expect(messagesOf('ordering.commands')).toEqual(['CreateOrder', 'CompleteOrder', 'CancelOrder']);
     // The commands the consumer serves, by their ce_type, are the messages of the channel.
     expect(messagesOf('ordering.commands').sort()).toEqual([...COMMAND_TYPES].sort());
     expect(messagesOf('ordering.commands.dlq')).toEqual(['DeadLetteredCommand']);

@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { CreateOrder } from '../../src/contracts/schemas.js';
-import {
-  decideTransition,
-  isTerminal,
-  itemsTotal,
-  sameOrderRequest,
-  TRANSITIONS,
-  validateCreateOrder,
-} from '../../src/domain/order.js';
+import { itemsTotal, sameOrderRequest, validateCreateOrder } from '../../src/domain/order.js';
 
 const command = (overrides: Partial<CreateOrder> = {}): CreateOrder => ({
   cartId: '0b6f6d6e-1c1a-4d5e-9f0a-1a2b3c4d5e6f',
@@ -19,27 +12,6 @@ const command = (overrides: Partial<CreateOrder> = {}): CreateOrder => ({
   total: 3000,
   currency: 'EUR',
   ...overrides,
-});
-
-describe('transition table', () => {
-  it('lets a CREATED order complete or cancel, and nothing else move', () => {
-    expect(decideTransition('CREATED', 'complete')).toEqual({ kind: 'apply', to: 'COMPLETED' });
-    expect(decideTransition('CREATED', 'cancel')).toEqual({ kind: 'apply', to: 'CANCELLED' });
-    expect(decideTransition('COMPLETED', 'cancel')).toEqual({ kind: 'forbidden', from: 'COMPLETED' });
-    expect(decideTransition('CANCELLED', 'complete')).toEqual({ kind: 'forbidden', from: 'CANCELLED' });
-  });
-
-  it('treats repeating the transition that got the order where it is as a no-op', () => {
-    expect(decideTransition('COMPLETED', 'complete')).toEqual({ kind: 'already' });
-    expect(decideTransition('CANCELLED', 'cancel')).toEqual({ kind: 'already' });
-  });
-
-  it('knows which statuses are terminal', () => {
-    expect(Object.keys(TRANSITIONS).filter((status) => isTerminal(status as never))).toEqual([
-      'COMPLETED',
-      'CANCELLED',
-    ]);
-  });
 });
 
 describe('money', () => {

@@ -2,7 +2,7 @@
 // why, and that an unavailable dependency is retried instead (the message stays uncommitted).
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
-import { createCommandHandler, decodeCommand } from '../../src/commands/command-consumer.js';
+import { createCommandHandler, decodeCommand } from '../../src/commands/command-handler.js';
 import type { CreateOrder, Order } from '../../src/contracts/schemas.js';
 import { ErrorCode, OrderError } from '../../src/domain/order.js';
 import type { IncomingMessage, OutgoingMessage } from '../../src/kafka/index.js';
@@ -105,13 +105,13 @@ describe('the command handler', () => {
     const { handle, createOrder, transitionOrder, publish } = setup({});
     const command = newCreateOrder();
     await handle(message('CreateOrder', command));
-    expect(createOrder).toHaveBeenCalledWith(command);
+    expect(createOrder).toHaveBeenCalledWith(command, 'kafka:group-1');
     const orderId = randomUUID().toUpperCase();
     await handle(message('CancelOrder', { orderId, reason: 'FRAUD' }));
     await handle(message('CompleteOrder', { orderId }));
     expect(transitionOrder.mock.calls).toEqual([
-      [orderId.toLowerCase(), { name: 'cancel', reason: 'FRAUD' }],
-      [orderId.toLowerCase(), { name: 'complete' }],
+      [orderId.toLowerCase(), { command: 'cancel', payload: { reason: 'FRAUD' } }, 'kafka:group-1'],
+      [orderId.toLowerCase(), { command: 'complete', payload: {} }, 'kafka:group-1'],
     ]);
     expect(publish).not.toHaveBeenCalled();
   });
