@@ -18,8 +18,8 @@ import {
   lastSequence,
   lockOrder,
   markEventsPublished,
-  saveOrderState,
   type StatusChange,
+  saveOrderState,
 } from '../db/orders-repository.js';
 import { createdEvent, eventsOf, type NewEvent, type StoredEvent } from '../domain/events.js';
 import {
@@ -77,7 +77,9 @@ export interface PersistedTransition {
 }
 
 /** The first workflow version's transition request. */
-export type TransitionRequestV1 = { name: 'complete' } | { name: 'cancel'; reason: 'CUSTOMER_REQUESTED' | 'PAYMENT_FAILED' | 'OUT_OF_STOCK' | 'FRAUD' };
+export type TransitionRequestV1 =
+  | { name: 'complete' }
+  | { name: 'cancel'; reason: 'CUSTOMER_REQUESTED' | 'PAYMENT_FAILED' | 'OUT_OF_STOCK' | 'FRAUD' };
 
 const refused = (type: string, message: string) => ApplicationFailure.create({ type, message, nonRetryable: true });
 

@@ -1,7 +1,8 @@
 // The edge: domain error codes and framework errors become HTTP statuses and JSON bodies here,
 // and nowhere else. A 5xx body never carries internals; the log gets the error instead.
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+
 import type { ErrorObject } from 'ajv';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorBody } from '../contracts/schemas.js';
 import { violationsOf } from '../contracts/validation.js';
 import { type ErrorCode, OrderError } from '../domain/order.js';

@@ -224,7 +224,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: OrderService; metr
     '/orders/:orderId/resume',
     {
       schema: {
-        summary: "Bring back an order whose workflow was terminated, reset badly or failed",
+        summary: 'Bring back an order whose workflow was terminated, reset badly or failed',
         description:
           "Starts a new run of the order's workflow from PostgreSQL (status, history, unpublished events). " +
           '409 if a run is open.',

@@ -18,7 +18,6 @@ export { CANCELLATION_REASONS, MAX_DB_INTEGER, MAX_ITEMS_PER_ORDER, ORDER_STATUS
 /** Keywords we add on top of the catalog to bound hostile input; everything else is the catalog's. */
 export const TIGHTENING_KEYWORDS = ['additionalProperties', 'maxItems', 'maxLength', 'maximum', 'minItems'] as const;
 
-
 const uuid = () => Type.String({ format: 'uuid' });
 const currency = () => Type.String({ pattern: '^[A-Z]{3}$' });
 const dateTime = () => Type.String({ format: 'date-time' });

@@ -333,5 +333,8 @@ export function listOrdersQuery(filter: OrderListFilter): { text: string; values
   }
   values.push(filter.limit);
   const where = conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')}`;
-  return { text: `${SELECT_ORDER} ${where} ORDER BY o.created_at DESC, o.order_id DESC LIMIT $${values.length}`, values };
+  return {
+    text: `${SELECT_ORDER} ${where} ORDER BY o.created_at DESC, o.order_id DESC LIMIT $${values.length}`,
+    values,
+  };
 }

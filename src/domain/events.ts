@@ -38,7 +38,8 @@ export function orderCancelledPayload(
 /** Each event's payload, built from the order as its transition left it. */
 export const EVENT_PAYLOADS: { readonly [Type in OrderEventType]: (order: Order) => OrderEventPayload } = {
   OrderCreated: orderCreatedPayload,
-  OrderCompleted: (order) => orderCompletedPayload({ ...order, completedAt: required(order.completedAt, 'completedAt') }),
+  OrderCompleted: (order) =>
+    orderCompletedPayload({ ...order, completedAt: required(order.completedAt, 'completedAt') }),
   OrderCancelled: (order) =>
     orderCancelledPayload({
       ...order,

@@ -37,7 +37,8 @@ export function checkPayload(schema: PayloadSchema, value: unknown, path = ''): 
   const violation = (code: string, message: string): PayloadViolation[] => [{ field: at, code, message }];
   switch (schema.type) {
     case 'object': {
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) return violation('type', 'must be object');
+      if (typeof value !== 'object' || value === null || Array.isArray(value))
+        return violation('type', 'must be object');
       const record = value as Record<string, unknown>;
       const properties = schema.properties ?? {};
       const found: PayloadViolation[] = [];
@@ -83,8 +84,10 @@ export function checkPayload(schema: PayloadSchema, value: unknown, path = ''): 
     case 'number': {
       if (typeof value !== 'number' || !Number.isFinite(value)) return violation('type', `must be ${schema.type}`);
       if (schema.type === 'integer' && !Number.isInteger(value)) return violation('type', 'must be integer');
-      if (schema.minimum !== undefined && value < schema.minimum) return violation('minimum', `must be ≥ ${schema.minimum}`);
-      if (schema.maximum !== undefined && value > schema.maximum) return violation('maximum', `must be ≤ ${schema.maximum}`);
+      if (schema.minimum !== undefined && value < schema.minimum)
+        return violation('minimum', `must be ≥ ${schema.minimum}`);
+      if (schema.maximum !== undefined && value > schema.maximum)
+        return violation('maximum', `must be ≤ ${schema.maximum}`);
       return [];
     }
     case 'boolean':

@@ -15,7 +15,6 @@ export const ORDER_COMMANDS_PARTITIONS = 6;
 export const ORDER_COMMANDS_DLQ_TOPIC = 'ordering.commands.dlq';
 export const ORDER_COMMANDS_DLQ_PARTITIONS = 6;
 
-
 export function createKafka(config: Config, logger: LogSink): Kafka {
   return new Kafka({
     clientId: config.KAFKA_CLIENT_ID,

@@ -3,7 +3,13 @@
 // (bounded) for the workflow to answer with the committed order.
 import type { CreateOrder, Order } from '../contracts/schemas.js';
 import type { Database } from '../db/index.js';
-import { findEventsOfOrder, findOrder, findOrderByCart, findStatusHistory, listOrders } from '../db/orders-repository.js';
+import {
+  findEventsOfOrder,
+  findOrder,
+  findOrderByCart,
+  findStatusHistory,
+  listOrders,
+} from '../db/orders-repository.js';
 import { decideTransition, forbiddenMessage, type TransitionRequest } from '../domain/lifecycle.js';
 import { ErrorCode, OrderError, sameOrderRequest, validateCreateOrder } from '../domain/order.js';
 import { orderIdForCart } from '../ids.js';
@@ -44,7 +50,10 @@ export function createOrderService({ db, workflows, createTimeoutMs, transitionW
     const decision = decideTransition(order.status, request.command);
     if (decision.kind === 'already') return { kind: 'done', order, changed: false };
     if (decision.kind === 'forbidden') {
-      throw new OrderError(ErrorCode.TRANSITION_NOT_ALLOWED, forbiddenMessage(order.orderId, order.status, request.command));
+      throw new OrderError(
+        ErrorCode.TRANSITION_NOT_ALLOWED,
+        forbiddenMessage(order.orderId, order.status, request.command),
+      );
     }
     return undefined;
   }
@@ -132,7 +141,8 @@ export function createOrderService({ db, workflows, createTimeoutMs, transitionW
       if (known !== undefined) return known;
 
       const outcome = await workflows.transition(orderId, request, actor, transitionWaitMs);
-      if (outcome.kind === 'done') return { kind: 'done', order: outcome.result.order, changed: outcome.result.changed };
+      if (outcome.kind === 'done')
+        return { kind: 'done', order: outcome.result.order, changed: outcome.result.changed };
       const now = await requireOrder(orderId);
       if (outcome.kind === 'pending') return { kind: 'accepted', order: now };
       // The run ended meanwhile (the order reached a final status), or an operator ended it.

@@ -8,8 +8,8 @@ import {
   WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
-  WorkflowUpdateFailedError,
   type WorkflowStartOptions,
+  WorkflowUpdateFailedError,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { backoffDelays } from '../backoff.js';
@@ -46,7 +46,12 @@ export interface OrderWorkflowClient {
    * Starts the order's workflow (or joins it, for a repeated command) and waits until the
    * order is committed. Undefined when that took longer than `timeoutMs`.
    */
-  startOrder(orderId: string, command: CreateOrder, actor: string, timeoutMs: number): Promise<CreateOrderResult | undefined>;
+  startOrder(
+    orderId: string,
+    command: CreateOrder,
+    actor: string,
+    timeoutMs: number,
+  ): Promise<CreateOrderResult | undefined>;
   /** Sends the transition as an Update and waits (up to `timeoutMs`) until it is committed. */
   transition(orderId: string, request: TransitionRequest, actor: string, timeoutMs: number): Promise<TransitionOutcome>;
   /** Starts a new run for an order whose workflow is gone; false when a run is open. */
@@ -86,7 +91,12 @@ interface WorkflowStartChoices {
  * Update-with-start of an order's workflow, joining the one already running for a repeated
  * command. Shared with the benchmark's bare-Temporal baseline.
  */
-export function startOrderOperation(orderId: string, command: CreateOrder, taskQueue: string, choices: WorkflowStartChoices = {}) {
+export function startOrderOperation(
+  orderId: string,
+  command: CreateOrder,
+  taskQueue: string,
+  choices: WorkflowStartChoices = {},
+) {
   return new WithStartWorkflowOperation<typeof orderWorkflow>(ORDER_WORKFLOW_TYPE, {
     ...orderWorkflowOptions(orderId, command, taskQueue, choices),
     // Concurrent identical requests join the one running workflow.

@@ -2,12 +2,7 @@
 // checks of what an Update or a signal carries. Everything that reaches a handler is untrusted:
 // an operator can type any JSON (or none) into the Temporal CLI or UI.
 import { ApplicationFailure, condition, log, setHandler } from '@temporalio/workflow';
-import {
-  type CommandName,
-  decodeTransitionRequest,
-  LIFECYCLE,
-  type TransitionRequest,
-} from '../domain/lifecycle.js';
+import { type CommandName, decodeTransitionRequest, LIFECYCLE, type TransitionRequest } from '../domain/lifecycle.js';
 import { sameOrderRequest } from '../domain/order.js';
 import { checkPayload, type PayloadSchema, type PayloadViolation } from '../domain/payload-check.js';
 import {

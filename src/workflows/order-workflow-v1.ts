@@ -9,10 +9,19 @@ import {
   ApplicationFailure,
   allHandlersFinished,
   condition,
-  proxyActivities, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
 import type { Order } from '../contracts/schemas.js';
-import { COMMAND_NAMES, type CommandName, forbiddenMessage, LIFECYCLE, type TransitionRequest } from '../domain/lifecycle.js';
+import {
+  COMMAND_NAMES,
+  type CommandName,
+  forbiddenMessage,
+  LIFECYCLE,
+  type TransitionRequest,
+} from '../domain/lifecycle.js';
 import {
   cancelOrderSignal,
   completeOrderSignal,

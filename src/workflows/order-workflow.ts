@@ -125,7 +125,8 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<Order> {
     const status = projectedStatus();
     const decision = status === undefined ? undefined : decideTransition(status, name);
     if (status !== undefined && decision?.kind !== 'apply') {
-      const reason = decision?.kind === 'already' ? `the order is already ${status}` : forbiddenMessage(orderId, status, name);
+      const reason =
+        decision?.kind === 'already' ? `the order is already ${status}` : forbiddenMessage(orderId, status, name);
       return recordRefusal(state, { via: 'signal', name, reason });
     }
     queue.push({ request: decoded.request, actor: decoded.actor, via: 'signal' });

@@ -95,9 +95,10 @@ const TITLES = new Map(COLUMNS);
 
 // ---- What the transition table says about events ------------------------------------------
 
-/** The event of every order's creation (sequence 0 of its history, command 'create'). */
+/** The event of every order's creation: row 0 of its status history, command 'create'. */
 const CREATION_EVENT: OrderEventType = 'OrderCreated';
 const CREATION_COMMAND = 'create';
+const CREATION_SEQUENCE = 0;
 const TERMINAL_EVENTS = new Set<string>(TERMINAL_EVENT_TYPES);
 const isTerminalEvent = (type: string | undefined) => type !== undefined && TERMINAL_EVENTS.has(type);
 
@@ -168,7 +169,10 @@ async function inSnapshot<T>(db: pg.Pool, read: (client: pg.PoolClient) => Promi
   }
 }
 
-/** The orders of the scenario's carts (with their history and events), and any other order of its (fresh, random) customers. */
+/**
+ * The orders of the scenario's carts, with their history and events, and any other order of
+ * its (fresh, random) customers.
+ */
 function readDatabase(db: pg.Pool, carts: string[], customers: string[]): Promise<DatabaseView> {
   return inSnapshot(db, async (client) => {
     const orders = await client.query<OrderRow>(
@@ -217,9 +221,10 @@ async function settleDatabase(
   if (databaseSettled(database, runs.length)) return { database };
   const unpublished = database.events.filter((event) => !event.published).length;
   const open = database.orders.filter((order) => !isTerminal(order.status)).length;
+  const orders = `${database.orders.length}/${runs.length} orders`;
   return {
     database,
-    note: `database not settled in time: ${database.orders.length}/${runs.length} orders, ${open} not final, ${unpublished} events unpublished`,
+    note: `database not settled in time: ${orders}, ${open} not final, ${unpublished} unpublished events`,
   };
 }
 
@@ -325,7 +330,7 @@ const describeHistory = (history: HistoryRow[]) =>
 /** Row 0 the creation; each next row a transition the table allows from where the previous one left the order. */
 function historyIsChained(history: HistoryRow[]): boolean {
   return history.every((row, index) => {
-    if (row.sequence !== index) return false;
+    if (row.sequence !== CREATION_SEQUENCE + index) return false;
     const previous = history[index - 1];
     if (previous === undefined) return row.command === CREATION_COMMAND && row.from_status === null;
     if (!isCommandName(row.command) || row.from_status !== previous.to_status) return false;
@@ -344,8 +349,9 @@ function historyProblem({ row, history, outbox }: OrderEvidence): string | undef
   if (row === undefined) return undefined;
   if (!historyIsChained(history)) return `history [${describeHistory(history)}] is not a chain from 0`;
   const last = history.at(-1);
-  if (last?.to_status !== row.status)
+  if (last?.to_status !== row.status) {
     return `history ends in ${last?.to_status ?? 'nothing'}, the order is ${row.status}`;
+  }
   const terminalRows = history.filter((change) => isTerminal(change.to_status));
   const terminalRowsExpected = isTerminal(row.status) ? 1 : 0;
   if (terminalRows.length !== terminalRowsExpected) {
@@ -361,7 +367,8 @@ function historyProblem({ row, history, outbox }: OrderEvidence): string | undef
   const terminalEvents = outbox.filter((event) => isTerminalEvent(event.event_type));
   const terminalSequence = terminalRows[0]?.sequence;
   if (terminalEvents.length !== terminalRowsExpected || terminalEvents.some((e) => e.sequence !== terminalSequence)) {
-    return `terminal events ${terminalEvents.map((e) => `${e.event_type}@${e.sequence}`).join(', ') || 'none'}, terminal row at ${terminalSequence ?? 'none'}`;
+    const found = terminalEvents.map((event) => `${event.event_type}@${event.sequence}`).join(', ') || 'none';
+    return `terminal events ${found}, terminal row at ${terminalSequence ?? 'none'}`;
   }
   return undefined;
 }
@@ -382,20 +389,26 @@ function deliveredInOrder(seen: SeenEvent[], sequenceOf: Map<string, number>): b
 }
 
 /**
- * Kafka carries what the outbox holds: every ce_id is a stored event's, OrderCreated's is the
- * one of sequence 0, and the terminal event is one that announces the stored status.
+ * Kafka carries what the outbox holds: every ce_id is a stored event's, of its type, derived
+ * from its stored sequence (OrderCreated's from the creation's); and the terminal event is one
+ * that announces the stored status.
  */
 function kafkaMatchesDatabase({ orderId, row, outbox, seen }: OrderEvidence): boolean {
   if (row === undefined) return true;
-  const outboxIds = new Set(outbox.map((event) => event.event_id));
+  const stored = new Map(outbox.map((event) => [event.event_id, event]));
+  const isStored = ({ headers }: SeenEvent) => {
+    const event = stored.get(headers.ce_id as string);
+    if (event === undefined || event.event_type !== headers.ce_type) return false;
+    return headers.ce_id === eventIdFor(orderId, event.sequence, event.event_type);
+  };
   const createdIds = seen.filter((event) => event.headers.ce_type === CREATION_EVENT).map((e) => e.headers.ce_id);
   const terminalTypes = new Set(seen.map((e) => e.headers.ce_type).filter(isTerminalEvent));
   const announcing = terminalEventsInto(row.status);
   return (
+    seen.every(isStored) &&
+    createdIds.every((id) => id === eventIdFor(orderId, CREATION_SEQUENCE, CREATION_EVENT)) &&
     terminalTypes.size <= 1 &&
-    [...terminalTypes].every((type) => announcing.has(type as string)) &&
-    seen.every((event) => outboxIds.has(event.headers.ce_id as string)) &&
-    createdIds.every((id) => id === eventIdFor(orderId, 0, CREATION_EVENT))
+    [...terminalTypes].every((type) => announcing.has(type as string))
   );
 }
 
@@ -405,10 +418,8 @@ function checkOrder(run: OrderRun, evidence: OrderEvidence, findings: Findings):
   const created = seen.filter((event) => event.headers.ce_type === CREATION_EVENT);
   const terminal = seen.filter((event) => isTerminalEvent(event.headers.ce_type));
   if (row === undefined || created.length === 0 || terminal.length === 0 || run.orderId === undefined) {
-    findings.add(
-      'lost',
-      `order ${run.index} ${orderId}: row=${row?.status ?? 'none'} created=${created.length} terminal=${terminal.length} api=${run.orderId ?? 'none'} ${run.failure ?? ''}`,
-    );
+    const found = `row=${row?.status ?? 'none'} created=${created.length} terminal=${terminal.length}`;
+    findings.add('lost', `order ${run.index} ${orderId}: ${found} api=${run.orderId ?? 'none'} ${run.failure ?? ''}`);
   }
   if (run.orderId !== undefined && run.orderId !== orderId) {
     findings.add('invented', `order ${run.index}: API answered ${run.orderId}, expected ${orderId}`);
@@ -479,10 +490,9 @@ function checkAnswers(records: RequestRecord[], windows: FaultWindow[], findings
     }
   }
   // Allowed, and repeated by the driver, but rare: Temporal did not answer within the API's wait.
+  const counts = [...answered202].map(([op, count]) => `${count}× ${op}`).join(', ');
   const note =
-    answered202.size === 0
-      ? undefined
-      : `202 (not committed within the API's wait, then repeated): ${[...answered202].map(([op, n]) => `${n}× ${op}`).join(', ')}`;
+    answered202.size === 0 ? undefined : `202 (not committed within the API's wait, then repeated): ${counts}`;
   return { expected503, expectedNetwork, note };
 }
 
@@ -556,9 +566,9 @@ export async function checkScenario({
   const answers = checkAnswers(records, windows, findings);
   if (answers.note !== undefined) notes.push(answers.note);
 
-  notes.push(
-    `load ${Math.round((checkStartedAt - startedAt) / 1000)} s, database and Kafka settled and checked in ${Math.round((Date.now() - checkStartedAt) / 1000)} s`,
-  );
+  const seconds = (from: number, to: number) => Math.round((to - from) / 1000);
+  const checking = seconds(checkStartedAt, Date.now());
+  notes.push(`load ${seconds(startedAt, checkStartedAt)} s, database and Kafka settled and checked in ${checking} s`);
   const failed = runs.filter((run) => run.failure !== undefined);
   if (failed.length > 0) {
     violations.push(
@@ -591,10 +601,11 @@ export function formatTable(rows: (FaultRow | { fault: string; error: string })[
   const widths = header.map((title, index) =>
     Math.max(title.length, ...lines.filter((line) => line.length === header.length).map((line) => line[index]!.length)),
   );
+  // The fault's name left-aligned, the numbers right-aligned; an error line as it is.
+  const pad = (cell: string, index: number) =>
+    index === 0 ? cell.padEnd(widths[index]!) : cell.padStart(widths[index]!);
   const format = (cells: string[]) =>
-    cells.length === header.length
-      ? `| ${cells.map((cell, index) => (index === 0 ? cell.padEnd(widths[index]!) : cell.padStart(widths[index]!))).join(' | ')} |`
-      : `| ${cells.join(' | ')} |`;
+    cells.length === header.length ? `| ${cells.map(pad).join(' | ')} |` : `| ${cells.join(' | ')} |`;
   const out = [
     'Fault suite: every column from "lost" to "hung" must be 0.',
     '- lost: an order the test created that is missing from PostgreSQL, or without its OrderCreated or terminal event',

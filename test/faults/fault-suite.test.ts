@@ -233,7 +233,7 @@ describe('fault suite', () => {
       worker = watch(await startWorkerProcess(workerEnv));
       const restartedAt = Date.now();
       notes.push(
-        `killed with ${inFlight} requests in flight; new worker's workflow-task pollers up after ${restartedAt - killedAt} ms`,
+        `killed with ${inFlight} requests in flight; the new worker polled after ${restartedAt - killedAt} ms`,
       );
       if (inFlight === 0) violations.push('no request was in flight when the worker was killed');
       // The orders caught mid-way must still finish: checked by the columns. Here: the load did span the kill.
@@ -266,8 +266,11 @@ describe('fault suite', () => {
         action,
         count: during.filter((run) => run.action === action).length,
       }));
+      const endings = ended.map(({ action, count }) => `${count}× ${action}`).join(', ');
+      const seconds = (from: number) => Math.round((upAt - from) / 1000);
       notes.push(
-        `Kafka down ${Math.round((upAt - downAt) / 1000)} s (${Math.round((upAt - startedAt) / 1000)} s of it starting up); during it ${during.length} orders went all through the API: created, read, then ${ended.map(({ action, count }) => `${count}× ${action}`).join(', ')}`,
+        `Kafka down ${seconds(downAt)} s (${seconds(startedAt)} s of it starting up); ` +
+          `during it ${during.length} orders went all through the API: created, read, then ${endings}`,
       );
       for (const { action } of ended.filter(({ count }) => count === 0)) {
         violations.push(`no order was created, read and ended by ${action} while Kafka was down`);
@@ -441,9 +444,8 @@ async function raceRound(
     const transitions = await transitionsInHistory(records, round, orderId);
     if (transitions === undefined) violations.push(`round ${round}: GET /orders/${orderId}/history failed`);
     else if (transitions.length !== 1 || transitions[0]!.to !== winner) {
-      violations.push(
-        `round ${round}: the history shows ${transitions.map((change) => `${change.command}→${change.to}`).join(', ') || 'no transition'}, expected one into ${winner}`,
-      );
+      const shown = transitions.map((change) => `${change.command}→${change.to}`).join(', ') || 'no transition';
+      violations.push(`round ${round}: the history shows ${shown}, expected one transition, into ${winner}`);
     }
     return { run, winner };
   } finally {

@@ -56,6 +56,7 @@ const PAYLOADS: { readonly [Name in CommandName]: (variant: number) => CommandPa
   complete: () => ({}),
   cancel: (variant) => ({ reason: CANCELLATION_REASONS[variant % CANCELLATION_REASONS.length]! }),
 };
+
 /** What a 5xx or 4xx body must never show: stack frames, source paths, SQL. */
 const INTERNALS = /\bat .+:\d+:\d+|node_modules|\/src\/|\.ts:\d+|\bSELECT\b|\bINSERT\b|\bUPDATE\b|stack/i;
 

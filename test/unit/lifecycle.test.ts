@@ -15,8 +15,7 @@ import {
   TERMINAL_STATUSES,
 } from '../../src/domain/lifecycle.js';
 import { checkPayload } from '../../src/domain/payload-check.js';
-import { orderFromCommand } from '../support/orders.js';
-import { newCreateOrder } from '../support/orders.js';
+import { newCreateOrder, orderFromCommand } from '../support/orders.js';
 
 describe('transition table', () => {
   it('lets a CREATED order complete or cancel, and nothing else move', () => {
@@ -49,7 +48,11 @@ describe('transition table', () => {
   });
 
   it('applies a transition: new status, updatedAt and the fields the command stamps', () => {
-    const order = orderFromCommand('5d1f8f2e-7a8b-4c9d-8e0f-112233445566', newCreateOrder(), '2026-11-30T10:00:00.000Z');
+    const order = orderFromCommand(
+      '5d1f8f2e-7a8b-4c9d-8e0f-112233445566',
+      newCreateOrder(),
+      '2026-11-30T10:00:00.000Z',
+    );
     const at = '2026-11-30T11:00:00.000Z';
     expect(applyTransition(order, { command: 'cancel', payload: { reason: 'FRAUD' } }, at)).toMatchObject({
       status: 'CANCELLED',

@@ -57,7 +57,11 @@ function mockActivities(options: { failCreatedPublishes?: number; refuseTransiti
       transitions.push(input);
       if (refusals > 0) {
         refusals--;
-        throw ApplicationFailure.create({ type: 'PERSISTENCE_REFUSED', message: 'check constraint', nonRetryable: true });
+        throw ApplicationFailure.create({
+          type: 'PERSISTENCE_REFUSED',
+          message: 'check constraint',
+          nonRetryable: true,
+        });
       }
       const known = orders.get(input.orderId);
       if (known === undefined) throw new Error('no such order');
@@ -120,7 +124,12 @@ async function withWorker<T>(
   body: (workflows: OrderWorkflowClient) => Promise<T>,
   { bundle = workflowBundle, taskQueue = `test-${randomUUID()}` } = {},
 ): Promise<T> {
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities });
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: bundle,
+    activities,
+  });
   const workflows = await connectOrderWorkflowClient(
     loadConfig({ TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: taskQueue }),
   );
@@ -264,7 +273,10 @@ describe('orderWorkflow', () => {
       const bogus = { command: 'cancel', payload: { reason: 'BOGUS' } } as unknown as TransitionRequest;
       const error = await workflows.transition(orderId, bogus, 'api:test', 30_000).catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(OrderError);
-      expect(error).toMatchObject({ code: 'VALIDATION_FAILED', details: [expect.objectContaining({ field: '/reason' })] });
+      expect(error).toMatchObject({
+        code: 'VALIDATION_FAILED',
+        details: [expect.objectContaining({ field: '/reason' })],
+      });
       await expect(
         handle.executeUpdate(transitionUpdates.complete, { args: [{}, { actor: 'bad\u0000actor' }] }),
       ).rejects.toMatchObject({ cause: { type: 'VALIDATION_FAILED' } });

@@ -1,0 +1,189 @@
+// What operators do to orders on the real stack, and what must never follow: malformed signals
+// and Updates typed by hand, a terminated workflow, a race of transitions. After each, the order
+// can still reach exactly one final status, with exactly one final event.
+import { Client, Connection } from '@temporalio/client';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Order } from '../../src/contracts/schemas.js';
+import { LIFECYCLE, TERMINAL_EVENT_TYPES } from '../../src/domain/lifecycle.js';
+import { eventIdFor, orderIdForCart, workflowIdForOrder } from '../../src/ids.js';
+import { getOrderStateQuery } from '../../src/workflows/definitions.js';
+import { api } from '../support/api.js';
+import { collectOrderEvents } from '../support/events.js';
+import { newCreateOrder } from '../support/orders.js';
+
+let db: pg.Pool;
+let events: Awaited<ReturnType<typeof collectOrderEvents>>;
+let temporal: Client;
+
+beforeAll(async () => {
+  const env = inject('env');
+  db = new pg.Pool({ connectionString: env.DATABASE_URL, max: 4 });
+  events = await collectOrderEvents(env.KAFKA_BROKERS!.split(','));
+  temporal = new Client({ connection: await Connection.connect({ address: env.TEMPORAL_ADDRESS! }) });
+});
+
+afterAll(async () => {
+  await events?.close();
+  await db?.end();
+  await temporal?.connection.close();
+});
+
+async function createOrder(): Promise<Order> {
+  const response = await api<Order>('POST', '/orders', newCreateOrder());
+  expect(response.status, JSON.stringify(response.body)).toBe(201);
+  return response.body;
+}
+
+const handleOf = (orderId: string) => temporal.workflow.getHandle(workflowIdForOrder(orderId));
+
+/** The order's status history as the API shows it: [command, to] per transition. */
+async function historyOf(orderId: string): Promise<[string, string][]> {
+  const response = await api('GET', `/orders/${orderId}/history`);
+  expect(response.status).toBe(200);
+  return response.body.history.map((change: { command: string; to: string }) => [change.command, change.to]);
+}
+
+/** Exactly one final event on Kafka, after OrderCreated, and the same in the outbox. */
+async function expectOneFinalEvent(orderId: string, finalEvent: string) {
+  const seen = await events.waitFor(orderId, 2);
+  expect(seen.map((event) => event.headers.ce_type)).toEqual(['OrderCreated', finalEvent]);
+  const { rows } = await db.query(
+    'SELECT event_type, sequence FROM order_events WHERE order_id = $1 ORDER BY sequence',
+    [orderId],
+  );
+  expect(rows).toEqual([
+    { event_type: 'OrderCreated', sequence: 0 },
+    { event_type: finalEvent, sequence: 1 },
+  ]);
+  expect(seen[1]?.headers.ce_id).toBe(eventIdFor(orderId, 1, finalEvent));
+  expect(seen.filter((event) => TERMINAL_EVENT_TYPES.includes(event.headers.ce_type as never))).toHaveLength(1);
+}
+
+describe('signals and Updates typed by hand', () => {
+  it('refuses the three bad cancelOrder signals without wedging the order; complete still works', async () => {
+    const order = await createOrder();
+    const handle = handleOf(order.orderId);
+    // What `temporal workflow signal --name cancelOrder --input …` sends: a bad reason, nothing, a string.
+    await handle.signal('cancelOrder', { reason: 'BOGUS' });
+    await handle.signal('cancelOrder');
+    await handle.signal('cancelOrder', 'x');
+    const state = await handle.query(getOrderStateQuery);
+    expect(state).toMatchObject({ status: 'CREATED', refusedCount: 3, pendingTransitions: [] });
+    expect(state.refusedTransitions.every((refusal) => refusal.via === 'signal')).toBe(true);
+
+    const completed = await api<Order>('POST', `/orders/${order.orderId}/complete`);
+    expect(completed.status, JSON.stringify(completed.body)).toBe(200);
+    expect(completed.body.status).toBe('COMPLETED');
+    await expectOneFinalEvent(order.orderId, 'OrderCompleted');
+    expect(await historyOf(order.orderId)).toEqual([
+      ['create', 'CREATED'],
+      ['complete', 'COMPLETED'],
+    ]);
+    const { rows } = await db.query('SELECT status FROM orders WHERE order_id = $1', [order.orderId]);
+    expect(rows[0]?.status).toBe('COMPLETED');
+  });
+
+  it('carries out a good signal, and refuses a malformed Update before it enters history', async () => {
+    const order = await createOrder();
+    const handle = handleOf(order.orderId);
+    await expect(handle.executeUpdate('cancel', { args: [{ reason: 'BOGUS' }] })).rejects.toMatchObject({
+      cause: { type: 'VALIDATION_FAILED' },
+    });
+    await handle.signal('cancelOrder', { reason: 'FRAUD' });
+    expect(await handle.result()).toMatchObject({ status: 'CANCELLED', cancellationReason: 'FRAUD' });
+    await expectOneFinalEvent(order.orderId, 'OrderCancelled');
+    const history = await handle.fetchHistory();
+    const accepted = (history.events ?? []).filter(
+      (event) => event.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === 'cancel',
+    );
+    expect(accepted).toEqual([]);
+    const changes = await api('GET', `/orders/${order.orderId}/history`);
+    expect(changes.body.history[1]).toMatchObject({ command: 'cancel', reason: 'FRAUD', actor: 'temporal:signal' });
+  });
+});
+
+describe('POST /orders/{orderId}/resume', () => {
+  it('brings back an order whose workflow was terminated, republishing what it had not published', async () => {
+    const order = await createOrder();
+    await events.waitFor(order.orderId, 1);
+    await handleOf(order.orderId).terminate('operator mistake');
+    // As if the run had been terminated between committing OrderCreated and publishing it.
+    await db.query('UPDATE order_events SET published_at = NULL WHERE order_id = $1', [order.orderId]);
+
+    const stuck = await api('POST', `/orders/${order.orderId}/complete`);
+    expect(stuck.status).toBe(409);
+    expect(stuck.body).toMatchObject({ code: 'ORDER_NOT_ACTIVE', message: expect.stringContaining('/resume') });
+
+    const resumed = await api<Order>('POST', `/orders/${order.orderId}/resume`);
+    expect(resumed.status, JSON.stringify(resumed.body)).toBe(200);
+    expect(resumed.body).toMatchObject({ orderId: order.orderId, status: 'CREATED' });
+    const again = await api('POST', `/orders/${order.orderId}/resume`);
+    expect(again.status).toBe(409);
+    expect(again.body.code).toBe('ORDER_WORKFLOW_RUNNING');
+
+    const cancelled = await api<Order>('POST', `/orders/${order.orderId}/cancel`, { reason: 'CUSTOMER_REQUESTED' });
+    expect(cancelled.status, JSON.stringify(cancelled.body)).toBe(200);
+    expect(cancelled.body.status).toBe('CANCELLED');
+    // OrderCreated went out again under its own ce_id, then the one final event.
+    const seen = await events.waitFor(order.orderId, 3);
+    expect(seen.map((event) => event.headers.ce_type)).toEqual(['OrderCreated', 'OrderCreated', 'OrderCancelled']);
+    expect(seen[1]?.headers.ce_id).toBe(seen[0]?.headers.ce_id);
+    expect(await historyOf(order.orderId)).toEqual([
+      ['create', 'CREATED'],
+      ['cancel', 'CANCELLED'],
+    ]);
+  });
+
+  it('resumes an order that had reached its final status: the run publishes what is left and ends', async () => {
+    const order = await createOrder();
+    await api('POST', `/orders/${order.orderId}/complete`);
+    await handleOf(order.orderId).result();
+    const resumed = await api<Order>('POST', `/orders/${order.orderId}/resume`);
+    expect(resumed.status).toBe(200);
+    expect(await handleOf(order.orderId).result()).toMatchObject({ status: 'COMPLETED' });
+    expect((await handleOf(order.orderId).describe()).searchAttributes.OrderStatus).toEqual(['COMPLETED']);
+  });
+
+  it('answers 404 for an order that does not exist, and 403 without orders:manage', async () => {
+    const missing = await api('POST', `/orders/${orderIdForCart('00000000-0000-4000-8000-00000000beef')}/resume`);
+    expect(missing.status).toBe(404);
+    const order = await createOrder();
+    const { TOKENS } = await import('../support/stack.js');
+    const forbidden = await api('POST', `/orders/${order.orderId}/resume`, undefined, {
+      authorization: `Bearer ${TOKENS.read}`,
+    });
+    expect(forbidden.status).toBe(403);
+  });
+});
+
+describe('a race of 20 mixed transitions', () => {
+  it('lets exactly one win: 200 for those leading where it went, 409 for the others, one final event', async () => {
+    const order = await createOrder();
+    const requests = Array.from({ length: 20 }, (_, index): 'cancel' | 'complete' =>
+      index % 2 === 0 ? 'cancel' : 'complete',
+    );
+    const responses = await Promise.all(
+      requests.map((command) =>
+        command === 'cancel'
+          ? api<Order>('POST', `/orders/${order.orderId}/cancel`, { reason: 'OUT_OF_STOCK' })
+          : api<Order>('POST', `/orders/${order.orderId}/complete`),
+      ),
+    );
+    const { rows } = await db.query('SELECT status FROM orders WHERE order_id = $1', [order.orderId]);
+    const final = rows[0]?.status as string;
+    const winner = requests.find((command) => LIFECYCLE[command].to === final);
+    expect(winner).toBeDefined();
+    responses.forEach((response, index) => {
+      const command = requests[index] as 'cancel' | 'complete';
+      expect(response.status, JSON.stringify(response.body)).toBe(command === winner ? 200 : 409);
+      if (response.status === 200) expect(response.body.status).toBe(final);
+      else expect(response.body).toMatchObject({ code: 'TRANSITION_NOT_ALLOWED' });
+    });
+    await expectOneFinalEvent(order.orderId, LIFECYCLE[winner as 'cancel' | 'complete'].events[0] as string);
+    expect(await historyOf(order.orderId)).toEqual([
+      ['create', 'CREATED'],
+      [winner, final],
+    ]);
+  });
+});
