@@ -39,6 +39,9 @@ const ORDERS = 250;
 const CONCURRENCY = 24;
 /** When the fault strikes: after this many orders of the scenario have finished. */
 const FAULT_AFTER = 50;
+/** Scenario e: transitions racing on each order, and orders (rounds), one after the other. */
+const RACE_SIZE = 20;
+const RACE_ROUNDS = 10;
 
 const env: Record<string, string> = {
   ...testEnvironment(),
@@ -334,8 +337,9 @@ describe('fault suite', () => {
     });
   });
 
-  it('e. a race of 20 mixed transitions per order: one wins, the others repeat it (200) or lose (409)', async () => {
-    await scenario('e. race of 20 transitions', async () => {
+  it(`e. a race of ${RACE_SIZE} mixed transitions per order: one wins, others repeat (200) or lose (409)`, async () => {
+    const fault = `e. race of ${RACE_SIZE} transitions`;
+    await scenario(fault, async () => {
       await restoreStack();
       const startedAt = Date.now();
       const runs: OrderRun[] = [];
@@ -348,7 +352,7 @@ describe('fault suite', () => {
         runs.push(run);
         if (winner !== undefined) winners.push(winner);
       }
-      const row = await checkOrders('e. race of 20 transitions', runs, records, [], startedAt);
+      const row = await checkOrders(fault, runs, records, [], startedAt);
       // No fault here: each event goes out exactly once, so each order has one terminal event on Kafka.
       if (row.redelivered > 0) violations.push(`${row.redelivered} orders had an event delivered more than once`);
       row.violations.push(...violations);
@@ -363,10 +367,6 @@ describe('fault suite', () => {
 });
 
 // ---- Scenario e: a race of transitions on one order -------------------------------------
-
-/** Transitions racing on each order, and orders (rounds), one after the other. */
-const RACE_SIZE = 20;
-const RACE_ROUNDS = 10;
 
 /** The racing commands of a round: each command allowed on a new order in turn, shuffled so any may arrive first. */
 function racingCommands(): CommandName[] {
@@ -387,8 +387,9 @@ function racingCommands(): CommandName[] {
  */
 function judgeRace(commands: CommandName[], answers: Sent[]): { winner?: OrderStatus; problems: string[] } {
   const shown = new Set(answers.filter(({ outcome }) => outcome === 200).map(({ answer }) => answer?.body?.status));
-  if (shown.size === 0)
+  if (shown.size === 0) {
     return { problems: [`no transition answered 200: ${summarize(answers.map((a) => a.outcome))}`] };
+  }
   if (shown.size > 1) return { problems: [`the 200 answers show different statuses: ${[...shown].join(', ')}`] };
   const winner = [...shown][0] as OrderStatus;
   const problems: string[] = [];
