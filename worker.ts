@@ -28,9 +28,6 @@ import { connectOrderWorkflowClient } from './src/temporal/client.js';
 export const WORKFLOWS_PATH = fileURLToPath(new URL('./src/workflows/index.ts', import.meta.url));
 
 export interface OrderWorker {
-  worker: Worker;
-  /** Republishes events left unpublished past OUTBOX_SWEEP_AFTER_MS; returns how many. */
-  sweepOutbox(): Promise<number>;
   /** Runs until shutdown is requested, then closes the worker's dependencies. */
   run(): Promise<void>;
   shutdown(): void;
@@ -115,8 +112,6 @@ export async function createOrderWorker(
     }),
   });
   return {
-    worker,
-    sweepOutbox: sweeper.sweep,
     async run() {
       try {
         await worker.run();

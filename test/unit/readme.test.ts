@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_VARIABLES } from '../../src/config.js';
+import { LIFECYCLE } from '../../src/domain/lifecycle.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 const scripts = (
@@ -24,5 +25,12 @@ describe('README', () => {
 
   it('names only npm scripts that exist', () => {
     for (const [, name] of readme.matchAll(/npm run ([\w:-]+)/g)) expect(scripts, name).toHaveProperty(name!);
+  });
+
+  it('shows the transition table as the code has it, one row per command', () => {
+    for (const row of Object.values(LIFECYCLE)) {
+      const line = `| ${row.from.join(', ')} | \`${row.name}\` | ${row.to} | ${row.events.join(', ')} |`;
+      expect(readme, row.name).toContain(line);
+    }
   });
 });
