@@ -63,7 +63,8 @@ export const ConfigSchema = Type.Object({
   TRANSITION_WAIT_MS: {
     ...Millis,
     default: 5_000,
-    description: 'How long a transition (complete, cancel) waits for its workflow Update to commit before answering 202.',
+    description:
+      'How long a transition (complete, cancel) waits for its workflow Update to commit before answering 202.',
   },
   API_KEYS: Type.String({
     default: '{}',
