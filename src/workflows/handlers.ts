@@ -1,7 +1,8 @@
-// What both versions of the order workflow share: its state, the createOrder Update, and the
-// checks of what an Update or a signal carries. Everything that reaches a handler is untrusted:
+// What both versions of the order workflow share: its activities, its state, the createOrder
+// Update, and the checks of what an Update or a signal carries. Everything that reaches a handler is untrusted:
 // an operator can type any JSON (or none) into the Temporal CLI or UI.
-import { ApplicationFailure, condition, log, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, condition, log, proxyActivities, setHandler } from '@temporalio/workflow';
+import type { OrderActivities } from '../activities/index.js';
 import { type CommandName, decodeTransitionRequest, LIFECYCLE, type TransitionRequest } from '../domain/lifecycle.js';
 import { sameOrderRequest } from '../domain/order.js';
 import { checkPayload, type PayloadSchema, type PayloadViolation } from '../domain/payload-check.js';
@@ -13,6 +14,13 @@ import {
   REFUSALS_KEPT,
   type RefusedRequest,
 } from './definitions.js';
+
+// Every activity retries failures that may pass (an outage delays an order, never loses it);
+// those that cannot pass are non-retryable and reach the workflow at once.
+export const orderActivities = proxyActivities<OrderActivities>({
+  startToCloseTimeout: '15 seconds',
+  retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
+});
 
 export function newWorkflowState(orderId: string): OrderWorkflowState {
   return {

@@ -9,11 +9,9 @@ import {
   ApplicationFailure,
   allHandlersFinished,
   condition,
-  proxyActivities,
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import type { createActivities } from '../activities/index.js';
 import type { Order } from '../contracts/schemas.js';
 import {
   COMMAND_NAMES,
@@ -31,14 +29,16 @@ import {
   type OrderWorkflowInput,
   transitionUpdates,
 } from './definitions.js';
-import { decodeSignal, decodeUpdate, newWorkflowState, recordRefusal, registerCreateOrder } from './handlers.js';
+import {
+  decodeSignal,
+  decodeUpdate,
+  newWorkflowState,
+  orderActivities,
+  recordRefusal,
+  registerCreateOrder,
+} from './handlers.js';
 
-type Activities = ReturnType<typeof createActivities>;
-
-const { persistOrder, persistTransition, publishOrderEvent } = proxyActivities<Activities>({
-  startToCloseTimeout: '15 seconds',
-  retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
-});
+const { persistOrder, persistTransition, publishOrderEvent } = orderActivities;
 
 export async function orderWorkflowV1(input: OrderWorkflowInput): Promise<Order> {
   const state = newWorkflowState(input.orderId);

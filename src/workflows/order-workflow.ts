@@ -10,12 +10,11 @@ import {
   continueAsNew,
   log,
   patched,
-  proxyActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { createActivities, PublishableEvent } from '../activities/index.js';
+import type { PublishableEvent } from '../activities/index.js';
 import type { Order } from '../contracts/schemas.js';
 import {
   COMMAND_NAMES,
@@ -36,20 +35,20 @@ import {
   type TransitionResult,
   transitionUpdates,
 } from './definitions.js';
-import { decodeSignal, decodeUpdate, newWorkflowState, recordRefusal, registerCreateOrder } from './handlers.js';
+import {
+  decodeSignal,
+  decodeUpdate,
+  newWorkflowState,
+  orderActivities,
+  recordRefusal,
+  registerCreateOrder,
+} from './handlers.js';
 import { orderWorkflowV1 } from './order-workflow-v1.js';
 
 /** Marks runs of the loop; runs whose history lacks it started on orderWorkflowV1 and stay on it. */
 export const LIFECYCLE_ENGINE_PATCH = 'lifecycle-engine';
 
-type Activities = ReturnType<typeof createActivities>;
-
-// Every activity retries failures that may pass (an outage delays an order, never loses it);
-// those that cannot pass are non-retryable and reach the workflow at once.
-const { persistOrder, persistOrderTransition, publishOrderEvent } = proxyActivities<Activities>({
-  startToCloseTimeout: '15 seconds',
-  retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
-});
+const { persistOrder, persistOrderTransition, publishOrderEvent } = orderActivities;
 
 interface Ticket {
   request: TransitionRequest;

@@ -1,33 +1,16 @@
 // What operators do to orders on the real stack, and what must never follow: malformed signals
 // and Updates typed by hand, a terminated workflow, a race of transitions. After each, the order
 // can still reach exactly one final status, with exactly one final event.
-import { Client, Connection } from '@temporalio/client';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Order } from '../../src/contracts/schemas.js';
 import { LIFECYCLE, TERMINAL_EVENT_TYPES } from '../../src/domain/lifecycle.js';
 import { eventIdFor, orderIdForCart, workflowIdForOrder } from '../../src/ids.js';
 import { getOrderStateQuery } from '../../src/workflows/definitions.js';
 import { api } from '../support/api.js';
-import { collectOrderEvents } from '../support/events.js';
 import { newCreateOrder } from '../support/orders.js';
+import { useStackClients } from '../support/stack-clients.js';
 
-let db: pg.Pool;
-let events: Awaited<ReturnType<typeof collectOrderEvents>>;
-let temporal: Client;
-
-beforeAll(async () => {
-  const env = inject('env');
-  db = new pg.Pool({ connectionString: env.DATABASE_URL, max: 4 });
-  events = await collectOrderEvents(env.KAFKA_BROKERS!.split(','));
-  temporal = new Client({ connection: await Connection.connect({ address: env.TEMPORAL_ADDRESS! }) });
-});
-
-afterAll(async () => {
-  await events?.close();
-  await db?.end();
-  await temporal?.connection.close();
-});
+const stack = useStackClients();
 
 async function createOrder(): Promise<Order> {
   const response = await api<Order>('POST', '/orders', newCreateOrder());
@@ -35,7 +18,7 @@ async function createOrder(): Promise<Order> {
   return response.body;
 }
 
-const handleOf = (orderId: string) => temporal.workflow.getHandle(workflowIdForOrder(orderId));
+const handleOf = (orderId: string) => stack.temporal.workflow.getHandle(workflowIdForOrder(orderId));
 
 /** The order's status history as the API shows it: [command, to] per transition. */
 async function historyOf(orderId: string): Promise<[string, string][]> {
@@ -46,9 +29,9 @@ async function historyOf(orderId: string): Promise<[string, string][]> {
 
 /** Exactly one final event on Kafka, after OrderCreated, and the same in the outbox. */
 async function expectOneFinalEvent(orderId: string, finalEvent: string) {
-  const seen = await events.waitFor(orderId, 2);
+  const seen = await stack.events.waitFor(orderId, 2);
   expect(seen.map((event) => event.headers.ce_type)).toEqual(['OrderCreated', finalEvent]);
-  const { rows } = await db.query(
+  const { rows } = await stack.db.query(
     'SELECT event_type, sequence FROM order_events WHERE order_id = $1 ORDER BY sequence',
     [orderId],
   );
@@ -80,7 +63,7 @@ describe('signals and Updates typed by hand', () => {
       ['create', 'CREATED'],
       ['complete', 'COMPLETED'],
     ]);
-    const { rows } = await db.query('SELECT status FROM orders WHERE order_id = $1', [order.orderId]);
+    const { rows } = await stack.db.query('SELECT status FROM orders WHERE order_id = $1', [order.orderId]);
     expect(rows[0]?.status).toBe('COMPLETED');
   });
 
@@ -106,10 +89,10 @@ describe('signals and Updates typed by hand', () => {
 describe('POST /orders/{orderId}/resume', () => {
   it('brings back an order whose workflow was terminated, republishing what it had not published', async () => {
     const order = await createOrder();
-    await events.waitFor(order.orderId, 1);
+    await stack.events.waitFor(order.orderId, 1);
     await handleOf(order.orderId).terminate('operator mistake');
     // As if the run had been terminated between committing OrderCreated and publishing it.
-    await db.query('UPDATE order_events SET published_at = NULL WHERE order_id = $1', [order.orderId]);
+    await stack.db.query('UPDATE order_events SET published_at = NULL WHERE order_id = $1', [order.orderId]);
 
     const stuck = await api('POST', `/orders/${order.orderId}/complete`);
     expect(stuck.status).toBe(409);
@@ -126,7 +109,7 @@ describe('POST /orders/{orderId}/resume', () => {
     expect(cancelled.status, JSON.stringify(cancelled.body)).toBe(200);
     expect(cancelled.body.status).toBe('CANCELLED');
     // OrderCreated went out again under its own ce_id, then the one final event.
-    const seen = await events.waitFor(order.orderId, 3);
+    const seen = await stack.events.waitFor(order.orderId, 3);
     expect(seen.map((event) => event.headers.ce_type)).toEqual(['OrderCreated', 'OrderCreated', 'OrderCancelled']);
     expect(seen[1]?.headers.ce_id).toBe(seen[0]?.headers.ce_id);
     expect(await historyOf(order.orderId)).toEqual([
@@ -170,7 +153,7 @@ describe('a race of 20 mixed transitions', () => {
           : api<Order>('POST', `/orders/${order.orderId}/complete`),
       ),
     );
-    const { rows } = await db.query('SELECT status FROM orders WHERE order_id = $1', [order.orderId]);
+    const { rows } = await stack.db.query('SELECT status FROM orders WHERE order_id = $1', [order.orderId]);
     const final = rows[0]?.status as string;
     const winner = requests.find((command) => LIFECYCLE[command].to === final);
     expect(winner).toBeDefined();

@@ -1,31 +1,15 @@
 // The order lifecycle over HTTP on the real stack: PostgreSQL rows, Temporal workflows and
 // the events on Kafka, checked against the catalog's schemas.
-import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { describe, expect, it } from 'vitest';
 import type { CreateOrder, Order } from '../../src/contracts/schemas.js';
 import { orderIdForCart, workflowIdForOrder } from '../../src/ids.js';
 import { api } from '../support/api.js';
 import { expectValid } from '../support/catalog.js';
-import { collectOrderEvents } from '../support/events.js';
 import { newCreateOrder } from '../support/orders.js';
+import { useStackClients } from '../support/stack-clients.js';
 
-let db: pg.Pool;
-let events: Awaited<ReturnType<typeof collectOrderEvents>>;
-let temporal: Client;
-
-beforeAll(async () => {
-  const env = inject('env');
-  db = new pg.Pool({ connectionString: env.DATABASE_URL, max: 4 });
-  events = await collectOrderEvents(env.KAFKA_BROKERS!.split(','));
-  temporal = new Client({ connection: await Connection.connect({ address: env.TEMPORAL_ADDRESS! }) });
-});
-
-afterAll(async () => {
-  await events?.close();
-  await db?.end();
-  await temporal?.connection.close();
-});
+const stack = useStackClients();
 
 async function createOrder(command: CreateOrder = newCreateOrder()) {
   const response = await api<Order>('POST', '/orders', command);
@@ -34,14 +18,14 @@ async function createOrder(command: CreateOrder = newCreateOrder()) {
 }
 
 async function rowsOf(orderId: string) {
-  const order = await db.query('SELECT * FROM orders WHERE order_id = $1', [orderId]);
-  const items = await db.query('SELECT * FROM order_items WHERE order_id = $1 ORDER BY line_number', [orderId]);
+  const order = await stack.db.query('SELECT * FROM orders WHERE order_id = $1', [orderId]);
+  const items = await stack.db.query('SELECT * FROM order_items WHERE order_id = $1 ORDER BY line_number', [orderId]);
   return { order: order.rows[0], items: items.rows };
 }
 
 async function workflowExists(orderId: string): Promise<boolean> {
   try {
-    await temporal.workflow.getHandle(workflowIdForOrder(orderId)).describe();
+    await stack.temporal.workflow.getHandle(workflowIdForOrder(orderId)).describe();
     return true;
   } catch (error) {
     if (error instanceof WorkflowNotFoundError) return false;
@@ -51,7 +35,7 @@ async function workflowExists(orderId: string): Promise<boolean> {
 
 /** Waits until the order's terminal event arrives, then asserts the whole event stream of the order. */
 async function expectEventStream(orderId: string, types: string[]) {
-  const seen = await events.waitFor(orderId, types.length);
+  const seen = await stack.events.waitFor(orderId, types.length);
   expect(seen.map((event) => event.headers.ce_type)).toEqual(types);
   expect(new Set(seen.map((event) => event.partition)).size).toBe(1);
   for (const event of seen) {
@@ -132,7 +116,7 @@ describe('POST /orders', () => {
     expect(statuses.filter((status) => status === 200)).toHaveLength(11);
     const orderId = orderIdForCart(command.cartId);
     expect(new Set(responses.map((response) => response.body.orderId))).toEqual(new Set([orderId]));
-    const { rows } = await db.query('SELECT count(*)::int AS n FROM orders WHERE cart_id = $1', [command.cartId]);
+    const { rows } = await stack.db.query('SELECT count(*)::int AS n FROM orders WHERE cart_id = $1', [command.cartId]);
     expect(rows[0].n).toBe(1);
     await api('POST', `/orders/${orderId}/cancel`, { reason: 'CUSTOMER_REQUESTED' });
     await expectEventStream(orderId, ['OrderCreated', 'OrderCancelled']);
@@ -186,10 +170,10 @@ describe('POST /orders', () => {
       expect(response.status).toBe(400);
       expect(response.body).toMatchObject({ code: 'VALIDATION_FAILED', message: expect.any(String) });
       expect(response.body.details).toContainEqual(expect.objectContaining({ field, code }));
-      const { rows } = await db.query('SELECT 1 FROM orders WHERE cart_id = $1', [command.cartId]);
+      const { rows } = await stack.db.query('SELECT 1 FROM orders WHERE cart_id = $1', [command.cartId]);
       expect(rows).toHaveLength(0);
       expect(await workflowExists(orderIdForCart(command.cartId))).toBe(false);
-      expect(events.ofOrder(orderIdForCart(command.cartId))).toHaveLength(0);
+      expect(stack.events.ofOrder(orderIdForCart(command.cartId))).toHaveLength(0);
     },
   );
 });
@@ -276,9 +260,10 @@ describe('cancel and complete', () => {
     const terminal = final === 'COMPLETED' ? 'OrderCompleted' : 'OrderCancelled';
     await expectEventStream(order.orderId, ['OrderCreated', terminal]);
     // Give a stray second terminal event the time to show up, if there were one.
-    const { rows } = await db.query('SELECT event_type FROM order_events WHERE order_id = $1 ORDER BY occurred_at', [
-      order.orderId,
-    ]);
+    const { rows } = await stack.db.query(
+      'SELECT event_type FROM order_events WHERE order_id = $1 ORDER BY occurred_at',
+      [order.orderId],
+    );
     expect(rows.map((row) => row.event_type)).toEqual(['OrderCreated', terminal]);
   });
 });
@@ -289,7 +274,7 @@ describe('for operators', () => {
     await api('POST', `/orders/${order.orderId}/cancel`, { reason: 'PAYMENT_FAILED' });
     await expectEventStream(order.orderId, ['OrderCreated', 'OrderCancelled']);
 
-    const handle = temporal.workflow.getHandle(workflowIdForOrder(order.orderId));
+    const handle = stack.temporal.workflow.getHandle(workflowIdForOrder(order.orderId));
     await handle.result();
     const description = await handle.describe();
     expect(description.searchAttributes).toMatchObject({
@@ -306,7 +291,7 @@ describe('for operators', () => {
     let found: string[] = [];
     while (found.length === 0 && Date.now() < deadline) {
       found = [];
-      for await (const workflow of temporal.workflow.list({ query })) found.push(workflow.workflowId);
+      for await (const workflow of stack.temporal.workflow.list({ query })) found.push(workflow.workflowId);
       if (found.length === 0) await new Promise((resolve) => setTimeout(resolve, 200));
     }
     expect(found).toEqual([workflowIdForOrder(order.orderId)]);
