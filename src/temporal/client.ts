@@ -161,9 +161,8 @@ export async function connectOrderWorkflowClient(config: Config): Promise<OrderW
             handle.executeUpdate(transitionUpdates[request.command], { args: [request.payload, { actor }] }),
           );
           if (!outcome.aborted) return { kind: 'done', result: outcome.value };
-          // Out of time: accepted for later if Temporal answers at all, unavailable if not.
-          await workflowExists(workflowIdForOrder(orderId));
-          return { kind: 'pending' };
+          // Out of time: pending if the run is there to carry it out, unavailable if Temporal does not answer.
+          return (await workflowExists(workflowIdForOrder(orderId))) ? { kind: 'pending' } : { kind: 'not-running' };
         } catch (error) {
           if (error instanceof WorkflowNotFoundError) return { kind: 'not-running' };
           const refusal = orderErrorOf(error);
