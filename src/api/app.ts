@@ -69,6 +69,16 @@ export async function buildApp({
     } satisfies ErrorBody),
   );
 
+  // Once closing, every answer closes its connection: a keep-alive client would otherwise hold
+  // the process open until keepAliveTimeout (72 s) after the last request in flight.
+  let draining = false;
+  app.addHook('preClose', async () => {
+    draining = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (draining) reply.header('connection', 'close');
+  });
+
   // Before any route: the rate limit and Swagger each learn of a route only as it is added.
   await app.register(security, { rateLimitPerMinute });
   await app.register(apiDocs);

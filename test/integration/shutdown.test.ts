@@ -64,11 +64,14 @@ describe('graceful shutdown', () => {
       () => api.output.filter((line) => line.includes('incoming request')).length >= 21,
       api,
     );
+    const signalledAt = Date.now();
     api.child.kill('SIGTERM');
 
     const statuses = await Promise.all(responses.map(async (response) => (await response).status));
     expect(statuses.every((status) => status === 201)).toBe(true);
     expect(await api.exited).toBe(0);
+    // Within a deploy's grace period (Kubernetes: 30 s), not when keep-alive connections time out (72 s).
+    expect(Date.now() - signalledAt).toBeLessThan(30_000);
     expect(errorLines(api)).toEqual([]);
     await expect(fetch(`${api.url}/healthz`)).rejects.toThrow();
 
