@@ -23,9 +23,10 @@ ALL_SERVICES=(postgres temporal kafka)
 
 # --- PostgreSQL ---------------------------------------------------------------
 PG_PORT="${PGPORT:-5432}"
-PG_DIR="$STACK/postgres"            # owned by the postgres user
+PG_DIR="$STACK/postgres"            # owned by the postgres user (see pg_resolve_dir)
 PG_DATA="$PG_DIR/data"
 PG_LOG="$PG_DIR/postgres.log"
+PG_OUTSIDE_ROOT="/var/lib/postgresql/oms-stacks"
 PG_DATABASES=(orders orders_test)
 
 # --- Temporal -----------------------------------------------------------------
@@ -179,6 +180,25 @@ pg_bindir() {
   fi
 }
 
+# Where PostgreSQL's files live. As root the server runs as the postgres user, which cannot
+# enter a clone under a 0700 folder (a home directory, by Debian's default): then they live
+# under /var/lib/postgresql, in a folder named after this clone, with a link in .stack.
+pg_resolve_dir() {
+  [[ $EUID -eq 0 ]] && id postgres >/dev/null 2>&1 || return 0
+  runuser -u postgres -- test -x "$REPO" 2>/dev/null && return 0
+  PG_DIR="$PG_OUTSIDE_ROOT/$(printf '%s' "$STACK" | sha256sum | cut -c1-16)"
+  PG_DATA="$PG_DIR/data"
+  PG_LOG="$PG_DIR/postgres.log"
+}
+
+pg_link_outside_dir() {
+  [[ "$PG_DIR" == "$STACK/postgres" ]] && return 0
+  mkdir -p "$PG_OUTSIDE_ROOT"
+  chown postgres:postgres "$PG_OUTSIDE_ROOT"
+  [[ -L "$STACK/postgres" || ! -e "$STACK/postgres" ]] && ln -sfn "$PG_DIR" "$STACK/postgres"
+  return 0
+}
+
 # Run as the postgres user when we are root (the server refuses root).
 as_pg() {
   if [[ $EUID -eq 0 ]]; then (cd "$PG_DIR" && runuser -u postgres -- "$@"); else (cd "$PG_DIR" && "$@"); fi
@@ -196,6 +216,9 @@ pg_ready() { pg_isready -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -t
 
 pg_prepare() {
   pg_install
+  pg_resolve_dir
+  mkdir -p "$STACK"
+  pg_link_outside_dir
   mkdir -p "$PG_DIR"
   if [[ $EUID -eq 0 ]]; then
     chown postgres:postgres "$PG_DIR"
@@ -540,6 +563,7 @@ EOF
 main() {
   local cmd="${1:-}"
   (($#)) && shift
+  pg_resolve_dir
   case "$cmd" in
     start)   take_lock; cmd_start "$@" ;;
     stop)    take_lock; cmd_stop "$@" ;;
