@@ -42,6 +42,8 @@ const FAULT_AFTER = 50;
 /** Scenario e: transitions racing on each order, and orders (rounds), one after the other. */
 const RACE_SIZE = 20;
 const RACE_ROUNDS = 10;
+/** Scenario f: identical CreateOrders sent to both APIs at once. */
+const DUPLICATE_PAIRS = 10;
 
 const env: Record<string, string> = {
   ...testEnvironment(),
@@ -334,6 +336,80 @@ describe('fault suite', () => {
       notes.push(`${interrupted.length} creates interrupted by the kill, then retried`);
       if (interrupted.length === 0) violations.push('no create was interrupted by the kill');
       return [{ from, to: to + 5_000, allow: ['network'] }];
+    });
+  });
+
+  it('f. two APIs and two workers on one task queue: duplicates through both make one order; one worker SIGKILLed', async () => {
+    const fault = 'f. 2 APIs × 2 workers';
+    await scenario(fault, async () => {
+      await restoreStack();
+      const secondWorker = watch(
+        await startWorkerProcess({ ...workerEnv, WORKER_METRICS_ADDRESS: `127.0.0.1:${API_PORT + 3}` }),
+      );
+      const secondApi = watch(await startApiProcess(env, API_PORT + 2));
+      const startedAt = Date.now();
+      const notes: string[] = [];
+      const violations: string[] = [];
+      try {
+        // The same CreateOrder sent to both APIs at once: one order, one 201, the other 200.
+        const pairs: OrderRun[] = [];
+        const pairRecords: RequestRecord[] = [];
+        for (let index = 0; index < DUPLICATE_PAIRS; index++) {
+          const run = newOrderRun(ORDERS * 10 + index, 'complete');
+          const [first, second] = await Promise.all([
+            createOrder({ ...run }, () => api.url, pairRecords),
+            createOrder({ ...run }, () => secondApi.url, pairRecords),
+          ]);
+          if (first === undefined || first !== second) violations.push(`pair ${index}: orders ${first} and ${second}`);
+          run.orderId = first;
+          const created = pairRecords.filter((record) => record.order === run.index && record.op === 'create');
+          if (created.filter((record) => record.outcome === 201).length !== 1) {
+            violations.push(`pair ${index}: ${created.map((record) => record.outcome).join('/')} instead of one 201`);
+          }
+          if (first !== undefined)
+            await sendTransition(pairRecords, secondApi.url, run.index, first, 'complete', index);
+          run.endedAt = Date.now();
+          pairs.push(run);
+        }
+
+        // A load spread over both APIs; one of the two workers is killed mid-way and not restarted.
+        let turn = 0;
+        let faultOver = false;
+        const load = startLoad({
+          baseUrl: () => (turn++ % 2 === 0 ? api.url : secondApi.url),
+          orders: ORDERS,
+          concurrency: CONCURRENCY,
+          keepGoing: () => !faultOver,
+        });
+        try {
+          await waitUntil(`${FAULT_AFTER} finished orders`, () => load.finished() >= FAULT_AFTER, 120_000);
+          const inFlight = load.inFlight();
+          expect(await kill(secondWorker, 'SIGKILL')).toBe('SIGKILL');
+          const killedAt = Date.now();
+          notes.push(`second worker killed with ${inFlight} requests in flight; the first one carried on alone`);
+          await waitUntil(
+            'an order finished after the kill',
+            () => load.runs.some((run) => (run.endedAt ?? 0) > killedAt + 1_000),
+            120_000,
+          );
+        } finally {
+          faultOver = true;
+        }
+        await load.done;
+        const row = await checkOrders(
+          fault,
+          [...pairs, ...load.runs],
+          [...pairRecords, ...load.records],
+          [],
+          startedAt,
+        );
+        row.violations.push(...violations);
+        row.notes.push(`${DUPLICATE_PAIRS} CreateOrders sent to both APIs at once: one order each`, ...notes);
+        return row;
+      } finally {
+        await stopProcess(secondApi);
+        await stopProcess(secondWorker);
+      }
     });
   });
 
