@@ -72,6 +72,28 @@ export const ConfigSchema = Type.Object({
       'JSON object mapping each bearer token to its scopes (orders:create, orders:read, orders:manage). ' +
       'Unset means no token is accepted; `npm start` generates dev tokens.',
   }),
+  JWT_ISSUER: Type.String({
+    default: '',
+    description:
+      'Issuer (`iss`) of the access tokens (JWTs) of the identity provider. Set it with JWT_AUDIENCE and ' +
+      'JWT_JWKS_URL to accept those tokens besides API_KEYS; all three empty, none is accepted.',
+  }),
+  JWT_AUDIENCE: Type.String({
+    default: '',
+    description: 'Audience (`aud`) an access token must name: this service’s identifier at the identity provider.',
+  }),
+  JWT_JWKS_URL: Type.String({
+    default: '',
+    description:
+      'https:// URL of the identity provider’s JSON Web Key Set (http:// only on localhost or 127.0.0.1). ' +
+      'Fetched on the first token, cached, fetched again when a token names a key it does not hold.',
+  }),
+  JWT_ALGORITHMS: Type.String({
+    default: 'RS256,ES256,PS256,EdDSA',
+    description:
+      'Comma-separated signature algorithms an access token may use; asymmetric only ' +
+      '(RS*, PS*, ES* with 256, 384 or 512; EdDSA, Ed25519): a shared secret (HS*) or no signature never passes.',
+  }),
   RATE_LIMIT_PER_MINUTE: Type.Integer({
     minimum: 0,
     maximum: 10_000_000,
@@ -203,6 +225,62 @@ export function parseApiKeys(raw: string): Map<string, Set<Scope>> {
   return keys;
 }
 
+/** Asymmetric JWS algorithms: only the identity provider's private key can sign a token that passes. */
+const JWT_ALGORITHMS_ALLOWED = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
+];
+
+/** Three base64url parts joined by dots (the last empty when unsigned): a bearer token of this shape is a JWT. */
+export const JWT_SHAPE = /^[\w-]+\.[\w-]+\.[\w-]*$/;
+
+export interface JwtSettings {
+  issuer: string;
+  audience: string;
+  jwksUrl: URL;
+  algorithms: string[];
+}
+
+const JWT_REQUIRED = ['JWT_ISSUER', 'JWT_AUDIENCE', 'JWT_JWKS_URL'] as const;
+
+/** The settings of access tokens from an identity provider, or undefined when none is configured. */
+export function jwtSettingsOf(config: Config): JwtSettings | undefined {
+  const problems: string[] = [];
+  const algorithms = config.JWT_ALGORITHMS.split(',').map((algorithm) => algorithm.trim());
+  const refused = algorithms.filter((algorithm) => !JWT_ALGORITHMS_ALLOWED.includes(algorithm));
+  if (refused.length > 0) {
+    problems.push(
+      `JWT_ALGORITHMS: ${refused.map((algorithm) => JSON.stringify(algorithm)).join(', ')} not allowed; ` +
+        `asymmetric ones only, among ${JWT_ALGORITHMS_ALLOWED.join(', ')}`,
+    );
+  }
+  const missing = JWT_REQUIRED.filter((name) => config[name] === '');
+  if (missing.length > 0 && missing.length < JWT_REQUIRED.length) {
+    problems.push(`${JWT_REQUIRED.join(', ')}: set all three or none (${missing.join(', ')} missing)`);
+  }
+  let jwksUrl: URL | undefined;
+  if (config.JWT_JWKS_URL !== '') {
+    jwksUrl = URL.canParse(config.JWT_JWKS_URL) ? new URL(config.JWT_JWKS_URL) : undefined;
+    // Keys fetched in clear text could be swapped on the way; only a local test server may do that.
+    const local = jwksUrl?.protocol === 'http:' && ['localhost', '127.0.0.1'].includes(jwksUrl.hostname);
+    if (jwksUrl?.protocol !== 'https:' && !local) {
+      problems.push('JWT_JWKS_URL: must be an https:// URL (http:// only on localhost or 127.0.0.1)');
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  if (jwksUrl === undefined) return undefined;
+  return { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, jwksUrl, algorithms };
+}
+
 /** The environment variable names the app reads (used by the docker-compose drift test). */
 export const CONFIG_VARIABLES = Object.keys(ConfigSchema.properties) as (keyof Config)[];
 
@@ -219,7 +297,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   );
   if (problems.length > 0) throw new ConfigError(problems);
   const config = candidate as Config;
-  parseApiKeys(config.API_KEYS);
+  const apiKeys = parseApiKeys(config.API_KEYS);
+  if (jwtSettingsOf(config) !== undefined) {
+    // With JWTs accepted, a bearer token of their shape is only ever verified as one: such a key would never match.
+    const jwtShaped = [...apiKeys.keys()].findIndex((token) => JWT_SHAPE.test(token));
+    if (jwtShaped >= 0) {
+      throw new ConfigError([
+        `API_KEYS: token #${jwtShaped + 1} is shaped like a JWT (three base64url parts joined by dots), ` +
+          'so it would be verified as one while JWT_ISSUER is set; choose another token',
+      ]);
+    }
+  }
   return config;
 }
 

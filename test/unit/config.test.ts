@@ -53,3 +53,56 @@ describe('API_KEYS', () => {
     expect(() => loadConfig({ API_KEYS: 'not json' })).toThrow('API_KEYS: is not valid JSON');
   });
 });
+
+describe('JWT settings', () => {
+  const provider = {
+    JWT_ISSUER: 'https://login.acme.test/',
+    JWT_AUDIENCE: 'https://orders.acme.test',
+    JWT_JWKS_URL: 'https://login.acme.test/.well-known/jwks.json',
+  };
+
+  it('are off by default, and accept asymmetric algorithms only', () => {
+    expect(loadConfig({})).toMatchObject({
+      JWT_ISSUER: '',
+      JWT_AUDIENCE: '',
+      JWT_JWKS_URL: '',
+      JWT_ALGORITHMS: 'RS256,ES256,PS256,EdDSA',
+    });
+    expect(loadConfig({ ...provider, JWT_ALGORITHMS: 'ES384,Ed25519' }).JWT_ALGORITHMS).toBe('ES384,Ed25519');
+    expect(() => loadConfig({ ...provider, JWT_ALGORITHMS: 'RS256,HS256,none' })).toThrow(
+      'JWT_ALGORITHMS: "HS256", "none" not allowed',
+    );
+  });
+
+  it('need the issuer, the audience and the key set URL together', () => {
+    expect(() => loadConfig({ JWT_ISSUER: provider.JWT_ISSUER })).toThrow(
+      'JWT_ISSUER, JWT_AUDIENCE, JWT_JWKS_URL: set all three or none (JWT_AUDIENCE, JWT_JWKS_URL missing)',
+    );
+    expect(() => loadConfig({ ...provider, JWT_AUDIENCE: '' })).toThrow('(JWT_AUDIENCE missing)');
+  });
+
+  it('fetch the key set over https, or http on this machine only', () => {
+    for (const url of ['http://127.0.0.1:8080/jwks.json', 'http://localhost/jwks.json']) {
+      expect(() => loadConfig({ ...provider, JWT_JWKS_URL: url }), url).not.toThrow();
+    }
+    for (const url of ['http://login.acme.test/jwks.json', 'http://127.0.0.1.evil.test/', 'ftp://x/', 'not a url']) {
+      expect(() => loadConfig({ ...provider, JWT_JWKS_URL: url }), url).toThrow(
+        'JWT_JWKS_URL: must be an https:// URL (http:// only on localhost or 127.0.0.1)',
+      );
+    }
+  });
+
+  it('refuse a static key shaped like a JWT while access tokens are accepted, without quoting it', () => {
+    const jwtShaped = 'abcdefgh.ijklmnop.qrstuvwx';
+    const API_KEYS = JSON.stringify({ 'checkout-token-0123456789': ['orders:create'], [jwtShaped]: ['orders:read'] });
+    expect(() => loadConfig({ API_KEYS })).not.toThrow();
+    let message = '';
+    try {
+      loadConfig({ ...provider, API_KEYS });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain('API_KEYS: token #2 is shaped like a JWT');
+    expect(message).not.toContain(jwtShaped);
+  });
+});
