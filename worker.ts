@@ -14,11 +14,9 @@ import {
   createKafka,
   ensureTopics,
   ORDER_COMMANDS_DLQ_PARTITIONS,
-  ORDER_COMMANDS_DLQ_TOPIC,
   ORDER_COMMANDS_PARTITIONS,
-  ORDER_COMMANDS_TOPIC,
   ORDER_EVENTS_PARTITIONS,
-  ORDER_EVENTS_TOPIC,
+  orderTopics,
 } from './src/kafka/index.js';
 import { createLogger, type Logger } from './src/logger.js';
 import { createOrderService } from './src/orders/order-service.js';
@@ -62,15 +60,17 @@ export async function createOrderWorker(
 ): Promise<OrderWorker> {
   const db = createDatabase(config, logger);
   const kafka = createKafka(config, logger);
+  const topics = orderTopics(config.KAFKA_TOPIC_PREFIX);
   await ensureTopics(kafka, [
-    { topic: ORDER_EVENTS_TOPIC, numPartitions: ORDER_EVENTS_PARTITIONS },
-    { topic: ORDER_COMMANDS_TOPIC, numPartitions: ORDER_COMMANDS_PARTITIONS },
-    { topic: ORDER_COMMANDS_DLQ_TOPIC, numPartitions: ORDER_COMMANDS_DLQ_PARTITIONS },
+    { topic: topics.events, numPartitions: ORDER_EVENTS_PARTITIONS },
+    { topic: topics.commands, numPartitions: ORDER_COMMANDS_PARTITIONS },
+    { topic: topics.deadLetters, numPartitions: ORDER_COMMANDS_DLQ_PARTITIONS },
   ]);
   const publisher = await createEventPublisher(kafka);
   // One set of publish counters for the workflow's publishes and the sweeper's.
   const outbox = {
     publisher,
+    topic: topics.events,
     eventSource: config.EVENT_SOURCE,
     metrics: createPublishMetrics(Runtime.instance().metricMeter),
   };
@@ -98,16 +98,17 @@ export async function createOrderWorker(
     createTimeoutMs: config.CREATE_ORDER_TIMEOUT_MS,
     transitionWaitMs: config.TRANSITION_WAIT_MS,
   });
+  const consumerGroup = `${config.KAFKA_TOPIC_PREFIX}${config.COMMANDS_CONSUMER_GROUP}`;
   const commands = await startCommandConsumer(config.COMMANDS_ENABLED, kafka, {
-    groupId: config.COMMANDS_CONSUMER_GROUP,
-    topic: ORDER_COMMANDS_TOPIC,
+    groupId: consumerGroup,
+    topic: topics.commands,
     concurrency: ORDER_COMMANDS_PARTITIONS,
     logger,
     handle: createCommandHandler({
       orders,
       deadLetters: publisher,
-      deadLetterTopic: ORDER_COMMANDS_DLQ_TOPIC,
-      consumerGroup: config.COMMANDS_CONSUMER_GROUP,
+      deadLetterTopic: topics.deadLetters,
+      consumerGroup,
       logger,
     }),
   });

@@ -13,7 +13,7 @@ import { buildWorker, WORKER_NODE_FLAGS } from '../scripts/build-worker.js';
 import { buildWorkflowBundle } from '../scripts/build-workflows.js';
 import { type Config, loadConfig } from '../src/config.js';
 import { migrateDatabase } from '../src/db/migrate.js';
-import { createKafka, ensureTopics, ORDER_EVENTS_PARTITIONS, ORDER_EVENTS_TOPIC } from '../src/kafka/index.js';
+import { createKafka, ensureTopics, ORDER_EVENTS_PARTITIONS, orderTopics } from '../src/kafka/index.js';
 import { createLogger } from '../src/logger.js';
 import { type AppProcess, startApiProcess, startWorkerProcess, workerPolls } from '../test/support/processes.js';
 import { spawnChild } from './lib/child.js';
@@ -175,9 +175,16 @@ async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * The bench's own environment on the shared stack: its database, Temporal namespace and Kafka
+ * topics, so its orders never reach the topic real consumers read nor the operators' namespace.
+ */
+const BENCH_ENVIRONMENT = { TEMPORAL_NAMESPACE: 'orders-bench', KAFKA_TOPIC_PREFIX: 'bench.' };
+
 /** Environment of the processes under test: the run's database, task queue and token. */
 function appEnvironment(taskQueue: string): Record<string, string> {
   return {
+    ...BENCH_ENVIRONMENT,
     DATABASE_URL: databaseUrl,
     TEMPORAL_TASK_QUEUE: taskQueue,
     KAFKA_CLIENT_ID: 'order-bench',
@@ -293,7 +300,13 @@ const chunkSizes = (total: number, parts: number) =>
 async function main() {
   const started = Date.now();
   const loadAverageBefore = os.loadavg().map((value) => round(value, 2));
-  const config: Config = loadConfig({ ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' });
+  const config: Config = loadConfig({
+    ...process.env,
+    ...BENCH_ENVIRONMENT,
+    DATABASE_URL: databaseUrl,
+    LOG_LEVEL: 'warn',
+  });
+  const eventsTopic = orderTopics(config.KAFKA_TOPIC_PREFIX).events;
   log(
     `${orders} lifecycles per subject at concurrency ${concurrency}, warm-up ${warmup}, ${rounds} round(s); database ${databaseUrl}`,
   );
@@ -303,9 +316,7 @@ async function main() {
     { ...config, KAFKA_CLIENT_ID: 'order-bench' },
     createLogger({ ...config, LOG_LEVEL: 'fatal' }, 'bench'),
   );
-  await retrying('Kafka', () =>
-    ensureTopics(kafka, [{ topic: ORDER_EVENTS_TOPIC, numPartitions: ORDER_EVENTS_PARTITIONS }]),
-  );
+  await retrying('Kafka', () => ensureTopics(kafka, [{ topic: eventsTopic, numPartitions: ORDER_EVENTS_PARTITIONS }]));
   const scratch = mkdtempSync(join(os.tmpdir(), 'order-bench-'));
   const cleanups: (() => void)[] = [];
   const cpuUsed: Record<string, Record<string, number>> = {};
@@ -323,7 +334,7 @@ async function main() {
   const warm = (lifecycle: Lifecycle) => drive(lifecycle, { count: warmup, concurrency, firstIndex: 1_000_000 });
 
   const outageWatch = watchOutages(servicesOf(config));
-  const events = await retrying('Kafka', () => watchTopic(kafka, ORDER_EVENTS_TOPIC));
+  const events = await retrying('Kafka', () => watchTopic(kafka, eventsTopic));
   let bareWorker: Awaited<ReturnType<typeof startWorkerChild>> | undefined;
   let worker: Pick<AppProcess, 'child' | 'output' | 'peakRssMb' | 'stop'> | undefined;
   let api: (AppProcess & { url: string }) | undefined;

@@ -40,6 +40,9 @@ T_DB="$T_DIR/temporal.db"
 T_LOG="$T_DIR/temporal.log"
 T_PID="$T_DIR/temporal.pid"
 T_SEARCH_ATTRIBUTES=(OrderStatus=Keyword CustomerId=Keyword CartId=Keyword OrderTotal=Int)
+# One namespace per environment on the shared dev server: npm start (default), the test
+# suites, the fault suite and the bench never see each other's workflows.
+T_NAMESPACES=(default orders-test orders-faults orders-bench)
 
 # --- Kafka --------------------------------------------------------------------
 KAFKA_PORT=9092
@@ -348,6 +351,8 @@ temporal_launch() {
     --log-level warn)
   local sa
   for sa in "${T_SEARCH_ATTRIBUTES[@]}"; do args+=(--search-attribute "$sa"); done
+  local ns
+  for ns in "${T_NAMESPACES[@]}"; do [[ "$ns" == default ]] || args+=(--namespace "$ns"); done
   log "temporal: starting dev server on 127.0.0.1:$TEMPORAL_PORT (UI :$TEMPORAL_UI_PORT)"
   launch_detached "$T_PID" "$T_LOG" "$TEMPORAL_BIN" "${args[@]}"
 }
@@ -361,17 +366,28 @@ temporal_wait() {
     ((SECONDS < deadline)) || fail_with_log temporal "$T_LOG" "not SERVING on 127.0.0.1:$TEMPORAL_PORT after ${WAIT_SECONDS}s"
     sleep 0.3
   done
-  # Search attributes: registered by --search-attribute when the namespace is
-  # first created; add any missing ones (e.g. a database from an older setup).
-  list="$("$TEMPORAL_BIN" operator search-attribute list --address "127.0.0.1:$TEMPORAL_PORT" 2>&1)" ||
-    fail_with_log temporal "$T_LOG" "search-attribute list failed: $list"
-  for sa in "${T_SEARCH_ATTRIBUTES[@]}"; do
-    name="${sa%%=*}" type="${sa#*=}"
-    if ! grep -qw -- "$name" <<<"$list"; then
-      "$TEMPORAL_BIN" operator search-attribute create --address "127.0.0.1:$TEMPORAL_PORT" \
-        --name "$name" --type "$type" >/dev/null 2>&1 || missing+=("$name")
-      log "temporal: registered search attribute $name ($type)"
+  # Namespaces and search attributes: made by --namespace and --search-attribute when the
+  # database is new; add any missing ones (a server started by an older setup).
+  local ns address=(--address "127.0.0.1:$TEMPORAL_PORT")
+  for ns in "${T_NAMESPACES[@]}"; do
+    if ! "$TEMPORAL_BIN" operator namespace describe "${address[@]}" --namespace "$ns" >/dev/null 2>&1; then
+      "$TEMPORAL_BIN" operator namespace create "${address[@]}" --namespace "$ns" >/dev/null 2>&1 ||
+        fail_with_log temporal "$T_LOG" "namespace create $ns failed"
+      log "temporal: created namespace $ns"
     fi
+    # A new namespace takes a few seconds to be served everywhere.
+    until list="$("$TEMPORAL_BIN" operator search-attribute list "${address[@]}" --namespace "$ns" 2>&1)"; do
+      ((SECONDS < deadline)) || fail_with_log temporal "$T_LOG" "search-attribute list -n $ns failed: $list"
+      sleep 0.5
+    done
+    for sa in "${T_SEARCH_ATTRIBUTES[@]}"; do
+      name="${sa%%=*}" type="${sa#*=}"
+      if ! grep -qw -- "$name" <<<"$list"; then
+        "$TEMPORAL_BIN" operator search-attribute create "${address[@]}" --namespace "$ns" \
+          --name "$name" --type "$type" >/dev/null 2>&1 || missing+=("$ns/$name")
+        log "temporal: registered search attribute $name ($type) in $ns"
+      fi
+    done
   done
   ((${#missing[@]} == 0)) || fail_with_log temporal "$T_LOG" "search attributes missing: ${missing[*]}"
   log "temporal: ready  127.0.0.1:$TEMPORAL_PORT  (UI http://127.0.0.1:$TEMPORAL_UI_PORT)"

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import type { KafkaMessage } from 'kafkajs';
 import { ConfigError, loadConfig } from '../src/config.js';
-import { createKafka, ORDER_COMMANDS_DLQ_TOPIC, ORDER_EVENTS_TOPIC } from '../src/kafka/index.js';
+import { createKafka, ORDER_COMMANDS_DLQ_TOPIC, ORDER_EVENTS_TOPIC, orderTopics } from '../src/kafka/index.js';
 
 const USAGE = `Usage: npm run events [-- --from-beginning] [-- --dlq]
 
@@ -47,7 +47,7 @@ function formatEvent(topic: string, partition: number, message: KafkaMessage): s
   const { text, parsed } = compact(message.value);
   const payloadOrderId =
     parsed !== null && typeof parsed === 'object' && 'orderId' in parsed ? String(parsed.orderId) : undefined;
-  const deadLetter = topic === ORDER_COMMANDS_DLQ_TOPIC;
+  const deadLetter = topic.endsWith(ORDER_COMMANDS_DLQ_TOPIC);
   // Events are keyed by orderId; a dead-lettered command's key is whatever its sender chose.
   const key = deadLetter ? undefined : message.key?.toString('utf8');
   const orderId = headers.ce_subject ?? payloadOrderId ?? key ?? '-';
@@ -87,7 +87,11 @@ async function main(): Promise<void> {
   };
   const kafka = createKafka({ ...config, KAFKA_CLIENT_ID: 'order-events-tail' }, logger);
 
-  const wanted = values.dlq ? [ORDER_EVENTS_TOPIC, ORDER_COMMANDS_DLQ_TOPIC] : [ORDER_EVENTS_TOPIC];
+  // The environment's topics: the catalog's names after KAFKA_TOPIC_PREFIX.
+  const topicsOfEnvironment = orderTopics(config.KAFKA_TOPIC_PREFIX);
+  const wanted = values.dlq
+    ? [topicsOfEnvironment.events, topicsOfEnvironment.deadLetters]
+    : [topicsOfEnvironment.events];
   const admin = kafka.admin();
   await admin.connect();
   const existing = new Set(await admin.listTopics().finally(() => admin.disconnect()));

@@ -39,6 +39,14 @@ export const ConfigSchema = Type.Object({
     default: '127.0.0.1:9092',
     description: 'Comma-separated host:port list of Kafka bootstrap brokers.',
   }),
+  KAFKA_TOPIC_PREFIX: Type.String({
+    default: '',
+    maxLength: 100,
+    pattern: '^[A-Za-z0-9._-]*$',
+    description:
+      'Put before the name of every topic and consumer group the service uses (test. → test.ordering.orders): ' +
+      'environments sharing one cluster do not see each other. Empty keeps the catalog’s names.',
+  }),
   KAFKA_CLIENT_ID: Type.String({
     minLength: 1,
     default: 'order-service',

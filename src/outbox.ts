@@ -5,7 +5,7 @@ import type { MetricMeter } from '@temporalio/common';
 import type { Database } from './db/index.js';
 import { claimUnpublishedEvents, markEventsPublished } from './db/orders-repository.js';
 import { cloudEventHeaders, type StoredEvent } from './domain/events.js';
-import { type EventPublisher, ORDER_EVENTS_TOPIC } from './kafka/index.js';
+import type { EventPublisher } from './kafka/index.js';
 import type { LogSink } from './logger.js';
 
 /** Counts published and failed publishes, whoever publishes. */
@@ -26,6 +26,8 @@ export function createPublishMetrics(meter: MetricMeter): PublishMetrics {
 
 export interface OutboxPublisher {
   publisher: EventPublisher;
+  /** The environment's ordering.orders (KAFKA_TOPIC_PREFIX). */
+  topic: string;
   /** CloudEvents ce_source of published events. */
   eventSource: string;
   metrics: PublishMetrics;
@@ -33,13 +35,13 @@ export interface OutboxPublisher {
 
 /** Sends stored events to ordering.orders (queued in order: one order's events keep their order on its partition). */
 export async function publishStoredEvents(
-  { publisher, eventSource, metrics }: OutboxPublisher,
+  { publisher, topic, eventSource, metrics }: OutboxPublisher,
   events: StoredEvent[],
 ): Promise<void> {
   try {
     await Promise.all(
       events.map((event) =>
-        publisher.publish(ORDER_EVENTS_TOPIC, {
+        publisher.publish(topic, {
           key: event.orderId,
           value: event.payload,
           headers: cloudEventHeaders(event, eventSource),

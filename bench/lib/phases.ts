@@ -10,7 +10,7 @@ import { createDatabase } from '../../src/db/index.js';
 import { cloudEventHeaders, createdEvent, eventsOf, type NewEvent, type StoredEvent } from '../../src/domain/events.js';
 import { applyTransition, type CommandName, LIFECYCLE } from '../../src/domain/lifecycle.js';
 import { eventIdFor, orderIdForCart, workflowIdForOrder } from '../../src/ids.js';
-import { createEventPublisher, type EventPublisher, ensureTopics } from '../../src/kafka/index.js';
+import { createEventPublisher, type EventPublisher, ensureTopics, orderTopics } from '../../src/kafka/index.js';
 import { createLogger } from '../../src/logger.js';
 import type { PublishMetrics } from '../../src/outbox.js';
 import { startOrderOperation } from '../../src/temporal/client.js';
@@ -199,6 +199,7 @@ export function barePostgresLifecycle(options: { config: Config }) {
   const activities = createActivities({
     db,
     publisher: nothingPublished,
+    topic: orderTopics(options.config.KAFKA_TOPIC_PREFIX).events,
     eventSource: options.config.EVENT_SOURCE,
     metrics: uncounted,
   });

@@ -15,6 +15,21 @@ export const ORDER_COMMANDS_PARTITIONS = 6;
 export const ORDER_COMMANDS_DLQ_TOPIC = 'ordering.commands.dlq';
 export const ORDER_COMMANDS_DLQ_PARTITIONS = 6;
 
+/** The topics of one environment: the catalog's names after its KAFKA_TOPIC_PREFIX. */
+export interface OrderTopics {
+  events: string;
+  commands: string;
+  deadLetters: string;
+}
+
+export function orderTopics(prefix: string): OrderTopics {
+  return {
+    events: `${prefix}${ORDER_EVENTS_TOPIC}`,
+    commands: `${prefix}${ORDER_COMMANDS_TOPIC}`,
+    deadLetters: `${prefix}${ORDER_COMMANDS_DLQ_TOPIC}`,
+  };
+}
+
 export function createKafka(config: Config, logger: LogSink): Kafka {
   return new Kafka({
     clientId: config.KAFKA_CLIENT_ID,

@@ -232,12 +232,17 @@ async function settleDatabase(
  * Waits (bounded) until the fresh consumer has read every message the topic held when the
  * wait began: then anything published for the scenario's orders so far has been seen.
  */
-async function waitForTopicEnd(brokers: string[], events: Collector, timeoutMs: number): Promise<boolean> {
+async function waitForTopicEnd(
+  brokers: string[],
+  topic: string,
+  events: Collector,
+  timeoutMs: number,
+): Promise<boolean> {
   const kafka = new Kafka({ clientId: 'order-faults-admin', brokers, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const offsets = await admin.fetchTopicOffsets('ordering.orders');
+    const offsets = await admin.fetchTopicOffsets(topic);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const seen = new Map<number, number>();
@@ -260,6 +265,7 @@ async function waitForTopicEnd(brokers: string[], events: Collector, timeoutMs: 
  */
 async function readKafka(
   brokers: string[],
+  topic: string,
   openEvents: () => Promise<Collector>,
   expectedIds: Set<string>,
   customers: Set<string>,
@@ -282,7 +288,7 @@ async function readKafka(
   try {
     const kafkaDeadline = Math.max(deadline, Date.now() + 30_000);
     while (!complete(ours()) && Date.now() < kafkaDeadline) await pause(250);
-    const reachedEnd = await waitForTopicEnd(brokers, events, 30_000);
+    const reachedEnd = await waitForTopicEnd(brokers, topic, events, 30_000);
     return { byOrder: ours(), ...(!reachedEnd && { note: 'the consumer did not reach the end of the topic' }) };
   } finally {
     await events.close();
@@ -502,6 +508,8 @@ export interface CheckInput {
   fault: string;
   db: pg.Pool;
   brokers: string[];
+  /** The environment's ordering.orders. */
+  topic: string;
   /** Opens a fresh consumer of the topic (from its beginning). */
   openEvents: () => Promise<Collector>;
   runs: OrderRun[];
@@ -517,6 +525,7 @@ export async function checkScenario({
   fault,
   db,
   brokers,
+  topic,
   openEvents,
   runs,
   records,
@@ -535,7 +544,7 @@ export async function checkScenario({
   const deadline = checkStartedAt + settleTimeoutMs;
   const { database, note: databaseNote } = await settleDatabase(db, runs, deadline);
   // 2. Kafka, read afresh from the beginning: OrderCreated and a terminal event of every order (or the deadline).
-  const { byOrder, note: kafkaNote } = await readKafka(brokers, openEvents, expectedIds, customers, deadline);
+  const { byOrder, note: kafkaNote } = await readKafka(brokers, topic, openEvents, expectedIds, customers, deadline);
   for (const note of [databaseNote, kafkaNote]) if (note !== undefined) notes.push(note);
 
   // 3. Compare: what the test created, what the database holds, what Kafka carries.

@@ -15,7 +15,7 @@ import { migrateDatabase } from '../../src/db/migrate.js';
 import { type CommandName, commandsFrom, LIFECYCLE, type OrderStatus } from '../../src/domain/lifecycle.js';
 import { collectOrderEvents } from '../support/events.js';
 import { type AppProcess, startApiProcess, startWorkerProcess } from '../support/processes.js';
-import { testEnvironment } from '../support/stack.js';
+import { testEnvironment, topicsOf } from '../support/stack.js';
 import { checkScenario, type FaultRow, type FaultWindow, formatTable, rowProblems } from './check.js';
 import {
   CREATED_STATUS,
@@ -48,10 +48,12 @@ const DUPLICATE_PAIRS = 10;
 const env: Record<string, string> = {
   ...testEnvironment(),
   TEMPORAL_TASK_QUEUE: TASK_QUEUE,
+  // An environment of its own on the shared stack (its namespace, topics and consumer groups).
+  TEMPORAL_NAMESPACE: 'orders-faults',
+  KAFKA_TOPIC_PREFIX: 'faults.',
   // A metrics port of its own, and no consumer of ordering.commands: each consumer group gets every
   // command, and the suite's worker must not serve (and be killed serving) those of other test runs.
   COMMANDS_ENABLED: 'false',
-  COMMANDS_CONSUMER_GROUP: 'order-service-commands-faults',
   WORKER_METRICS_ADDRESS: `127.0.0.1:${API_PORT + 1}`,
 };
 // A workflow bundle built once, so that a (re)started worker polls within seconds, as in production.
@@ -175,7 +177,8 @@ function checkOrders(
     fault,
     db,
     brokers,
-    openEvents: () => collectOrderEvents(brokers),
+    topic: topicsOf(env).events,
+    openEvents: () => collectOrderEvents(brokers, topicsOf(env).events),
     runs,
     records,
     windows,

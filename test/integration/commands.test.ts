@@ -5,14 +5,16 @@ import { randomUUID } from 'node:crypto';
 import { type Admin, Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
 import type { CreateOrder } from '../../src/contracts/schemas.js';
 import { orderIdForCart } from '../../src/ids.js';
 import { expectValid } from '../support/catalog.js';
 import { collectOrderEvents } from '../support/events.js';
 import { newCreateOrder } from '../support/orders.js';
+import { testEnvironment, topicsOf } from '../support/stack.js';
 
-const COMMANDS = 'ordering.commands';
-const DLQ = 'ordering.commands.dlq';
+// The test environment's topics (KAFKA_TOPIC_PREFIX), as the worker under test consumes them.
+const { commands: COMMANDS, deadLetters: DLQ } = topicsOf(testEnvironment());
 
 interface DeadLetter {
   key: string | null;
@@ -31,10 +33,11 @@ let closeDeadLetters: () => Promise<void>;
 
 beforeAll(async () => {
   const env = inject('env');
-  groupId = env.COMMANDS_CONSUMER_GROUP!;
+  // The worker's group: the configured one after the environment's prefix.
+  groupId = `${env.KAFKA_TOPIC_PREFIX ?? ''}${loadConfig(env).COMMANDS_CONSUMER_GROUP}`;
   const brokers = env.KAFKA_BROKERS!.split(',');
   db = new pg.Pool({ connectionString: env.DATABASE_URL, max: 4 });
-  events = await collectOrderEvents(brokers);
+  events = await collectOrderEvents(brokers, topicsOf(env).events);
   kafka = new Kafka({ clientId: 'command-tests', brokers, logLevel: logLevel.NOTHING });
   producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();

@@ -4,6 +4,7 @@ import type { Order } from '../../src/contracts/schemas.js';
 import { api } from '../support/api.js';
 import { collectOrderEvents } from '../support/events.js';
 import { newCreateOrder } from '../support/orders.js';
+import { topicsOf } from '../support/stack.js';
 
 describe('health, readiness and metrics', () => {
   it('says the process is up and its dependencies answer', async () => {
@@ -28,7 +29,7 @@ describe('health, readiness and metrics', () => {
   });
 
   it('serves the worker’s Temporal SDK metrics and its own event counters on the worker’s port', async () => {
-    const events = await collectOrderEvents(inject('env').KAFKA_BROKERS!.split(','));
+    const events = await collectOrderEvents(inject('env').KAFKA_BROKERS!.split(','), topicsOf(inject('env')).events);
     try {
       const created = await api<Order>('POST', '/orders', newCreateOrder());
       await events.waitFor(created.body.orderId, 1);

@@ -12,6 +12,7 @@ import { type PublishMetrics, startOutboxSweeper } from '../../src/outbox.js';
 import { api } from '../support/api.js';
 import { collectOrderEvents } from '../support/events.js';
 import { newCreateOrder } from '../support/orders.js';
+import { topicsOf } from '../support/stack.js';
 
 let db: Database;
 let publisher: EventPublisher;
@@ -24,7 +25,7 @@ beforeAll(async () => {
   db = createDatabase(config, logger);
   publisher = await createEventPublisher(createKafka(config, logger));
   sql = new pg.Pool({ connectionString: config.DATABASE_URL, max: 2 });
-  events = await collectOrderEvents(config.KAFKA_BROKERS.split(','));
+  events = await collectOrderEvents(config.KAFKA_BROKERS.split(','), topicsOf(inject('env')).events);
 });
 
 afterAll(async () => {
@@ -43,6 +44,7 @@ async function sweepOnce(): Promise<number> {
   const sweeper = startOutboxSweeper({
     db,
     publisher,
+    topic: topicsOf(inject('env')).events,
     metrics,
     eventSource: '/acme/ordering/order-service',
     logger: createLogger(loadConfig(inject('env')), 'sweeper-test'),

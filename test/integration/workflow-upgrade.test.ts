@@ -13,7 +13,7 @@ import { startServer } from '../../src/server.js';
 import { createOrderWorker, WORKFLOWS_PATH } from '../../worker.js';
 import { collectOrderEvents } from '../support/events.js';
 import { newCreateOrder } from '../support/orders.js';
-import { TOKENS } from '../support/stack.js';
+import { TOKENS, topicsOf } from '../support/stack.js';
 
 const V1_WORKFLOWS_PATH = fileURLToPath(new URL('../fixtures/order-workflow-v1/index.ts', import.meta.url));
 
@@ -33,7 +33,7 @@ let currentBundle: WorkflowBundle;
 beforeAll(async () => {
   const env = inject('env');
   db = new pg.Pool({ connectionString: env.DATABASE_URL, max: 2 });
-  events = await collectOrderEvents(env.KAFKA_BROKERS!.split(','));
+  events = await collectOrderEvents(env.KAFKA_BROKERS!.split(','), topicsOf(env).events);
   const logger = new DefaultLogger('WARN');
   [v1Bundle, currentBundle] = await Promise.all([
     bundleWorkflowCode({ workflowsPath: V1_WORKFLOWS_PATH, logger }),

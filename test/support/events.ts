@@ -11,12 +11,13 @@ export interface SeenEvent {
   payload: Record<string, unknown>;
 }
 
-export async function collectOrderEvents(brokers: string[]) {
+/** Collects the events of `topic`: an environment's ordering.orders (test/support/stack.ts topicsOf). */
+export async function collectOrderEvents(brokers: string[], topic: string) {
   const kafka = new Kafka({ clientId: 'order-tests', brokers, logLevel: logLevel.NOTHING });
   const consumer = kafka.consumer({ groupId: `order-tests-${randomUUID()}` });
   const events: SeenEvent[] = [];
   await consumer.connect();
-  await consumer.subscribe({ topic: 'ordering.orders', fromBeginning: true });
+  await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({
     eachMessage: async ({ message, partition }) => {
       const headers: Record<string, string> = {};

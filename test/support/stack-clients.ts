@@ -3,6 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { collectOrderEvents } from './events.js';
+import { topicsOf } from './stack.js';
 
 export interface StackClients {
   db: pg.Pool;
@@ -13,8 +14,11 @@ export interface StackClients {
 
 export async function connectStackClients(env: Record<string, string>): Promise<StackClients> {
   const db = new pg.Pool({ connectionString: env.DATABASE_URL, max: 4 });
-  const events = await collectOrderEvents((env.KAFKA_BROKERS ?? '').split(','));
-  const temporal = new Client({ connection: await Connection.connect({ address: env.TEMPORAL_ADDRESS ?? '' }) });
+  const events = await collectOrderEvents((env.KAFKA_BROKERS ?? '').split(','), topicsOf(env).events);
+  const temporal = new Client({
+    connection: await Connection.connect({ address: env.TEMPORAL_ADDRESS ?? '' }),
+    namespace: env.TEMPORAL_NAMESPACE ?? 'default',
+  });
   return {
     db,
     events,

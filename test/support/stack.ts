@@ -1,5 +1,6 @@
-// Where the integration tests find the local stack: its own database and task queue, so
-// they never touch what `npm start` serves.
+// Where the integration tests find the local stack: their own database, Temporal namespace,
+// task queue and Kafka topics, so they never touch what `npm start` serves.
+import { orderTopics } from '../../src/kafka/index.js';
 /** Test tokens: one with every scope (the default of the api() helper), and one per scope. */
 export const TOKENS = {
   all: 'test-token-all-scopes-0001',
@@ -15,18 +16,22 @@ const API_KEYS = {
   [TOKENS.manage]: ['orders:manage'],
 };
 
+/** The topics of a test environment (its KAFKA_TOPIC_PREFIX). */
+export const topicsOf = (env: Record<string, string | undefined>) => orderTopics(env.KAFKA_TOPIC_PREFIX ?? '');
+
 export function testEnvironment(): Record<string, string> {
   return {
     DATABASE_URL: process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/orders_test',
     TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
     TEMPORAL_TASK_QUEUE: 'orders-test',
+    // An environment of its own on the shared stack: its namespace, topics and consumer groups.
+    TEMPORAL_NAMESPACE: 'orders-test',
+    KAFKA_TOPIC_PREFIX: 'test.',
     KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? '127.0.0.1:9092',
     PORT: '0',
     LOG_LEVEL: 'warn',
     TRANSITION_WAIT_MS: '10000',
     API_KEYS: JSON.stringify(API_KEYS),
     RATE_LIMIT_PER_MINUTE: '0',
-    // Offsets of ordering.commands of their own: test runs never share them with `npm start`.
-    COMMANDS_CONSUMER_GROUP: 'order-service-commands-test',
   };
 }
