@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/ensure-deps.sh
+# Schemathesis, for test/integration/openapi-fuzz.test.ts (scripts/fuzz-api.sh checks it again).
+bash scripts/ensure-schemathesis.sh >/dev/null
 # The browser tests drive Debian's Chromium (playwright-core never downloads a browser).
 if [[ ! -x /usr/bin/chromium ]]; then
   echo "[test] installing Debian's chromium for the browser tests" >&2

@@ -3,7 +3,7 @@
 import { pathToFileURL } from 'node:url';
 import { buildApp } from './api/app.js';
 import { createApiMetrics } from './api/metrics.js';
-import { type Config, loadConfig, parseApiKeys } from './config.js';
+import { type Config, jwtSettingsOf, loadConfig, parseApiKeys } from './config.js';
 import { createDatabase } from './db/index.js';
 import { countUnpublishedEvents } from './db/orders-repository.js';
 import { createKafka, createKafkaProbe } from './kafka/index.js';
@@ -26,6 +26,7 @@ export async function startServer(config: Config) {
     orders,
     logger,
     apiKeys: parseApiKeys(config.API_KEYS),
+    jwt: jwtSettingsOf(config),
     bodyLimit: config.BODY_LIMIT_BYTES,
     rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
     metrics: createApiMetrics(() => countUnpublishedEvents(db)),

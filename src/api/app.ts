@@ -1,11 +1,11 @@
 // The HTTP gateway: a Fastify instance with its dependencies passed in, nothing global.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyBaseLogger } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Scope } from '../config.js';
-import type { ErrorBody } from '../contracts/schemas.js';
 import { createCoercingAjv, createExactAjv } from '../contracts/validation.js';
 import type { OrderService } from '../orders/order-service.js';
-import { sendError } from './errors.js';
+import type { JwtOptions } from './auth.js';
+import { sendError, sendRouteMiss } from './errors.js';
 import type { ApiMetrics } from './metrics.js';
 import { orderRoutes } from './order-routes.js';
 import { apiDocs } from './plugins/docs.js';
@@ -18,6 +18,8 @@ export interface AppDependencies {
   orders: OrderService;
   logger: FastifyBaseLogger;
   apiKeys: Map<string, Set<Scope>>;
+  /** Access tokens from an identity provider; unset, only the API_KEYS tokens are accepted. */
+  jwt?: JwtOptions | undefined;
   /** Largest accepted request body, in bytes. */
   bodyLimit: number;
   /** Requests per minute per token (per address without one); 0 switches the limit off. */
@@ -25,6 +27,27 @@ export interface AppDependencies {
   /** Checks each dependency for /readyz: the names of those that do not answer. */
   readiness?: () => Promise<string[]>;
   metrics?: ApiMetrics;
+}
+
+/**
+ * The methods each route path answers, to tell a wrong method (405) from a wrong path (404).
+ * Our routes put a parameter in a whole segment (`:orderId`) and a wildcard only at the end.
+ */
+function createRouteMethods() {
+  const routes: { pattern: RegExp; methods: string[] }[] = [];
+  const segmentPattern = (segment: string) =>
+    segment === '*' ? '.*' : segment.startsWith(':') ? '[^/]+' : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return {
+    add(url: string, method: string | string[]) {
+      const pattern = new RegExp(`^${url.split('/').map(segmentPattern).join('/')}$`);
+      routes.push({ pattern, methods: Array.isArray(method) ? method : [method] });
+    },
+    /** Every method some route answers at `path`, sorted; empty when no route has the path. */
+    allowedAt(path: string): string[] {
+      const methods = routes.filter((route) => route.pattern.test(path)).flatMap((route) => route.methods);
+      return [...new Set(methods)].sort();
+    },
+  };
 }
 
 /** Two validators: bodies are taken as sent (a "5" is not a 5); path and query strings are coerced. */
@@ -38,6 +61,7 @@ export async function buildApp({
   orders,
   logger,
   apiKeys,
+  jwt,
   bodyLimit,
   rateLimitPerMinute,
   readiness,
@@ -58,16 +82,28 @@ export async function buildApp({
 
   // JSON only: a text/plain body is refused with 415 rather than parsed as a string.
   app.removeContentTypeParser('text/plain');
+  // Routes that take no body (complete, resume) accept an empty one: clients send it with a JSON
+  // content type. Routes with a body schema still refuse it (EMPTY_BODY).
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, json, done) => {
+    if (json === '' && request.routeOptions.schema?.body === undefined) return done(null, undefined);
+    parseJson(request, json as string, done);
+  });
   const validatorFor = createValidators();
   app.setValidatorCompiler(({ schema, httpPart }) => validatorFor(httpPart).compile(schema));
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
-  app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send({
-      code: 'ROUTE_NOT_FOUND',
-      message: `no route ${request.method} ${request.url.split('?')[0]}`,
-      details: [],
-    } satisfies ErrorBody),
-  );
+
+  const routeMethods = createRouteMethods();
+  app.addHook('onRoute', (route) => routeMethods.add(route.url, route.method));
+  const routeMiss = (request: FastifyRequest, reply: FastifyReply) =>
+    sendRouteMiss(request, reply, routeMethods.allowedAt(request.url.split('?')[0] ?? ''));
+  app.setNotFoundHandler(routeMiss);
+  // Answered before the body is read: a body (malformed, empty, of any type) must not turn a
+  // wrong path into a 400 or a wrong method into a 415.
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.is404) return routeMiss(request, reply);
+  });
 
   // Once closing, every answer closes its connection: a keep-alive client would otherwise hold
   // the process open until keepAliveTimeout (72 s) after the last request in flight.
@@ -82,7 +118,7 @@ export async function buildApp({
   // Before any route: the rate limit and Swagger each learn of a route only as it is added.
   await app.register(security, { rateLimitPerMinute });
   await app.register(apiDocs);
-  await app.register(requestContext, { apiKeys });
+  await app.register(requestContext, { apiKeys, jwt });
   if (metrics !== undefined) await app.register(httpMetrics, { metrics });
   await app.register(healthRoutes, { readiness });
   await app.register(orderRoutes, { orders, metrics });

@@ -32,6 +32,21 @@ function body(code: string, message: string, details: ErrorBody['details'] = [])
   return { code, message, details };
 }
 
+/**
+ * A request no route serves: 405 with `Allow` when routes answer the path with other methods
+ * (`allowedMethods`), 404 when none has the path.
+ */
+export function sendRouteMiss(request: FastifyRequest, reply: FastifyReply, allowedMethods: readonly string[]) {
+  if (allowedMethods.length === 0 || allowedMethods.includes(request.method)) {
+    return reply.status(404).send(body('ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`));
+  }
+  const allow = allowedMethods.join(', ');
+  return reply
+    .status(405)
+    .header('allow', allow)
+    .send(body('METHOD_NOT_ALLOWED', `${request.method} is not allowed here; this route allows ${allow}`));
+}
+
 export function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply) {
   if (error instanceof OrderError) {
     return reply.status(STATUS_OF_CODE[error.code]).send(body(error.code, error.message, error.details));

@@ -22,13 +22,34 @@ const PendingOrder = Type.Object(
   { description: 'The order service has the command; the order is not committed yet. GET it later.' },
 );
 
+/** A valid CreateOrder, the example of POST /orders in the OpenAPI document (and Swagger UI's "Try it out"). */
+const CREATE_ORDER_EXAMPLE: CreateOrder = {
+  cartId: '6f1c2a3b-0000-4000-8000-00000000a001',
+  customerId: '5d1f8f2e-7a8b-4c9d-8e0f-112233445566',
+  items: [{ productId: 'a1a1a1a1-0000-4000-8000-000000000001', quantity: 2, unitPrice: 1250 }],
+  total: 2500,
+  currency: 'EUR',
+  paymentAuthorizationId: 'pa_123',
+};
+
+/** Orders per page of GET /orders when the caller names no `limit`. */
+const DEFAULT_PAGE_SIZE = 20;
+
+const DATE_TIME_BOUND =
+  'RFC 3339, any offset; years 1970 to 9999. A leap second (23:59:60) is read as the second after 23:59:59.';
+
 const ListOrdersQuery = Type.Object(
   {
     customerId: Type.Optional(Type.String({ format: 'uuid' })),
     status: Type.Optional(Type.Unsafe<Order['status']>({ type: 'string', enum: [...ORDER_STATUSES] })),
-    createdFrom: Type.Optional(Type.String({ format: 'date-time', description: 'Inclusive lower bound of createdAt' })),
-    createdTo: Type.Optional(Type.String({ format: 'date-time', description: 'Exclusive upper bound of createdAt' })),
-    limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+    createdFrom: Type.Optional(
+      Type.String({ format: 'date-time', description: `Inclusive lower bound of createdAt. ${DATE_TIME_BOUND}` }),
+    ),
+    createdTo: Type.Optional(
+      Type.String({ format: 'date-time', description: `Exclusive upper bound of createdAt. ${DATE_TIME_BOUND}` }),
+    ),
+    // Optional with a default: Ajv fills it in, and the OpenAPI parameter says `required: false`.
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: DEFAULT_PAGE_SIZE })),
     cursor: Type.Optional(Type.String({ maxLength: 200, description: 'nextCursor of the previous page' })),
   },
   { additionalProperties: false },
@@ -57,8 +78,8 @@ const StatusChange = Type.Object({
   occurredAt: Type.String({ format: 'date-time' }),
 });
 
-/** Who is calling, for the order's status history: the digest id of their token, never the token. */
-const actorOf = (request: FastifyRequest) => `api:${request.tokenId ?? 'anonymous'}`;
+/** Who is calling, for the order's status history: a static key's digest id (never the key), or a token's subject. */
+const actorOf = (request: FastifyRequest) => request.caller ?? 'anonymous';
 
 const errors = {
   400: ErrorBody,
@@ -70,6 +91,10 @@ const errors = {
   500: ErrorBody,
   503: ErrorBody,
 };
+/** Besides `errors`, on a route with an order id in its path: an id over the router's limit is 414. */
+const orderErrors = { ...errors, 414: ErrorBody };
+/** Besides `orderErrors`, on a POST: a body over BODY_LIMIT_BYTES is 413, one that is not JSON 415. */
+const postErrors = { ...orderErrors, 413: ErrorBody, 415: ErrorBody };
 const security = [{ bearer: [] }];
 
 export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: OrderService; metrics?: ApiMetrics }> = async (
@@ -89,7 +114,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: OrderService; metr
     {
       schema: {
         summary: 'Create an order from a checked-out cart (CreateOrder)',
-        body: CreateOrder,
+        body: { ...CreateOrder, examples: [CREATE_ORDER_EXAMPLE] },
         response: {
           201: Order,
           200: Order,
@@ -131,7 +156,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: OrderService; metr
       },
       config: { scope: 'orders:read' },
     },
-    async (request) => orders.listOrders(request.query),
+    async (request) => orders.listOrders({ ...request.query, limit: request.query.limit ?? DEFAULT_PAGE_SIZE }),
   );
 
   app.get(
@@ -140,7 +165,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: OrderService; metr
       schema: {
         summary: 'Get an order (GetOrder)',
         params: OrderParams,
-        response: { 200: Order, ...errors },
+        response: { 200: Order, ...orderErrors },
         security,
       },
       config: { scope: 'orders:read' },
@@ -154,7 +179,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: OrderService; metr
       schema: {
         summary: 'The events of an order, with their publish state',
         params: OrderParams,
-        response: { 200: Type.Object({ orderId: Type.String(), events: Type.Array(OrderEvent) }), ...errors },
+        response: { 200: Type.Object({ orderId: Type.String(), events: Type.Array(OrderEvent) }), ...orderErrors },
         security,
       },
       config: { scope: 'orders:read' },
@@ -181,7 +206,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: OrderService; metr
       schema: {
         summary: 'The status history of an order: every transition, who asked and why',
         params: OrderParams,
-        response: { 200: Type.Object({ orderId: Type.String(), history: Type.Array(StatusChange) }), ...errors },
+        response: { 200: Type.Object({ orderId: Type.String(), history: Type.Array(StatusChange) }), ...orderErrors },
         security,
       },
       config: { scope: 'orders:read' },
@@ -206,7 +231,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: OrderService; metr
             'workflow (an Update): 200 once committed, 202 if it did not answer within TRANSITION_WAIT_MS.',
           params: OrderParams,
           ...(takesBody && { body: Type.Unsafe<Record<string, unknown>>(definition.payloadSchema) }),
-          response: { 200: Order, 202: Order, ...errors },
+          response: { 200: Order, 202: Order, ...postErrors },
           security,
         },
         config: { scope: 'orders:manage' },
@@ -229,7 +254,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: OrderService; metr
           "Starts a new run of the order's workflow from PostgreSQL (status, history, unpublished events). " +
           '409 if a run is open.',
         params: OrderParams,
-        response: { 200: Order, ...errors },
+        response: { 200: Order, ...postErrors },
         security,
       },
       config: { scope: 'orders:manage' },

@@ -45,6 +45,7 @@ export const CreateOrder = Type.Object(
     customerId: Type.String({ description: 'Identifier of the customer placing the order', format: 'uuid' }),
     items: Type.Array(orderItem(), {
       description: 'The items in the order',
+      minItems: 1,
       maxItems: MAX_ITEMS_PER_ORDER,
     }),
     total: Type.Integer({

@@ -103,13 +103,17 @@ export function createOrderService({ db, workflows, createTimeoutMs, transitionW
     /** One page of orders, newest first, and the cursor of the next page (null on the last one). */
     async listOrders(query: OrderListQuery): Promise<{ orders: Order[]; nextCursor: string | null }> {
       const { cursor, limit, ...filter } = query;
+      // PostgreSQL gets UTC only: it refuses offsets of ±16:00 and beyond, which RFC 3339 allows.
       for (const field of ['createdFrom', 'createdTo'] as const) {
         const value = filter[field];
-        if (value !== undefined && !storableTime(value)) {
+        if (value === undefined) continue;
+        const instant = utcInstant(value);
+        if (instant === undefined) {
           throw new OrderError(ErrorCode.VALIDATION_FAILED, `${field} is out of range`, [
             { field: `querystring/${field}`, code: 'OUT_OF_RANGE', message: 'must be between years 1970 and 9999' },
           ]);
         }
+        filter[field] = instant;
       }
       const after = cursor === undefined ? undefined : decodeCursor(cursor);
       // One more than asked tells whether another page follows.
@@ -179,10 +183,30 @@ export interface OrderListQuery {
   limit: number;
 }
 
-/** A time PostgreSQL stores and JavaScript dates round-trip: years 1970 to 9999. */
-function storableTime(value: string): boolean {
-  const time = Date.parse(value);
-  return !Number.isNaN(time) && time >= 0 && time < Date.UTC(10_000, 0, 1);
+/** An RFC 3339 date-time as the OpenAPI `date-time` format admits it: `T` or a space, any fraction, `Z` or an offset. */
+const RFC_3339_DATE_TIME =
+  /^(\d{4}-\d{2}-\d{2})[Tt\s](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:[Zz]|([+-])(\d{2})(?::?(\d{2}))?)$/;
+
+/**
+ * The instant `value` names, in UTC to the millisecond (`2026-01-01T00:00:00.000Z`), or undefined
+ * when it is no RFC 3339 date-time or falls outside years 1970 to 9999 (what PostgreSQL stores and
+ * JavaScript dates round-trip). A leap second (23:59:60) is the second after 23:59:59, as
+ * PostgreSQL reads it. A finer fraction rounds up to the next millisecond: createdAt is stored to
+ * the millisecond, so the bound selects the same orders.
+ */
+function utcInstant(value: string): string | undefined {
+  const match = RFC_3339_DATE_TIME.exec(value);
+  if (match === null) return undefined;
+  const [, date, hours, minutes, seconds, fraction = '', sign, offsetHours = '0', offsetMinutes = '0'] = match;
+  const leapSecond = seconds === '60';
+  const local = Date.parse(`${date}T${hours}:${minutes}:${leapSecond ? '59' : seconds}Z`);
+  // Date.parse rolls 2026-02-30 over into March; the schema refuses it, and so does this.
+  if (Number.isNaN(local) || new Date(local).toISOString().slice(0, 10) !== date) return undefined;
+  const milliseconds = Number(fraction.slice(0, 3).padEnd(3, '0')) + (/[1-9]/.test(fraction.slice(3)) ? 1 : 0);
+  const offset = (sign === '-' ? -1 : 1) * (Number(offsetHours) * 60 + Number(offsetMinutes)) * 60_000;
+  const time = local + (leapSecond ? 1000 : 0) + milliseconds - offset;
+  if (time < 0 || time >= Date.UTC(10_000, 0, 1)) return undefined;
+  return new Date(time).toISOString();
 }
 
 /** Opaque to callers: the keyset position after which the next page starts. */
@@ -193,13 +217,14 @@ function encodeCursor(order: Order): string {
 function decodeCursor(cursor: string): { createdAt: string; orderId: string } {
   try {
     const [createdAt, orderId] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    // A forged cursor's time reaches PostgreSQL as UTC too, or not at all.
+    const after = typeof createdAt === 'string' ? utcInstant(createdAt) : undefined;
     if (
-      typeof createdAt === 'string' &&
-      storableTime(createdAt) &&
+      after !== undefined &&
       typeof orderId === 'string' &&
       /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(orderId)
     ) {
-      return { createdAt, orderId };
+      return { createdAt: after, orderId };
     }
   } catch {
     // falls through to the error below

@@ -11,8 +11,10 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse } from 'yaml';
 import { CreateOrder, ErrorBody, Order } from '../../src/contracts/schemas.js';
 import { LIFECYCLE } from '../../src/domain/lifecycle.js';
+import { validateCreateOrder } from '../../src/domain/order.js';
 import { api } from '../support/api.js';
 import { newCreateOrder } from '../support/orders.js';
+import { topicsOf } from '../support/stack.js';
 
 const json = (schema: unknown) => JSON.parse(JSON.stringify(schema));
 
@@ -89,6 +91,43 @@ describe('OpenAPI document at /docs/json', () => {
     }
     expect(spec.paths['/orders/{orderId}/complete'].post.requestBody).toBeUndefined();
   });
+
+  it('states the rules the API enforces that JSON Schema can say', () => {
+    const createOrder = spec.paths['/orders'].post.requestBody.content['application/json'].schema;
+    expect(createOrder.properties.items).toMatchObject({ minItems: 1, maxItems: 500 });
+
+    const parameters = spec.paths['/orders'].get.parameters as { name: string; required?: boolean }[];
+    const limit = parameters.find((parameter) => parameter.name === 'limit');
+    expect(limit).toMatchObject({ in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 } });
+    // A parameter with a default is not required: the API fills it in.
+    expect(parameters.filter((parameter) => parameter.required === true)).toEqual([]);
+    for (const name of ['createdFrom', 'createdTo']) {
+      expect(
+        parameters.find((parameter) => parameter.name === name),
+        name,
+      ).toMatchObject({
+        schema: { format: 'date-time' },
+        description: expect.stringContaining('any offset'),
+      });
+    }
+  });
+
+  it('lists every status a route can answer: 414 for an overlong id, 413 and 415 for a POST body', () => {
+    for (const [path, methods] of Object.entries<Record<string, any>>(spec.paths)) {
+      for (const [method, operation] of Object.entries<any>(methods)) {
+        const statuses = Object.keys(operation.responses);
+        if (path.includes('{orderId}')) expect(statuses, `${method} ${path}`).toContain('414');
+        if (method === 'post') expect(statuses, `${method} ${path}`).toEqual(expect.arrayContaining(['413', '415']));
+      }
+    }
+  });
+
+  it('gives POST /orders an example that the API would accept', () => {
+    const example = spec.paths['/orders'].post.requestBody.content['application/json'].example;
+    const ajv = addFormats.default(new Ajv({ strict: false }));
+    expect(ajv.validate(json(CreateOrder), example), ajv.errorsText()).toBe(true);
+    expect(validateCreateOrder(example)).toEqual([]);
+  });
 });
 
 interface KafkaEvent {
@@ -150,7 +189,7 @@ describe('events on ordering.orders', () => {
     });
     consumer = kafka.consumer({ groupId: `documents-test-${randomUUID()}` });
     await consumer.connect();
-    await consumer.subscribe({ topic: 'ordering.orders', fromBeginning: true });
+    await consumer.subscribe({ topic: topicsOf(inject('env')).events, fromBeginning: true });
     await consumer.run({
       eachMessage: async ({ topic, partition, message }) => {
         seen.push({
@@ -219,7 +258,7 @@ describe('events on ordering.orders', () => {
   it('every event on the topic so far (this run and before) validates against asyncapi.yaml', async () => {
     const admin = kafka.admin();
     await admin.connect();
-    const ends = await admin.fetchTopicOffsets('ordering.orders').finally(() => admin.disconnect());
+    const ends = await admin.fetchTopicOffsets(topicsOf(inject('env')).events).finally(() => admin.disconnect());
     await waitUntil(
       () => ends.every(({ partition, high }) => (consumed.get(partition) ?? 0n) >= BigInt(high)),
       'the consumer to reach the end of ordering.orders',
@@ -236,6 +275,8 @@ describe('events on ordering.orders', () => {
 describe('dead letters on ordering.commands.dlq', () => {
   it('carry the headers asyncapi.yaml promises, with the command as it was sent', async () => {
     const { headers: validate } = messageValidators('ordering.commands.dlq').get('DeadLetteredCommand')!;
+    // The test environment's topics (KAFKA_TOPIC_PREFIX); asyncapi.yaml names them without it.
+    const topics = topicsOf(inject('env'));
     const kafka = new Kafka({
       clientId: 'documents-test',
       brokers: inject('env').KAFKA_BROKERS!.split(','),
@@ -246,7 +287,7 @@ describe('dead letters on ordering.commands.dlq', () => {
     const producer = kafka.producer();
     try {
       await consumer.connect();
-      await consumer.subscribe({ topic: 'ordering.commands.dlq', fromBeginning: true });
+      await consumer.subscribe({ topic: topics.deadLetters, fromBeginning: true });
       await consumer.run({
         eachMessage: async ({ message }) => {
           letters.push({
@@ -260,7 +301,7 @@ describe('dead letters on ordering.commands.dlq', () => {
       const key = randomUUID();
       const value = '{"orderId": "not JSON after all';
       const [sent] = await producer.send({
-        topic: 'ordering.commands',
+        topic: topics.commands,
         messages: [{ key, value, headers: { ce_type: 'CompleteOrder', ce_id: key } }],
       });
 
@@ -275,7 +316,7 @@ describe('dead letters on ordering.commands.dlq', () => {
         expect(validate(letter.headers), ajv.errorsText(validate.errors)).toBe(true);
         expect(letter).toMatchObject({ key, value, headers: { ce_type: 'CompleteOrder', ce_id: key } });
         expect(letter.headers.dlq_reason).toBe('MALFORMED_JSON');
-        expect(letter.headers.dlq_original_topic).toBe('ordering.commands');
+        expect(letter.headers.dlq_original_topic).toBe(topics.commands);
       }
     } finally {
       await producer.disconnect();

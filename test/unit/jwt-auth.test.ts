@@ -6,10 +6,14 @@ import Fastify from 'fastify';
 import { base64url, exportSPKI, type JWTPayload, SignJWT } from 'jose';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/api/app.js';
 import type { JwtOptions } from '../../src/api/auth.js';
 import { requestContext } from '../../src/api/plugins/request-context.js';
 import { jwtSettingsOf, loadConfig, parseApiKeys } from '../../src/config.js';
+import type { Order } from '../../src/contracts/schemas.js';
+import type { OrderService } from '../../src/orders/order-service.js';
 import { type JwksServer, type SigningKey, signingKey, startJwksServer, unreachableUrl } from '../support/jwks.js';
+import { newCreateOrder, orderFromCommand } from '../support/orders.js';
 
 const ISSUER = 'https://login.acme.test/';
 const AUDIENCE = 'https://orders.acme.test';
@@ -315,5 +319,41 @@ describe('jwtSettingsOf', () => {
       jwksUrl: new URL('https://login.acme.test/.well-known/jwks.json'),
       algorithms: ['ES256', 'RS256'],
     });
+  });
+});
+
+describe('the API with access tokens', () => {
+  it("records the token's subject as who asked, through buildApp", async () => {
+    const actors: string[] = [];
+    const order: Order = {
+      ...orderFromCommand(ORDER_ID, newCreateOrder(), '2026-11-30T10:00:00.000Z'),
+      status: 'CANCELLED',
+      cancelledAt: '2026-11-30T11:00:00.000Z',
+      cancellationReason: 'FRAUD',
+    };
+    const orders = {
+      transitionOrder: async (_orderId: string, _request: unknown, actor: string) => {
+        actors.push(actor);
+        return { kind: 'done', order, changed: true };
+      },
+    } as unknown as OrderService;
+    const app = await buildApp({
+      orders,
+      logger: pino({ level: 'silent' }),
+      apiKeys: new Map(),
+      jwt: { issuer: ISSUER, audience: AUDIENCE, jwksUrl: jwks.url, algorithms: ['RS256'] },
+      bodyLimit: 4096,
+      rateLimitPerMinute: 0,
+    });
+    const token = await tokenFor({ claims: { sub: 'ops:alice', scope: 'orders:read orders:manage' } });
+    const response = await app.inject({
+      method: 'POST',
+      url: `/orders/${ORDER_ID}/cancel`,
+      headers: { authorization: `Bearer ${token}` },
+      payload: { reason: 'FRAUD' },
+    });
+    expect(response.statusCode, response.body).toBe(200);
+    expect(actors).toEqual(['ops:alice']);
+    await app.close();
   });
 });
