@@ -4,9 +4,22 @@
 import type { MetricMeter } from '@temporalio/common';
 import type { Database } from './db/index.js';
 import { claimUnpublishedEvents, markEventsPublished } from './db/orders-repository.js';
-import { cloudEventHeaders, type StoredEvent } from './domain/events.js';
+import { cloudEventHeaders, type NewEvent, type StoredEvent } from './domain/events.js';
+import { eventIdFor } from './ids.js';
 import type { EventPublisher } from './kafka/index.js';
 import type { LogSink } from './logger.js';
+
+/** An event of an order's transition number `sequence` as the outbox keeps it: its ce_id and its exact bytes. */
+export function storedEventOf(orderId: string, sequence: number, event: NewEvent): StoredEvent {
+  return {
+    eventId: eventIdFor(orderId, sequence, event.type),
+    orderId,
+    sequence,
+    type: event.type,
+    payload: JSON.stringify(event.payload),
+    occurredAt: event.occurredAt,
+  };
+}
 
 /** Counts published and failed publishes, whoever publishes. */
 export interface PublishMetrics {

@@ -7,12 +7,12 @@ import { createActivities } from '../../src/activities/index.js';
 import type { Config } from '../../src/config.js';
 import type { Order } from '../../src/contracts/schemas.js';
 import { createDatabase } from '../../src/db/index.js';
-import { cloudEventHeaders, createdEvent, eventsOf, type NewEvent, type StoredEvent } from '../../src/domain/events.js';
+import { cloudEventHeaders, createdEvent, eventsOf, type NewEvent } from '../../src/domain/events.js';
 import { applyTransition, type CommandName, LIFECYCLE } from '../../src/domain/lifecycle.js';
-import { eventIdFor, orderIdForCart, workflowIdForOrder } from '../../src/ids.js';
+import { orderIdForCart, workflowIdForOrder } from '../../src/ids.js';
 import { createEventPublisher, type EventPublisher, ensureTopics, orderTopics } from '../../src/kafka/index.js';
 import { createLogger } from '../../src/logger.js';
-import type { PublishMetrics } from '../../src/outbox.js';
+import { type PublishMetrics, storedEventOf } from '../../src/outbox.js';
 import { startOrderOperation } from '../../src/temporal/client.js';
 import { createOrderUpdate, transitionUpdates } from '../../src/workflows/definitions.js';
 import type { orderWorkflow } from '../../src/workflows/order-workflow.js';
@@ -242,14 +242,7 @@ export async function bareKafkaLifecycle(options: { kafka: Kafka; config: Config
   /** The events of an order's transition number `sequence`, one after the other, as the workflow publishes them. */
   const send = async (orderId: string, sequence: number, events: NewEvent[]) => {
     for (const event of events) {
-      const stored: StoredEvent = {
-        eventId: eventIdFor(orderId, sequence, event.type),
-        orderId,
-        sequence,
-        type: event.type,
-        payload: JSON.stringify(event.payload),
-        occurredAt: event.occurredAt,
-      };
+      const stored = storedEventOf(orderId, sequence, event);
       await publisher.publish(BARE_KAFKA_TOPIC, {
         key: orderId,
         value: stored.payload,

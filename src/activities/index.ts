@@ -21,7 +21,7 @@ import {
   type StatusChange,
   saveOrderState,
 } from '../db/orders-repository.js';
-import { createdEvent, eventsOf, type NewEvent, type StoredEvent } from '../domain/events.js';
+import { createdEvent, eventsOf, type NewEvent } from '../domain/events.js';
 import {
   applyTransition,
   decideTransition,
@@ -31,8 +31,7 @@ import {
   reasonOf,
   type TransitionRequest,
 } from '../domain/lifecycle.js';
-import { eventIdFor } from '../ids.js';
-import { type OutboxPublisher, publishStoredEvents } from '../outbox.js';
+import { type OutboxPublisher, publishStoredEvents, storedEventOf } from '../outbox.js';
 import type { OrderWorkflowInput } from '../workflows/definitions.js';
 
 /** From this attempt on, each failure of an activity is logged at warn and counted in `order_activity_failures`. */
@@ -87,14 +86,7 @@ export function createActivities({ db, now = () => new Date(), ...outbox }: Acti
   async function writeEvents(tx: Queryable, orderId: string, sequence: number, events: NewEvent[]) {
     const written: PublishableEvent[] = [];
     for (const event of events) {
-      const stored: StoredEvent = {
-        eventId: eventIdFor(orderId, sequence, event.type),
-        orderId,
-        sequence,
-        type: event.type,
-        payload: JSON.stringify(event.payload),
-        occurredAt: event.occurredAt,
-      };
+      const stored = storedEventOf(orderId, sequence, event);
       await insertEvent(tx, stored);
       written.push({ eventId: stored.eventId, type: stored.type });
     }

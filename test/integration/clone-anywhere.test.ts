@@ -3,29 +3,16 @@
 // keeps PostgreSQL's files under /var/lib/postgresql instead (scripts/stack.sh pg_resolve_dir).
 import { execFile } from 'node:child_process';
 import { chmod, cp, mkdir, mkdtemp, readlink, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '../support/processes.js';
 
 const run = promisify(execFile);
 const stackScript = fileURLToPath(new URL('../../scripts/stack.sh', import.meta.url));
 const isRoot = process.getuid?.() === 0;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterAll(async () => {

@@ -88,7 +88,7 @@ async function waitFor(what: string, check: () => Promise<boolean> | boolean, ap
 }
 
 /** A TCP port nobody listens on right now. */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
