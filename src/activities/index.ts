@@ -4,14 +4,15 @@
 // everything else is retried by Temporal, and an attempt still failing after
 // FAILING_ACTIVITY_ALERT_ATTEMPTS is counted and logged instead of retrying silently.
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { Order, OrderEventType } from '../contracts/schemas.js';
+import type { Order } from '../contracts/schemas.js';
 import { type Database, isPermanentDatabaseError, type Queryable } from '../db/index.js';
 import {
+  type EventRef,
   findEvent,
-  findEventIdsOfTransition,
+  findEventsOfTransition,
   findOrder,
   findStatusChange,
-  findUnpublishedEventIds,
+  findUnpublishedEvents,
   insertEvent,
   insertOrder,
   insertStatusChange,
@@ -43,10 +44,7 @@ export interface ActivityDependencies extends OutboxPublisher {
 }
 
 /** An event to publish, with its type for the workflow's own view. */
-export interface PublishableEvent {
-  eventId: string;
-  type: OrderEventType;
-}
+export type PublishableEvent = EventRef;
 
 export interface PersistedOrder {
   order: Order;
@@ -114,11 +112,6 @@ export function createActivities({ db, now = () => new Date(), ...outbox }: Acti
     return { order: next, sequence, events };
   }
 
-  async function typesOf(tx: Queryable, eventIds: string[]): Promise<PublishableEvent[]> {
-    const events = await Promise.all(eventIds.map((eventId) => findEvent(tx, eventId)));
-    return events.flatMap((event) => (event === null ? [] : [{ eventId: event.eventId, type: event.type }]));
-  }
-
   return watched({
     /**
      * Commits the order, its items, its creation in the status history and its OrderCreated
@@ -149,13 +142,13 @@ export function createActivities({ db, now = () => new Date(), ...outbox }: Acti
         }
         const existing = await findOrder(tx, orderId);
         if (existing === null) throw new Error(`order ${orderId} neither inserted nor found`);
-        const [createdId] = await findEventIdsOfTransition(tx, orderId, 0);
-        if (createdId === undefined) throw new Error(`order ${orderId} has no OrderCreated`);
+        const [created] = await findEventsOfTransition(tx, orderId, 0);
+        if (created === undefined) throw new Error(`order ${orderId} has no OrderCreated`);
         return {
           order: existing,
           sequence: await lastSequence(tx, orderId),
-          eventId: createdId,
-          unpublished: await typesOf(tx, await findUnpublishedEventIds(tx, orderId)),
+          eventId: created.eventId,
+          unpublished: await findUnpublishedEvents(tx, orderId),
         };
       });
     },
@@ -166,16 +159,15 @@ export function createActivities({ db, now = () => new Date(), ...outbox }: Acti
       return db.withTransaction(async (tx) => {
         const order = await lockOrder(tx, orderId);
         if (order === null) throw refused('ORDER_NOT_FOUND', `order ${orderId} not found`);
-        const done = await findStatusChange(tx, orderId, sequence);
+        const last = await lastSequence(tx, orderId);
+        const done = last >= sequence ? await findStatusChange(tx, orderId, sequence) : null;
         if (done !== null) {
           // A retry of a transition already committed.
           if (done.command !== request.command) {
             throw refused('SEQUENCE_TAKEN', `transition ${sequence} of order ${orderId} is already a ${done.command}`);
           }
-          const events = await typesOf(tx, await findEventIdsOfTransition(tx, orderId, sequence));
-          return { order, sequence, events };
+          return { order, sequence, events: await findEventsOfTransition(tx, orderId, sequence) };
         }
-        const last = await lastSequence(tx, orderId);
         if (last !== sequence - 1 || order.status !== from) {
           // Only the order's workflow writes its transitions: the data was changed behind its back.
           throw refused(
@@ -211,9 +203,9 @@ export function createActivities({ db, now = () => new Date(), ...outbox }: Acti
         }
         if (decision.kind === 'already') {
           const last = await lastSequence(tx, orderId);
-          const [eventId] = await findEventIdsOfTransition(tx, orderId, last);
-          if (eventId === undefined) throw new Error(`order ${orderId} has no event for transition ${last}`);
-          return { order, eventId };
+          const [event] = await findEventsOfTransition(tx, orderId, last);
+          if (event === undefined) throw new Error(`order ${orderId} has no event for transition ${last}`);
+          return { order, eventId: event.eventId };
         }
         const sequence = (await lastSequence(tx, orderId)) + 1;
         const committed = await commitTransition(tx, order, {

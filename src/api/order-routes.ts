@@ -74,7 +74,9 @@ const StatusChange = Type.Object({
   from: Type.Union([Type.Unsafe<Order['status']>({ type: 'string', enum: [...ORDER_STATUSES] }), Type.Null()]),
   to: Type.Unsafe<Order['status']>({ type: 'string', enum: [...ORDER_STATUSES] }),
   reason: Type.Union([Type.String(), Type.Null()]),
-  actor: Type.String({ description: 'Who asked: api:<token id>, kafka:<consumer group>, temporal:signal, …' }),
+  actor: Type.String({
+    description: 'Who asked: api-key:<token id>, a token subject, kafka:<consumer group>, temporal:signal, …',
+  }),
   occurredAt: Type.String({ format: 'date-time' }),
 });
 

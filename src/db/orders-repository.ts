@@ -125,7 +125,7 @@ export interface StatusChange {
   from: OrderStatus | null;
   to: OrderStatus;
   reason: string | null;
-  /** Who asked: `api:<token id>`, `kafka:<consumer group>`, `temporal:signal`, … */
+  /** Who asked: `api-key:<token id>`, a token subject, `kafka:<consumer group>`, `temporal:signal`, … */
   actor: string;
   occurredAt: string;
 }
@@ -245,23 +245,35 @@ export async function findEventsOfOrder(
   return rows.map((row) => ({ ...toStoredEvent(row), publishedAt: isoOrNull(row.published_at) }));
 }
 
-/** Ids of the events of one transition of the order, in the order they were written. */
-export async function findEventIdsOfTransition(db: Queryable, orderId: string, sequence: number): Promise<string[]> {
-  const { rows } = await db.query<{ event_id: string }>(
-    'SELECT event_id FROM order_events WHERE order_id = $1 AND sequence = $2 ORDER BY created_at, event_id',
-    [orderId, sequence],
-  );
-  return rows.map((row) => row.event_id);
+/** An event's id and type: what the workflow needs to publish it and to show it. */
+export interface EventRef {
+  eventId: string;
+  type: OrderEventType;
 }
 
-/** Ids of the order's events not yet published, oldest transition first. */
-export async function findUnpublishedEventIds(db: Queryable, orderId: string): Promise<string[]> {
-  const { rows } = await db.query<{ event_id: string }>(
-    `SELECT event_id FROM order_events WHERE order_id = $1 AND published_at IS NULL
+const toEventRef = (row: { event_id: string; event_type: OrderEventType }): EventRef => ({
+  eventId: row.event_id,
+  type: row.event_type,
+});
+
+/** The events of one transition of the order, in the order they were written. */
+export async function findEventsOfTransition(db: Queryable, orderId: string, sequence: number): Promise<EventRef[]> {
+  const { rows } = await db.query<{ event_id: string; event_type: OrderEventType }>(
+    `SELECT event_id, event_type FROM order_events WHERE order_id = $1 AND sequence = $2
+      ORDER BY created_at, event_id`,
+    [orderId, sequence],
+  );
+  return rows.map(toEventRef);
+}
+
+/** The order's events not yet published, oldest transition first. */
+export async function findUnpublishedEvents(db: Queryable, orderId: string): Promise<EventRef[]> {
+  const { rows } = await db.query<{ event_id: string; event_type: OrderEventType }>(
+    `SELECT event_id, event_type FROM order_events WHERE order_id = $1 AND published_at IS NULL
       ORDER BY sequence, created_at, event_id`,
     [orderId],
   );
-  return rows.map((row) => row.event_id);
+  return rows.map(toEventRef);
 }
 
 export async function markEventsPublished(db: Queryable, eventIds: string[]): Promise<void> {

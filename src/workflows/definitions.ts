@@ -33,7 +33,7 @@ export interface TransitionResult {
  * leave it out; the API and the Kafka command handler say who asked.
  */
 export interface TransitionMeta {
-  /** Who asked, for the status history: `api:<token id>`, `kafka:<group>`, an operator's name. */
+  /** Who asked, for the status history: `api-key:<token id>`, a token subject, `kafka:<group>`, an operator's name. */
   actor?: string;
 }
 

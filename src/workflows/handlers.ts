@@ -7,6 +7,8 @@ import { type CommandName, decodeTransitionRequest, LIFECYCLE, type TransitionRe
 import { sameOrderRequest } from '../domain/order.js';
 import { checkPayload, type PayloadSchema, type PayloadViolation } from '../domain/payload-check.js';
 import {
+  cancelOrderSignal,
+  completeOrderSignal,
   createOrderUpdate,
   OrderFailure,
   type OrderWorkflowInput,
@@ -101,8 +103,27 @@ export function decodeUpdate(
   return { request: decoded.request, actor };
 }
 
+/**
+ * The first version's signals, `completeOrder` and `cancelOrder`, for both versions: a malformed
+ * one is refused here; `accept` decides on the others (and may refuse them too).
+ */
+export function registerSignals(
+  state: OrderWorkflowState,
+  accept: (name: CommandName, decoded: { request: TransitionRequest; actor: string }) => void,
+): void {
+  const onSignal =
+    (name: CommandName) =>
+    (...args: unknown[]) => {
+      const decoded = decodeSignal(name, args);
+      if (!decoded.ok) return recordRefusal(state, { via: 'signal', name, reason: decoded.reason });
+      accept(name, decoded);
+    };
+  setHandler(completeOrderSignal, onSignal('complete'));
+  setHandler(cancelOrderSignal, onSignal('cancel'));
+}
+
 /** A signal's arguments as a request, or why it is refused. */
-export function decodeSignal(
+function decodeSignal(
   name: CommandName,
   args: unknown[],
 ): { ok: true; request: TransitionRequest; actor: string } | { ok: false; reason: string } {

@@ -21,8 +21,6 @@ import {
   type TransitionRequest,
 } from '../domain/lifecycle.js';
 import {
-  cancelOrderSignal,
-  completeOrderSignal,
   getOrderStateQuery,
   OrderFailure,
   OrderStatusAttribute,
@@ -30,12 +28,12 @@ import {
   transitionUpdates,
 } from './definitions.js';
 import {
-  decodeSignal,
   decodeUpdate,
   newWorkflowState,
   orderActivities,
   recordRefusal,
   registerCreateOrder,
+  registerSignals,
 } from './handlers.js';
 
 const { persistOrder, persistTransition, publishOrderEvent } = orderActivities;
@@ -82,16 +80,12 @@ export async function orderWorkflowV1(input: OrderWorkflowInput): Promise<Order>
     );
   }
 
-  const requestBySignal = (name: CommandName, args: unknown[]) => {
-    const decoded = decodeSignal(name, args);
-    if (!decoded.ok) return recordRefusal(state, { via: 'signal', name, reason: decoded.reason });
+  registerSignals(state, (name, decoded) => {
     if (accepted !== null) {
       return recordRefusal(state, { via: 'signal', name, reason: `${accepted.request.command} was accepted first` });
     }
     accepted = { request: decoded.request, actor: decoded.actor };
-  };
-  setHandler(completeOrderSignal, (...args: unknown[]) => requestBySignal('complete', args));
-  setHandler(cancelOrderSignal, (...args: unknown[]) => requestBySignal('cancel', args));
+  });
 
   const created = await persistOrder(input);
   state.order = created.order;

@@ -26,8 +26,6 @@ import {
   type TransitionRequest,
 } from '../domain/lifecycle.js';
 import {
-  cancelOrderSignal,
-  completeOrderSignal,
   getOrderStateQuery,
   OrderFailure,
   OrderStatusAttribute,
@@ -36,12 +34,12 @@ import {
   transitionUpdates,
 } from './definitions.js';
 import {
-  decodeSignal,
   decodeUpdate,
   newWorkflowState,
   orderActivities,
   recordRefusal,
   registerCreateOrder,
+  registerSignals,
 } from './handlers.js';
 import { orderWorkflowV1 } from './order-workflow-v1.js';
 
@@ -118,9 +116,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<Order> {
     );
   }
 
-  const requestBySignal = (name: CommandName, args: unknown[]) => {
-    const decoded = decodeSignal(name, args);
-    if (!decoded.ok) return recordRefusal(state, { via: 'signal', name, reason: decoded.reason });
+  registerSignals(state, (name, decoded) => {
     const status = projectedStatus();
     const decision = status === undefined ? undefined : decideTransition(status, name);
     if (status !== undefined && decision?.kind !== 'apply') {
@@ -129,9 +125,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<Order> {
       return recordRefusal(state, { via: 'signal', name, reason });
     }
     queue.push({ request: decoded.request, actor: decoded.actor, via: 'signal' });
-  };
-  setHandler(completeOrderSignal, (...args: unknown[]) => requestBySignal('complete', args));
-  setHandler(cancelOrderSignal, (...args: unknown[]) => requestBySignal('cancel', args));
+  });
 
   const persisted = await persistOrder(input);
   state.order = persisted.order;
