@@ -66,7 +66,7 @@ export async function createOrderWorker(
     { topic: topics.commands, numPartitions: ORDER_COMMANDS_PARTITIONS },
     { topic: topics.deadLetters, numPartitions: ORDER_COMMANDS_DLQ_PARTITIONS },
   ]);
-  const publisher = await createEventPublisher(kafka);
+  const publisher = await createEventPublisher(kafka, logger);
   // One set of publish counters for the workflow's publishes and the sweeper's.
   const outbox = {
     publisher,

@@ -87,17 +87,33 @@ export interface PlacedOrder {
   command: CommandName;
 }
 
+/**
+ * Lifecycles through the API processes at `apiUrls`: each request (create, transition, a
+ * repeat after a 202) goes to the next API in turn (round robin), so an order's create and
+ * its transition are mostly served by different processes when there are several.
+ */
 export function systemLifecycle(options: {
-  apiUrl: string;
+  apiUrls: string[];
   token: string;
   events: EventWatch;
   lifecycleTimeoutMs: number;
 }) {
+  if (options.apiUrls.length === 0) throw new Error('systemLifecycle needs at least one API URL');
   const placed: PlacedOrder[] = [];
   const counters = { createAccepted202: 0, transitionAccepted202: 0 };
+  /** Requests sent to each API (same order as `apiUrls`), warm-up included. */
+  const requestsPerApi = options.apiUrls.map(() => 0);
+  let nextApi = 0;
   const headers = { authorization: `Bearer ${options.token}`, 'content-type': 'application/json' };
   const post = async (path: string, body: unknown) => {
-    const response = await fetch(`${options.apiUrl}${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
+    const api = nextApi;
+    nextApi = (nextApi + 1) % options.apiUrls.length;
+    requestsPerApi[api] = (requestsPerApi[api] ?? 0) + 1;
+    const response = await fetch(`${options.apiUrls[api]}${path}`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify(body),
+    });
     return { status: response.status, text: await response.text() };
   };
 
@@ -148,7 +164,7 @@ export function systemLifecycle(options: {
       fail(describeError(error));
     }
   };
-  return { lifecycle, placed, counters };
+  return { lifecycle, placed, counters, requestsPerApi };
 }
 
 // ---- Bare Temporal: the same workflow, no-op activities, driven by a Temporal client ---------
@@ -237,7 +253,7 @@ export const BARE_KAFKA_TOPIC = 'bench.bare-kafka';
 
 export async function bareKafkaLifecycle(options: { kafka: Kafka; config: Config }) {
   await ensureTopics(options.kafka, [{ topic: BARE_KAFKA_TOPIC, numPartitions: 6 }]);
-  const publisher = await createEventPublisher(options.kafka);
+  const publisher = await createEventPublisher(options.kafka, createLogger(options.config, 'bench'));
   const source = options.config.EVENT_SOURCE;
   /** The events of an order's transition number `sequence`, one after the other, as the workflow publishes them. */
   const send = async (orderId: string, sequence: number, events: NewEvent[]) => {

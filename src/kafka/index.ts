@@ -106,22 +106,91 @@ interface Pending {
 
 const MAX_BATCH = 500;
 
+export interface EventPublisherOptions {
+  /**
+   * A send the broker has not acknowledged by then fails, and the producer is replaced. Longer
+   * than kafkajs' own retries of a healthy send (requestTimeout and retries in `createKafka`).
+   */
+  sendTimeoutMs?: number;
+}
+
+/** Settles as `work` does, or rejects after `ms` with `what` timed out. */
+function within<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`kafka: ${what} timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
+
 /**
  * An idempotent producer fed by a queue: concurrent publishes are gathered into one
  * `sendBatch` at a time. kafkajs' idempotent producer must never send concurrently
  * (kafkajs#598, OUT_OF_ORDER_SEQUENCE_NUMBER), and batching is also ~30× faster.
+ *
+ * One send at a time means one stuck send would stop every publish of the process, and a
+ * producer can be left unusable by a broker restart (a send that never settles, or a producer
+ * id the broker forgot). So a send has a deadline, and after any failed send the producer is
+ * dropped and the next send connects a new one: publishing recovers by itself once the cluster
+ * answers. The first connect happens here, so a wrong address or credential fails the start.
  */
-export async function createEventPublisher(kafka: Kafka): Promise<EventPublisher> {
-  const producer: Producer = kafka.producer({
-    idempotent: true,
-    maxInFlightRequests: 1,
-    // Murmur2, as the Java client: consumers in any language agree on an order's partition.
-    createPartitioner: Partitioners.DefaultPartitioner,
-  });
-  await producer.connect();
+export async function createEventPublisher(
+  kafka: Pick<Kafka, 'producer'>,
+  logger: LogSink,
+  { sendTimeoutMs = 30_000 }: EventPublisherOptions = {},
+): Promise<EventPublisher> {
+  const newProducer = (): Producer =>
+    kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      // Murmur2, as the Java client: consumers in any language agree on an order's partition.
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+  /** Connects a new producer within the deadline; one that does not connect is let go. */
+  async function connectProducer(): Promise<Producer> {
+    const candidate = newProducer();
+    try {
+      await within(sendTimeoutMs, 'producer connect', candidate.connect());
+      return candidate;
+    } catch (error) {
+      letGo(candidate);
+      throw error;
+    }
+  }
+  /** Disconnects a producer in the background: it may be the one that hangs. */
+  function letGo(old: Producer): void {
+    within(sendTimeoutMs, 'producer disconnect', old.disconnect()).catch(() => undefined);
+  }
+
+  let producer: Producer | undefined = await connectProducer();
   const queue: Pending[] = [];
   let flushing = false;
   let closed = false;
+
+  async function send(batch: Pending[]): Promise<void> {
+    const byTopic = new Map<string, Message[]>();
+    for (const { topic, message } of batch) {
+      const messages = byTopic.get(topic) ?? [];
+      messages.push(message);
+      byTopic.set(topic, messages);
+    }
+    producer ??= await connectProducer();
+    const sending = producer.sendBatch({
+      acks: -1,
+      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+    });
+    try {
+      await within(sendTimeoutMs, 'send', sending);
+    } catch (error) {
+      logger.warn(
+        { err: error, messages: batch.length },
+        'kafka: send failed; the publishes fail (retried by their callers), the next send uses a new producer',
+      );
+      letGo(producer);
+      producer = undefined;
+      throw error;
+    }
+  }
 
   async function flush(): Promise<void> {
     if (flushing) return;
@@ -129,17 +198,8 @@ export async function createEventPublisher(kafka: Kafka): Promise<EventPublisher
     try {
       while (queue.length > 0) {
         const batch = queue.splice(0, MAX_BATCH);
-        const byTopic = new Map<string, Message[]>();
-        for (const { topic, message } of batch) {
-          const messages = byTopic.get(topic) ?? [];
-          messages.push(message);
-          byTopic.set(topic, messages);
-        }
         try {
-          await producer.sendBatch({
-            acks: -1,
-            topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-          });
+          await send(batch);
           for (const pending of batch) pending.resolve();
         } catch (error) {
           for (const pending of batch) pending.reject(error);
@@ -161,7 +221,7 @@ export async function createEventPublisher(kafka: Kafka): Promise<EventPublisher
     async close() {
       closed = true;
       await flush();
-      await producer.disconnect();
+      if (producer !== undefined) await producer.disconnect();
     },
   };
 }

@@ -216,6 +216,8 @@ function runScenario(fault: string, inject: (context: FaultContext) => Promise<F
     const row = await checkOrders(fault, load.runs, load.records, windows, startedAt);
     row.violations.push(...context.violations);
     row.notes.push(...context.notes);
+    // What the worker said last tells why events stayed unpublished or orders open.
+    if (row.lost > 0 || row.wrongStatus > 0) row.notes.push(`the worker's last lines:\n${lastLines(worker, 15)}`);
     return row;
   });
 }

@@ -23,7 +23,7 @@ beforeAll(async () => {
   const config = loadConfig(inject('env'));
   const logger = createLogger(config, 'sweeper-test');
   db = createDatabase(config, logger);
-  publisher = await createEventPublisher(createKafka(config, logger));
+  publisher = await createEventPublisher(createKafka(config, logger), logger);
   sql = new pg.Pool({ connectionString: config.DATABASE_URL, max: 2 });
   events = await collectOrderEvents(config.KAFKA_BROKERS.split(','), topicsOf(inject('env')).events);
 });
