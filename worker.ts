@@ -6,7 +6,14 @@ import type { LogLevel, LogMetadata } from '@temporalio/common';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './src/activities/index.js';
 import { createCommandHandler } from './src/commands/command-handler.js';
-import { type Config, loadConfig } from './src/config.js';
+import {
+  type Config,
+  describeDatabaseConnection,
+  describeKafkaConnection,
+  describeTemporalConnection,
+  loadConfig,
+  temporalConnectionOf,
+} from './src/config.js';
 import { createDatabase } from './src/db/index.js';
 import {
   createCommandConsumer,
@@ -21,6 +28,7 @@ import {
 import { createLogger, type Logger } from './src/logger.js';
 import { createOrderService } from './src/orders/order-service.js';
 import { createPublishMetrics, startOutboxSweeper } from './src/outbox.js';
+import { reach, startFailureLine, temporalTlsProblem } from './src/startup.js';
 import { connectOrderWorkflowClient } from './src/temporal/client.js';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('./src/workflows/index.ts', import.meta.url));
@@ -59,14 +67,18 @@ export async function createOrderWorker(
   workflowCode: Pick<WorkerOptions, 'workflowsPath' | 'workflowBundle'> = { workflowsPath: WORKFLOWS_PATH },
 ): Promise<OrderWorker> {
   const db = createDatabase(config, logger);
+  await reach(describeDatabaseConnection(config), db.ping);
   const kafka = createKafka(config, logger);
   const topics = orderTopics(config.KAFKA_TOPIC_PREFIX);
-  await ensureTopics(kafka, [
-    { topic: topics.events, numPartitions: ORDER_EVENTS_PARTITIONS },
-    { topic: topics.commands, numPartitions: ORDER_COMMANDS_PARTITIONS },
-    { topic: topics.deadLetters, numPartitions: ORDER_COMMANDS_DLQ_PARTITIONS },
-  ]);
-  const publisher = await createEventPublisher(kafka, logger);
+  const kafkaConnection = describeKafkaConnection(config);
+  await reach(kafkaConnection, () =>
+    ensureTopics(kafka, [
+      { topic: topics.events, numPartitions: ORDER_EVENTS_PARTITIONS },
+      { topic: topics.commands, numPartitions: ORDER_COMMANDS_PARTITIONS },
+      { topic: topics.deadLetters, numPartitions: ORDER_COMMANDS_DLQ_PARTITIONS },
+    ]),
+  );
+  const publisher = await reach(kafkaConnection, () => createEventPublisher(kafka, logger));
   // One set of publish counters for the workflow's publishes and the sweeper's.
   const outbox = {
     publisher,
@@ -74,7 +86,10 @@ export async function createOrderWorker(
     eventSource: config.EVENT_SOURCE,
     metrics: createPublishMetrics(Runtime.instance().metricMeter),
   };
-  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const temporal = temporalConnectionOf(config);
+  const connection = await reach(describeTemporalConnection(config), () => NativeConnection.connect(temporal), {
+    explain: () => temporalTlsProblem(temporal),
+  });
   const worker = await Worker.create({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
@@ -91,7 +106,7 @@ export async function createOrderWorker(
     olderThanMs: config.OUTBOX_SWEEP_AFTER_MS,
   });
   // Commands over Kafka (ordering.commands) go through the same order service as the HTTP routes.
-  const workflows = await connectOrderWorkflowClient(config);
+  const workflows = await reach(describeTemporalConnection(config), () => connectOrderWorkflowClient(config));
   const orders = createOrderService({
     db,
     workflows,
@@ -184,7 +199,7 @@ async function main() {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   main().catch((error: unknown) => {
-    console.error('order worker failed:', error);
+    console.error(startFailureLine('order worker', error));
     process.exit(1);
   });
 }

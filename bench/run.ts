@@ -1,6 +1,7 @@
-// npm run bench [-- --orders N --concurrency C --output FILE]: full order lifecycles per second
-// and their latencies, against bare Temporal, PostgreSQL and Kafka baselines measured in the
-// same run on the same services at the same concurrency. See bench/README.md.
+// npm run bench [-- --orders N --concurrency C --topology 1x1,2x2 --output FILE]: full order
+// lifecycles per second and their latencies, for each topology (N API processes × M worker
+// processes), against bare Temporal, PostgreSQL and Kafka baselines measured in the same run on
+// the same services at the same concurrency. See bench/README.md.
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -17,7 +18,7 @@ import { createKafka, ensureTopics, ORDER_EVENTS_PARTITIONS, orderTopics } from 
 import { createLogger } from '../src/logger.js';
 import { type AppProcess, startApiProcess, startWorkerProcess, workerPolls } from '../test/support/processes.js';
 import { spawnChild } from './lib/child.js';
-import { addCpu, cpuDelta, cpuPerLifecycle, cpuSnapshot } from './lib/cpu.js';
+import { addCpu, cpuDelta, cpuPerLifecycle, cpuSnapshot, processCpuSeconds } from './lib/cpu.js';
 import { type EventWatch, watchTopic } from './lib/events.js';
 import { type Outage, watchOutages } from './lib/outages.js';
 import {
@@ -50,14 +51,19 @@ const { values: args } = parseArgs({
     'skip-baselines': { type: 'boolean', default: false },
     'bundle-at-start': { type: 'boolean', default: false },
     'worker-tsx': { type: 'boolean', default: false },
+    topology: { type: 'string', short: 't' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 
 if (args.help) {
-  console.log(`usage: npm run bench -- [--orders N] [--concurrency C] [--warmup W] [--output FILE]
+  console.log(`usage: npm run bench -- [--orders N] [--concurrency C] [--topology AxW,...] [--warmup W] [--output FILE]
   --orders, -n       measured lifecycles per phase (env BENCH_ORDERS; default 2000)
   --concurrency, -c  lifecycles in flight (env BENCH_CONCURRENCY; default 64)
+  --topology, -t     the order service's topologies, each measured in turn: A API processes x W worker
+                     processes on one task queue, requests round robin over the APIs (env BENCH_TOPOLOGY;
+                     default 1x1,2x2); the first is the one bare Temporal takes turns with and the top-level
+                     JSON fields describe
   --warmup           unmeasured lifecycles of each subject before measuring (env BENCH_WARMUP; default = concurrency)
   --rounds           the order service and bare Temporal take turns, in this many chunks each
                      (env BENCH_ROUNDS; default orders/500, 1 to 4), so drifting background load hits both alike
@@ -85,6 +91,33 @@ const rounds = positiveInt(
   args.rounds ?? process.env.BENCH_ROUNDS,
   Math.max(1, Math.min(4, Math.floor(orders / 500))),
 );
+/** N API processes and M worker processes of the order service, on the run's one task queue. */
+interface Topology {
+  /** `<apis>x<workers>`, e.g. 2x2. */
+  label: string;
+  apis: number;
+  workers: number;
+}
+
+/** `1x1,2x2` → the topologies, in the order given, repeats dropped. */
+function parseTopologies(raw: string): Topology[] {
+  const topologies: Topology[] = [];
+  for (const part of raw.split(',').map((item) => item.trim())) {
+    if (part === '') continue;
+    const match = /^(\d+)\s*[x×]\s*(\d+)$/i.exec(part);
+    const apis = Number(match?.[1]);
+    const workers = Number(match?.[2]);
+    if (match === null || apis < 1 || workers < 1) {
+      throw new Error(`--topology takes APIsxWORKERS[,...] such as 1x1,2x2 (each at least 1); got "${part}"`);
+    }
+    const label = `${apis}x${workers}`;
+    if (!topologies.some((known) => known.label === label)) topologies.push({ label, apis, workers });
+  }
+  if (topologies.length === 0) throw new Error(`--topology names no topology: "${raw}"`);
+  return topologies;
+}
+
+const topologies = parseTopologies(args.topology || process.env.BENCH_TOPOLOGY || '1x1,2x2');
 const output = args.output ?? join(ROOT, 'bench/results/latest.json');
 const databaseUrl =
   args['database-url'] ?? process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/orders_bench';
@@ -134,7 +167,12 @@ const apiNodeOptions: Record<string, string> =
 async function startWorkerChild(name: string, entry: string, env: Record<string, string>, nodeArgs: string[]) {
   const worker = await spawnChild(name, entry, env, nodeArgs);
   const metricsUrl = `http://${env.WORKER_METRICS_ADDRESS}/metrics`;
-  await worker.waitUntil('workflow task pollers on its metrics endpoint', () => workerPolls(metricsUrl));
+  try {
+    await worker.waitUntil('workflow task pollers on its metrics endpoint', () => workerPolls(metricsUrl));
+  } catch (error) {
+    await worker.stop();
+    throw error;
+  }
   return worker;
 }
 
@@ -164,15 +202,23 @@ async function retrying<T>(what: string, attempt: () => Promise<T>, timeoutMs = 
   }
 }
 
+const portsGiven = new Set<number>();
+
+/** A port nobody listens on now, and not given to another process of this run (they start side by side). */
 async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject()));
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const server = createServer();
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => {
+        const address = server.address();
+        server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject()));
+      });
     });
-  });
+    if (portsGiven.has(port)) continue;
+    portsGiven.add(port);
+    return port;
+  }
 }
 
 /**
@@ -213,6 +259,7 @@ function summarize(samples: Samples) {
   };
 }
 type Summary = ReturnType<typeof summarize>;
+type Verification = Awaited<ReturnType<typeof verify>>;
 
 /** Every order's final status in PostgreSQL and exactly its events on Kafka, by ce_id (both from the transition table). */
 async function verify(placed: PlacedOrder[], events: EventWatch) {
@@ -297,6 +344,51 @@ const chunkSizes = (total: number, parts: number) =>
 
 // ---- main ------------------------------------------------------------------------------------
 
+/** A process of the run: an API, an order worker, the bare worker. */
+type Proc = Pick<AppProcess, 'child' | 'output' | 'peakRssMb' | 'stop'>;
+type Api = AppProcess & { url: string };
+
+/** What one subject measured: its timings, and the CPU each part used meanwhile. */
+interface Measured {
+  samples: Samples;
+  cpu: Record<string, number>;
+}
+const emptyMeasured = (): Measured => ({ samples: emptySamples(), cpu: {} });
+const lifecyclesOf = ({ samples }: Measured) => samples.lifecycleMs.length + samples.failures.length;
+
+/** One topology of the order service, once measured. */
+interface TopologyRun {
+  topology: Topology;
+  measured: Measured;
+  apis: Api[];
+  workers: Proc[];
+  system: ReturnType<typeof systemLifecycle>;
+  verification?: Verification;
+  /** CPU seconds each API and each worker used over its life (start and warm-up included), read before it stopped. */
+  cpuSec?: { apis: number[]; workers: number[] };
+}
+
+/** Names of a topology's processes for their logs: `api`, `worker` in 1x1 (as before topologies), else `2x2.api-1`… */
+function processNames(topology: Topology) {
+  const name = (kind: string, index: number) =>
+    topology.label === '1x1' ? kind : `${topology.label}.${kind}-${index + 1}`;
+  return { api: (index: number) => name('api', index), worker: (index: number) => name('worker', index) };
+}
+
+/** Starts all of `starts` side by side; when one fails, stops those that started and throws. */
+async function startAll<T extends Proc>(starts: (() => Promise<T>)[], started: (proc: T) => void): Promise<T[]> {
+  const settled = await Promise.allSettled(starts.map((start) => start()));
+  const procs: T[] = [];
+  for (const outcome of settled) if (outcome.status === 'fulfilled') procs.push(outcome.value);
+  const failure = settled.find((outcome) => outcome.status === 'rejected');
+  if (failure !== undefined) {
+    await Promise.all(procs.map((proc) => proc.stop()));
+    throw failure.reason;
+  }
+  for (const proc of procs) started(proc);
+  return procs;
+}
+
 async function main() {
   const started = Date.now();
   const loadAverageBefore = os.loadavg().map((value) => round(value, 2));
@@ -308,7 +400,9 @@ async function main() {
   });
   const eventsTopic = orderTopics(config.KAFKA_TOPIC_PREFIX).events;
   log(
-    `${orders} lifecycles per subject at concurrency ${concurrency}, warm-up ${warmup}, ${rounds} round(s); database ${databaseUrl}`,
+    `${orders} lifecycles per subject and topology at concurrency ${concurrency}, warm-up ${warmup}, ` +
+      `${rounds} round(s), topologies ${topologies.map((topology) => topology.label).join(', ')} ` +
+      `(APIs x workers); database ${databaseUrl}`,
   );
   // The stack may be briefly down (another suite restarts services): setup waits for it a while.
   await retrying('PostgreSQL', () => prepareDatabase(databaseUrl));
@@ -319,34 +413,48 @@ async function main() {
   await retrying('Kafka', () => ensureTopics(kafka, [{ topic: eventsTopic, numPartitions: ORDER_EVENTS_PARTITIONS }]));
   const scratch = mkdtempSync(join(os.tmpdir(), 'order-bench-'));
   const cleanups: (() => void)[] = [];
-  const cpuUsed: Record<string, Record<string, number>> = {};
-  const samples: Record<string, Samples> = {};
+  /** The bare subjects, and `system`: the first topology (the top-level figures of the results). */
+  const subjects: Record<string, Measured> = {};
+  const runs: TopologyRun[] = [];
   const baselines = !args['skip-baselines'];
 
-  /** Warm-up, then `sizes` measured chunks; CPU of each part added up per subject. */
-  async function measure(name: string, lifecycle: Lifecycle, count: number, firstIndex: number, pids = {}) {
-    samples[name] ??= emptySamples();
+  /** One measured chunk of `count` lifecycles into `into`; CPU of each part added up. */
+  async function measure(into: Measured, lifecycle: Lifecycle, count: number, firstIndex: number, pids = {}) {
     const before = cpuSnapshot(pids);
-    await drive(lifecycle, { count, concurrency, firstIndex, samples: samples[name] });
-    cpuUsed[name] ??= {};
-    addCpu(cpuUsed[name], cpuDelta(before, cpuSnapshot(pids)));
+    await drive(lifecycle, { count, concurrency, firstIndex, samples: into.samples });
+    addCpu(into.cpu, cpuDelta(before, cpuSnapshot(pids)));
   }
+  const subject = (name: string) => {
+    subjects[name] ??= emptyMeasured();
+    return subjects[name];
+  };
   const warm = (lifecycle: Lifecycle) => drive(lifecycle, { count: warmup, concurrency, firstIndex: 1_000_000 });
 
   const outageWatch = watchOutages(servicesOf(config));
   const events = await retrying('Kafka', () => watchTopic(kafka, eventsTopic));
   let bareWorker: Awaited<ReturnType<typeof startWorkerChild>> | undefined;
-  let worker: Pick<AppProcess, 'child' | 'output' | 'peakRssMb' | 'stop'> | undefined;
-  let api: (AppProcess & { url: string }) | undefined;
   let bareClient: Awaited<ReturnType<typeof bareTemporalLifecycle>> | undefined;
-  let system: ReturnType<typeof systemLifecycle>;
-  let verification: Awaited<ReturnType<typeof verify>>;
+  /** The bare worker and the bare client, once (after the first topology's turns, or at the end). */
+  let bareStopped: Promise<unknown> | undefined;
+  const stopBare = () => {
+    bareStopped ??= Promise.all([bareWorker?.stop(), bareClient?.close()]);
+    return bareStopped;
+  };
+  /** The order service's processes alive now, to stop on the way out. */
+  const alive = new Set<Proc>();
+  const stopProcs = (procs: Proc[]) =>
+    Promise.all(
+      procs.map(async (proc) => {
+        await proc.stop();
+        alive.delete(proc);
+      }),
+    );
   let outages: Outage[] = [];
   // Interrupted (SIGINT/SIGTERM to this process alone), the run still stops what it started.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       log(`${signal}: stopping the processes of the run`);
-      void Promise.all([api?.stop(), worker?.stop(), bareWorker?.stop()]).finally(() => {
+      void Promise.all([...[...alive].map((proc) => proc.stop()), bareWorker?.stop()]).finally(() => {
         for (const cleanup of cleanups) cleanup();
         process.exit(signal === 'SIGINT' ? 130 : 143);
       });
@@ -357,13 +465,13 @@ async function main() {
       log('bare Kafka: the same events through the batching idempotent producer');
       const bareKafka = await bareKafkaLifecycle({ kafka, config });
       await warm(bareKafka.lifecycle);
-      await measure('bareKafka', bareKafka.lifecycle, orders, 0);
+      await measure(subject('bareKafka'), bareKafka.lifecycle, orders, 0);
       await bareKafka.close();
 
       log('bare PostgreSQL: the activities’ SQL through pg');
       const barePostgres = barePostgresLifecycle({ config });
       await warm(barePostgres.lifecycle);
-      await measure('barePostgres', barePostgres.lifecycle, orders, 0);
+      await measure(subject('barePostgres'), barePostgres.lifecycle, orders, 0);
       await barePostgres.close();
 
       log('bare Temporal: bundling bench/bare-workflow.ts');
@@ -386,82 +494,180 @@ async function main() {
       bareClient = await bareTemporalLifecycle({ config, taskQueue: bareQueue });
     }
 
-    log('order service: starting its worker and API processes');
+    // Every topology on the same task queue, one after the other: a topology's processes are
+    // stopped before the next one's start.
+    const taskQueue = `orders-bench-${runId}`;
     const env: Record<string, string> = {
-      ...appEnvironment(`orders-bench-${runId}`),
+      ...appEnvironment(taskQueue),
       // Commands over Kafka are not what is measured, and belong to the workers of the shared cluster.
       COMMANDS_ENABLED: 'false',
-      WORKER_METRICS_ADDRESS: `127.0.0.1:${await freePort()}`,
     };
     // As `npm start` runs it: compiled, its workflows prebuilt. --worker-tsx: through tsx, as
     // before; --bundle-at-start: without the prebuilt bundle either (both to compare).
-    let startWorker: Promise<Pick<AppProcess, 'child' | 'output' | 'peakRssMb' | 'stop'>>;
+    let startWorker: (name: string) => Promise<Proc>;
     if (args['worker-tsx'] || args['bundle-at-start']) {
-      if (!args['bundle-at-start']) {
-        env.WORKFLOW_BUNDLE_PATH = await buildWorkflowBundle(join(scratch, 'workflow-bundle.js'));
-      }
-      startWorker = startWorkerProcess({ ...env, ...workerNodeOptions });
+      const bundle: Record<string, string> = args['bundle-at-start']
+        ? {}
+        : { WORKFLOW_BUNDLE_PATH: await buildWorkflowBundle(join(scratch, 'workflow-bundle.js')) };
+      startWorker = async () =>
+        startWorkerProcess({
+          ...env,
+          ...bundle,
+          ...workerNodeOptions,
+          WORKER_METRICS_ADDRESS: `127.0.0.1:${await freePort()}`,
+        });
     } else {
       // Inside the checkout, so that the compiled worker finds node_modules.
       const built = await buildWorker(join(ROOT, 'dist', `bench-${runId}`));
       cleanups.push(() => rmSync(dirname(built.entry), { recursive: true, force: true }));
-      startWorker = startWorkerChild(
-        'worker',
-        built.entry,
-        { ...env, WORKFLOW_BUNDLE_PATH: built.workflowBundle },
-        workerFlags,
-      );
+      startWorker = async (name) =>
+        startWorkerChild(
+          name,
+          built.entry,
+          {
+            ...env,
+            WORKFLOW_BUNDLE_PATH: built.workflowBundle,
+            WORKER_METRICS_ADDRESS: `127.0.0.1:${await freePort()}`,
+          },
+          workerFlags,
+        );
     }
-    [worker, api] = await Promise.all([
-      startWorker,
-      freePort().then((port) => startApiProcess({ ...env, ...apiNodeOptions }, port)),
-    ]);
-    system = systemLifecycle({ apiUrl: api.url, token: BENCH_TOKEN, events, lifecycleTimeoutMs: 120_000 });
 
-    log('warm-up');
-    if (bareClient) await warm(bareClient.lifecycle);
-    await warm(system.lifecycle);
+    for (const [position, topology] of topologies.entries()) {
+      // The first topology takes turns with bare Temporal (ABBA…), so load from elsewhere on the
+      // machine that comes and goes weighs on both alike; the others run their chunks alone.
+      const first = position === 0;
+      const label = `order service ${topology.label}`;
+      log(`${label}: starting ${topology.apis} API and ${topology.workers} worker process(es)`);
+      const names = processNames(topology);
+      const track = (proc: Proc) => alive.add(proc);
+      const [workers, apis] = await Promise.all([
+        startAll(
+          Array.from({ length: topology.workers }, (_, index) => () => startWorker(names.worker(index))),
+          track,
+        ),
+        startAll(
+          Array.from(
+            { length: topology.apis },
+            () => async () => startApiProcess({ ...env, ...apiNodeOptions }, await freePort()),
+          ),
+          track,
+        ),
+      ]);
+      const system = systemLifecycle({
+        apiUrls: apis.map((api) => api.url),
+        token: BENCH_TOKEN,
+        events,
+        lifecycleTimeoutMs: 120_000,
+      });
+      const run: TopologyRun = {
+        topology,
+        measured: first ? subject('system') : emptyMeasured(),
+        apis,
+        workers,
+        system,
+      };
+      runs.push(run);
 
-    // The order service and bare Temporal take turns (ABBA...), so load from elsewhere on the
-    // machine that comes and goes weighs on both alike.
-    let firstIndex = 0;
-    const systemPids = { api: api.child.pid, worker: worker.child.pid };
-    const bareTurn = async (size: number, at: number) => {
-      if (bareClient === undefined) return;
-      log(`bare Temporal: ${size} lifecycles`);
-      await measure('bareTemporal', bareClient.lifecycle, size, at, { worker: bareWorker?.pid });
-    };
-    const systemTurn = async (size: number, at: number) => {
-      log(`order service: ${size} lifecycles over HTTP`);
-      await measure('system', system.lifecycle, size, at, systemPids);
-    };
-    for (const [round, size] of chunkSizes(orders, rounds).entries()) {
-      if (round % 2 === 0) {
-        await bareTurn(size, firstIndex);
-        await systemTurn(size, firstIndex);
-      } else {
-        await systemTurn(size, firstIndex);
-        await bareTurn(size, firstIndex);
+      log(`${label}: warm-up`);
+      if (first && bareClient) await warm(bareClient.lifecycle);
+      await warm(system.lifecycle);
+
+      const pids = { api: apis.map((api) => api.child.pid), worker: workers.map((worker) => worker.child.pid) };
+      const bareTurn = async (size: number, at: number) => {
+        if (bareClient === undefined || !first) return;
+        log(`bare Temporal: ${size} lifecycles`);
+        await measure(subject('bareTemporal'), bareClient.lifecycle, size, at, { worker: bareWorker?.pid });
+      };
+      const systemTurn = async (size: number, at: number) => {
+        log(`${label}: ${size} lifecycles over HTTP`);
+        await measure(run.measured, system.lifecycle, size, at, pids);
+      };
+      let firstIndex = 0;
+      for (const [round, size] of chunkSizes(orders, rounds).entries()) {
+        if (round % 2 === 0) {
+          await bareTurn(size, firstIndex);
+          await systemTurn(size, firstIndex);
+        } else {
+          await systemTurn(size, firstIndex);
+          await bareTurn(size, firstIndex);
+        }
+        firstIndex += size;
       }
-      firstIndex += size;
-    }
+      // Bare Temporal is done: its worker would only sit on the machine the next topology measures.
+      if (first) await stopBare();
 
-    log('verifying every order in PostgreSQL and its events on Kafka');
-    verification = await verify(system.placed, events);
+      log(`${label}: verifying every order in PostgreSQL and its events on Kafka`);
+      run.verification = await verify(system.placed, events);
+      const cpuSecOf = (proc: Proc) => round(processCpuSeconds(proc.child.pid), 1);
+      run.cpuSec = { apis: apis.map(cpuSecOf), workers: workers.map(cpuSecOf) };
+      // The next topology polls the same task queue: these processes go first.
+      await stopProcs([...apis, ...workers]);
+    }
   } finally {
     outages = outageWatch.stop();
-    await Promise.all([api?.stop(), worker?.stop(), bareWorker?.stop(), bareClient?.close()]);
+    await Promise.all([stopProcs([...alive]), stopBare()]);
     await events.close();
     rmSync(scratch, { recursive: true, force: true });
     for (const cleanup of cleanups) cleanup();
   }
 
   const summary: Record<string, Summary | undefined> = Object.fromEntries(
-    Object.entries(samples).map(([name, value]) => [name, summarize(value)]),
+    Object.entries(subjects).map(([name, value]) => [name, summarize(value.samples)]),
   );
-  const sys = summary.system as Summary;
   const bare = summary.bareTemporal;
-  const failures = Object.values(samples).flatMap((value) => value.failures);
+  const ratioToBare = (value: number) => ratioOf(value, bare?.perSec);
+  const rssOf = (proc: Proc) => round(proc.peakRssMb(), 0);
+  const topologyResults = runs.map((run, position) => {
+    const figures = summarize(run.measured.samples);
+    const verification = run.verification as Verification;
+    return {
+      topology: run.topology.label,
+      apis: run.topology.apis,
+      workers: run.topology.workers,
+      /** Only the first topology takes turns with bare Temporal; the others' ratios are to the same bare figure. */
+      interleavedWithBareTemporal: position === 0 && bare !== undefined,
+      lifecyclesPerSec: figures.perSec,
+      overallPerSec: figures.overallPerSec,
+      ratioToBareTemporal: ratioToBare(figures.perSec) ?? null,
+      createP50Ms: figures.startP50Ms,
+      createP95Ms: figures.startP95Ms,
+      createP99Ms: figures.startP99Ms,
+      transitionP50Ms: figures.transitionP50Ms,
+      transitionP99Ms: figures.transitionP99Ms,
+      transitionP50ToBare: ratioOf(figures.transitionP50Ms, bare?.transitionP50Ms) ?? null,
+      transitionP99ToBare: ratioOf(figures.transitionP99Ms, bare?.transitionP99Ms) ?? null,
+      lifecycleP50Ms: figures.lifecycleP50Ms,
+      lifecycleP99Ms: figures.lifecycleP99Ms,
+      /** Peak RSS of each API process and each worker process, in start order. */
+      apiRssMb: run.apis.map(rssOf),
+      workerRssMb: run.workers.map(rssOf),
+      /** CPU seconds of each API and worker over its life: how the load spread over the processes. */
+      apiCpuSec: run.cpuSec?.apis ?? [],
+      workerCpuSec: run.cpuSec?.workers ?? [],
+      lost: verification.lost,
+      duplicated: verification.duplicated,
+      failed: figures.failed,
+      createAccepted202: run.system.counters.createAccepted202,
+      transitionAccepted202: run.system.counters.transitionAccepted202,
+      /** Requests each API served (round robin; warm-up and repeats after a 202 included). */
+      requestsPerApi: run.system.requestsPerApi,
+      verification,
+      cpuMsPerLifecycle: cpuPerLifecycle(run.measured.cpu, lifecyclesOf(run.measured)),
+      failures: run.measured.samples.failures.slice(0, 20),
+    };
+  });
+  const primary = topologyResults[0];
+  const primaryRun = runs[0];
+  if (primary === undefined || primaryRun === undefined) throw new Error('no topology was measured');
+  const sys = summary.system as Summary;
+  const verification = primary.verification;
+  const failures = [
+    ...Object.values(subjects).flatMap((value) => value.samples.failures),
+    ...runs.slice(1).flatMap((run) => run.measured.samples.failures),
+  ];
+  const lost = topologyResults.reduce((sum, run) => sum + run.lost, 0);
+  const duplicated = topologyResults.reduce((sum, run) => sum + run.duplicated, 0);
   const ratio = ratioOf(sys.perSec, bare?.perSec);
   const createToBareStartP99 = ratioOf(sys.startP99Ms, bare?.startP99Ms);
   const transitionP50ToBare = ratioOf(sys.transitionP50Ms, bare?.transitionP50Ms);
@@ -469,25 +675,29 @@ async function main() {
   mkdirSync(dirname(output), { recursive: true });
   // The processes' own output, for a look after the run (bench/results is git-ignored).
   const logs: Record<string, number> = {};
-  for (const [name, lines] of [
-    ['api', api?.output],
-    ['worker', worker?.output],
-    ['bare-worker', bareWorker?.output],
-  ] as const) {
+  const outputs: [string, string[] | undefined][] = [];
+  for (const run of runs) {
+    const names = processNames(run.topology);
+    for (const [index, api] of run.apis.entries()) outputs.push([names.api(index), api.output]);
+    for (const [index, worker] of run.workers.entries()) outputs.push([names.worker(index), worker.output]);
+  }
+  outputs.push(['bare-worker', bareWorker?.output]);
+  for (const [name, lines] of outputs) {
     if (lines === undefined) continue;
     logs[name] = lines.length;
     writeFileSync(join(dirname(output), `${basename(output, '.json')}.${name}.log`), `${lines.join('\n')}\n`);
   }
-  const apiRssMb = round(api?.peakRssMb() ?? 0, 0);
-  const workerRssMb = round(worker?.peakRssMb() ?? 0, 0);
+  // The first topology's largest API and worker (its only ones in 1x1).
+  const apiRssMb = Math.max(...primary.apiRssMb);
+  const workerRssMb = Math.max(...primary.workerRssMb);
   const bareWorkerRssMb = bareWorker === undefined ? undefined : round(bareWorker.peakRssMb(), 0);
-  const lifecyclesOf = (name: string) =>
-    (samples[name]?.lifecycleMs.length ?? 0) + (samples[name]?.failures.length ?? 0);
   const result = {
     orders,
     concurrency,
     warmup,
     rounds,
+    /** The topology the fields up to `subjects` describe (the first of `topologies`; lost, duplicated, failed: the whole run). */
+    topology: primary.topology,
     lifecyclesPerSec: sys.perSec,
     bareTemporalPerSec: bare?.perSec ?? null,
     ratioToBareTemporal: ratio ?? null,
@@ -511,18 +721,23 @@ async function main() {
     apiRssMb,
     workerRssMb,
     bareWorkerRssMb: bareWorkerRssMb ?? null,
-    lost: verification.lost,
-    duplicated: verification.duplicated,
+    /** Over every topology of the run. */
+    lost,
+    duplicated,
+    /** Failed lifecycles of every subject and topology. */
     failed: failures.length,
-    createAccepted202: system.counters.createAccepted202,
-    transitionAccepted202: system.counters.transitionAccepted202,
+    createAccepted202: primary.createAccepted202,
+    transitionAccepted202: primary.transitionAccepted202,
     barePostgresPerSec: summary.barePostgres?.perSec ?? null,
     bareKafkaPerSec: summary.bareKafka?.perSec ?? null,
     subjects: summary,
+    /** The first topology's (each topology's is in `topologies`). */
     verification,
     cpuMsPerLifecycle: Object.fromEntries(
-      Object.entries(cpuUsed).map(([name, used]) => [name, cpuPerLifecycle(used, lifecyclesOf(name))]),
+      Object.entries(subjects).map(([name, value]) => [name, cpuPerLifecycle(value.cpu, lifecyclesOf(value))]),
     ),
+    /** Each topology of the order service (APIs x workers), in the order measured; the first is the one above. */
+    topologies: topologyResults,
     failures: failures.slice(0, 20),
     /** Lines each process printed (its logs are written next to the results). */
     logLines: logs,
@@ -542,7 +757,7 @@ async function main() {
         target: '<= 1.5 x bareTransitionP99',
         met: transitionP99ToBare === undefined ? null : transitionP99ToBare <= 1.5,
       },
-      lostAndDuplicated: { target: '= 0', met: verification.lost === 0 && verification.duplicated === 0 },
+      lostAndDuplicated: { target: '= 0', met: lost === 0 && duplicated === 0 },
       apiRss: { target: '< 250 MB', met: apiRssMb < 250 },
       workerRss: { target: '< 250 MB', met: workerRssMb < 250 },
     },
@@ -596,8 +811,22 @@ async function main() {
       'peak RSS MB',
     ],
   ];
+  for (const run of topologyResults) {
+    rows.push([
+      `order service (HTTP) ${run.topology}`,
+      run.lifecyclesPerSec,
+      orDash(run.ratioToBareTemporal),
+      run.createP50Ms,
+      run.createP95Ms,
+      run.createP99Ms,
+      run.transitionP50Ms,
+      run.transitionP99Ms,
+      run.lifecycleP50Ms,
+      run.lifecycleP99Ms,
+      `api ${run.apiRssMb.join('/')}, worker ${run.workerRssMb.join('/')}`,
+    ]);
+  }
   const names = [
-    ['system', 'order service (HTTP)'],
     ['bareTemporal', 'bare Temporal'],
     ['barePostgres', 'bare PostgreSQL'],
     ['bareKafka', 'bare Kafka'],
@@ -608,7 +837,7 @@ async function main() {
     rows.push([
       label,
       value.perSec,
-      orDash(ratioOf(value.perSec, bare?.perSec)),
+      orDash(ratioToBare(value.perSec)),
       value.startP50Ms,
       value.startP95Ms,
       value.startP99Ms,
@@ -616,17 +845,14 @@ async function main() {
       value.transitionP99Ms,
       value.lifecycleP50Ms,
       value.lifecycleP99Ms,
-      name === 'system'
-        ? `api ${apiRssMb}, worker ${workerRssMb}`
-        : name === 'bareTemporal'
-          ? `worker ${orDash(bareWorkerRssMb)}`
-          : '-',
+      name === 'bareTemporal' ? `worker ${orDash(bareWorkerRssMb)}` : '-',
     ]);
   }
   const mark = (met: boolean | null) => (met === null ? 'n/a' : met ? 'met' : 'NOT MET');
   const { machine, targets } = result;
   console.log(
-    `\nOrder lifecycles: ${orders} per subject, concurrency ${concurrency}, ${rounds} round(s); ` +
+    `\nOrder lifecycles: ${orders} per subject and topology, concurrency ${concurrency}, ${rounds} round(s); ` +
+      `topologies (APIs x workers) ${topologyResults.map((run) => run.topology).join(', ')}; ` +
       `${machine.nproc} × ${machine.cpuModel}, node ${machine.node}, load ${loadAverageBefore.join(' ')}\n`,
   );
   console.log(table(rows));
@@ -634,32 +860,51 @@ async function main() {
   console.log(
     '(ms; start = until the 201 of POST /orders, or until update-with-start returned; ' +
       `transition = POST ${endings} until its 200, or the ${endings} Update until it returned; ` +
-      'lifecycle = until the terminal event is seen on Kafka, or the workflow result)',
+      'lifecycle = until the terminal event is seen on Kafka, or the workflow result' +
+      (topologyResults.length > 1 && bare ? `; bare Temporal took turns with ${primary.topology} only` : '') +
+      ')',
   );
   console.log(
-    `${endings} p50 / p99: order service ${sys.transitionP50Ms} / ${sys.transitionP99Ms} ms` +
-      (bare
-        ? `, bare Temporal ${bare.transitionP50Ms} / ${bare.transitionP99Ms} ms: ` +
-          `${orDash(transitionP50ToBare)}× / ${orDash(transitionP99ToBare)}× bare`
-        : '') +
-      (system.counters.transitionAccepted202 > 0
-        ? `; ${system.counters.transitionAccepted202} answered 202 first`
-        : ''),
+    `${endings} p50 / p99: ` +
+      topologyResults
+        .map(
+          (run) =>
+            `order service ${run.topology} ${run.transitionP50Ms} / ${run.transitionP99Ms} ms` +
+            (bare ? ` (${orDash(run.transitionP50ToBare)}× / ${orDash(run.transitionP99ToBare)}× bare)` : '') +
+            (run.transitionAccepted202 > 0 ? `, ${run.transitionAccepted202} answered 202 first` : ''),
+        )
+        .join('; ') +
+      (bare ? `; bare Temporal ${bare.transitionP50Ms} / ${bare.transitionP99Ms} ms` : ''),
   );
+  console.log('');
+  for (const run of topologyResults) {
+    console.log(
+      `order service ${run.topology}: lost ${run.lost}, duplicated ${run.duplicated}, failed ${run.failed}` +
+        ` (${run.verification.ordersChecked} orders checked in PostgreSQL, ${run.verification.eventsExpected} events on Kafka by ce_id);` +
+        ` requests per API ${run.requestsPerApi.join('/')}; CPU s per API ${run.apiCpuSec.join('/')},` +
+        ` per worker ${run.workerCpuSec.join('/')}`,
+    );
+  }
+  console.log(`run: lost ${lost}, duplicated ${duplicated}, failed ${failures.length} (bare subjects included)`);
   console.log(
-    `\nlost ${verification.lost}, duplicated ${verification.duplicated}, failed ${failures.length}` +
-      ` (${verification.ordersChecked} orders checked in PostgreSQL, ${verification.eventsExpected} events on Kafka by ce_id)`,
-  );
-  console.log(
-    `targets: ratio ${orDash(ratio)} ≥ 0.8 ${mark(targets.ratioToBareTemporal.met)}; ` +
+    `targets (order service ${primary.topology}): ratio ${orDash(ratio)} ≥ 0.8 ${mark(targets.ratioToBareTemporal.met)}; ` +
       `create p99 ${orDash(createToBareStartP99)}× bare start p99 ≤ 1.5 ${mark(targets.createP99.met)}; ` +
       `transition p50 ${orDash(transitionP50ToBare)}× bare ≤ 1.5 ${mark(targets.transitionP50.met)}, ` +
       `p99 ${orDash(transitionP99ToBare)}× bare ≤ 1.5 ${mark(targets.transitionP99.met)}; ` +
-      `lost = duplicated = 0 ${mark(targets.lostAndDuplicated.met)}; ` +
+      `lost = duplicated = 0 (every topology) ${mark(targets.lostAndDuplicated.met)}; ` +
       `API ${apiRssMb} MB < 250 ${mark(targets.apiRss.met)}; worker ${workerRssMb} MB < 250 ${mark(targets.workerRss.met)}`,
   );
   console.log('CPU ms per lifecycle:');
-  for (const [name, parts] of Object.entries(result.cpuMsPerLifecycle)) {
+  const cpuLines: [string, Record<string, number>][] = [
+    ...Object.entries(result.cpuMsPerLifecycle).map(([name, parts]): [string, Record<string, number>] => [
+      name === 'system' ? `system ${primary.topology}` : name,
+      parts,
+    ]),
+    ...topologyResults
+      .slice(1)
+      .map((run): [string, Record<string, number>] => [`system ${run.topology}`, run.cpuMsPerLifecycle]),
+  ];
+  for (const [name, parts] of cpuLines) {
     console.log(
       `  ${name.padEnd(13)} ${Object.entries(parts)
         .map(([part, ms]) => `${part} ${ms}`)
@@ -673,7 +918,7 @@ async function main() {
     );
   }
   console.log(`\nresults: ${output}`);
-  if (verification.lost > 0 || verification.duplicated > 0 || failures.length > 0) process.exitCode = 1;
+  if (lost > 0 || duplicated > 0 || failures.length > 0) process.exitCode = 1;
 }
 
 main().then(

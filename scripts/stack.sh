@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Local infrastructure for development and tests, without Docker:
-# PostgreSQL, the Temporal dev server and a single-node KRaft Kafka broker.
+# PostgreSQL, the Temporal dev server, a single-node KRaft Kafka broker, and nginx as a
+# TLS-terminating gRPC proxy in front of Temporal (the dev server has no TLS of its own).
+# Each also speaks as production would, with certificates made here by openssl (.stack/tls):
+# PostgreSQL takes TLS on its port, Kafka has a SASL_SSL listener (SCRAM-SHA-512 and PLAIN)
+# on 9094, and temporal-tls on 7243 wants mTLS and an API key.
 #
-#   scripts/stack.sh start   [postgres|temporal|kafka ...]   (default: all)
-#   scripts/stack.sh stop    [postgres|temporal|kafka ...]
-#   scripts/stack.sh restart [postgres|temporal|kafka ...]
+#   scripts/stack.sh start   [postgres|temporal|kafka|temporal-tls ...]   (default: all)
+#   scripts/stack.sh stop    [postgres|temporal|kafka|temporal-tls ...]
+#   scripts/stack.sh restart [postgres|temporal|kafka|temporal-tls ...]
 #   scripts/stack.sh status
 #   scripts/stack.sh temporal-path     # absolute path of the temporal CLI
 #
@@ -19,7 +23,10 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 STACK="$REPO/.stack"
 WAIT_SECONDS="${STACK_WAIT_SECONDS:-90}"
-ALL_SERVICES=(postgres temporal kafka)
+ALL_SERVICES=(postgres temporal kafka temporal-tls)
+
+# --- TLS material (a private CA; test-only secrets, never for production) -----
+TLS_DIR="$STACK/tls"
 
 # --- PostgreSQL ---------------------------------------------------------------
 PG_PORT="${PGPORT:-5432}"
@@ -55,6 +62,18 @@ K_PROPS="$K_DIR/server.properties"
 K_LOG="$K_DIR/kafka.log"
 K_PID="$K_DIR/kafka.pid"
 K_CLUSTER_ID="$K_DIR/cluster.id"
+KAFKA_SASL_SSL_PORT=9094
+# Users of the SASL_SSL listener (PLAIN's are in server.properties, SCRAM's are added at start).
+K_SCRAM_USER=orders-scram
+K_SCRAM_PASSWORD=orders-scram-secret
+
+# --- Temporal behind TLS (nginx) ------------------------------------------------
+TEMPORAL_TLS_PORT=7243
+TEMPORAL_TLS_API_KEY=orders-temporal-api-key
+N_DIR="$STACK/nginx"
+N_CONF="$N_DIR/nginx.conf"
+N_LOG="$N_DIR/error.log"
+N_PID="$N_DIR/nginx.pid"
 
 # ==============================================================================
 # helpers
@@ -152,6 +171,40 @@ apt_install() {
 }
 
 # ==============================================================================
+# TLS material
+# ==============================================================================
+# tls_certs: a CA, a server certificate for localhost/127.0.0.1, a client certificate, and
+# a second CA that signed none of them (for tests of a wrong CA). Made once.
+tls_certs() {
+  [[ -s "$TLS_DIR/client.pem" && -s "$TLS_DIR/other-ca.pem" ]] && return 0
+  command -v openssl >/dev/null 2>&1 || apt_install openssl
+  log "tls: generating a CA and certificates in $TLS_DIR"
+  rm -rf "$TLS_DIR.tmp" && mkdir -p "$TLS_DIR.tmp"
+  (
+    cd "$TLS_DIR.tmp"
+    local subj
+    for ca in ca other-ca; do
+      openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 3650 -subj "/CN=order-service local $ca" \
+        -keyout "$ca.key" -out "$ca.pem"
+    done
+    for leaf in server client; do
+      subj="/CN=order-service local $leaf"
+      openssl req -newkey rsa:2048 -nodes -sha256 -subj "$subj" -keyout "$leaf.key.rsa" -out "$leaf.csr"
+      printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=%s\n' \
+        "$([[ $leaf == server ]] && echo serverAuth || echo clientAuth)" >"$leaf.ext"
+      openssl x509 -req -in "$leaf.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 -sha256 \
+        -extfile "$leaf.ext" -out "$leaf.pem"
+      # PKCS#8, unencrypted: the form Kafka's PEM key store and rustls (Temporal's worker) read.
+      openssl pkcs8 -topk8 -nocrypt -in "$leaf.key.rsa" -out "$leaf.key"
+      rm -f "$leaf.key.rsa" "$leaf.csr" "$leaf.ext"
+    done
+    cat server.key server.pem >kafka-keystore.pem
+  ) >"$STACK/tls.log" 2>&1 || fail_with_log tls "$STACK/tls.log" "openssl failed"
+  chmod 0644 "$TLS_DIR.tmp"/*.pem "$TLS_DIR.tmp"/*.key
+  rm -rf "$TLS_DIR" && mv "$TLS_DIR.tmp" "$TLS_DIR"
+}
+
+# ==============================================================================
 # PostgreSQL
 # ==============================================================================
 pg_install() {
@@ -233,10 +286,12 @@ pg_prepare() {
 pg_launch() {
   local pid bin
   pid="$(pg_pid)"
-  if [[ -n "$pid" ]]; then
+  if [[ -n "$pid" ]] && grep -q -- '-c ssl=on' "$PG_DATA/postmaster.opts" 2>/dev/null; then
     log "postgres: already running (pid $pid), reusing it"
     return 0
   fi
+  # Started by an older version of this script, without TLS: restart it with.
+  [[ -n "$pid" ]] && { log "postgres: running without TLS, restarting it"; pg_stop; }
   ensure_port_free postgres "$PG_PORT"
   pg_prepare
   bin="$(pg_bindir)"
@@ -248,11 +303,17 @@ pg_launch() {
   fi
   # A postmaster.pid whose process is gone (or is not this cluster's) is stale.
   [[ -f "$PG_DATA/postmaster.pid" ]] && rm -f "$PG_DATA/postmaster.pid"
+  # TLS beside plain connections: the server refuses a key readable by others or owned by another user.
+  tls_certs
+  cp "$TLS_DIR/server.pem" "$PG_DIR/server.pem"
+  cp "$TLS_DIR/server.key" "$PG_DIR/server.key"
+  chmod 0600 "$PG_DIR/server.key"
+  [[ $EUID -eq 0 ]] && chown postgres:postgres "$PG_DIR/server.pem" "$PG_DIR/server.key"
   rotate_log "$PG_LOG"
   as_pg touch "$PG_LOG"
   log "postgres: starting on 127.0.0.1:$PG_PORT"
   as_pg "$bin/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t "$WAIT_SECONDS" \
-    -o "-p $PG_PORT -k /tmp -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on" \
+    -o "-p $PG_PORT -k /tmp -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on -c ssl=on -c ssl_cert_file=$PG_DIR/server.pem -c ssl_key_file=$PG_DIR/server.key" \
     start >"$PG_DIR/pg_ctl.log" 2>&1 9>&- || {
       cat "$PG_DIR/pg_ctl.log" >&2
       fail_with_log postgres "$PG_LOG" "pg_ctl start failed"
@@ -433,12 +494,19 @@ kafka_install() {
 
 kafka_write_props() {
   mkdir -p "$K_DATA"
-  if grep -q '^log\.dirs=' "$K_SRC/server.properties"; then
-    sed "s|^log\.dirs=.*|log.dirs=$K_DATA|" "$K_SRC/server.properties" >"$K_PROPS.tmp"
-  else
-    { cat "$K_SRC/server.properties"; echo "log.dirs=$K_DATA"; } >"$K_PROPS.tmp"
-  fi
+  tls_certs
+  sed -e "s|^log\.dirs=.*|log.dirs=$K_DATA|" -e "s|@TLS_DIR@|$TLS_DIR|g" "$K_SRC/server.properties" >"$K_PROPS.tmp"
   mv -f "$K_PROPS.tmp" "$K_PROPS"
+}
+
+# The SCRAM user of the SASL_SSL listener, stored in the cluster's metadata: added once.
+kafka_scram_user() {
+  [[ -f "$K_DATA/.scram-$K_SCRAM_USER" ]] && return 0
+  kafka_java kafka.admin.ConfigCommand --bootstrap-server "127.0.0.1:$KAFKA_PORT" --alter \
+    --add-config "SCRAM-SHA-512=[password=$K_SCRAM_PASSWORD]" --entity-type users --entity-name "$K_SCRAM_USER" \
+    >"$K_DIR/scram.log" 2>&1 || fail_with_log kafka "$K_DIR/scram.log" "adding the SCRAM user $K_SCRAM_USER failed"
+  touch "$K_DATA/.scram-$K_SCRAM_USER"
+  log "kafka: SCRAM-SHA-512 user $K_SCRAM_USER added"
 }
 
 kafka_format() {
@@ -472,14 +540,18 @@ kafka_answers() {
 kafka_launch() {
   local pid
   pid="$(kafka_pid)"
-  if [[ -n "$pid" ]]; then
+  kafka_install
+  kafka_write_props
+  if [[ -n "$pid" ]] && cmp -s "$K_PROPS" "$K_PROPS.running"; then
     log "kafka: already running (pid $pid), reusing it"
     return 0
   fi
+  # Started with other settings (an older version of this script): restart it with these.
+  [[ -n "$pid" ]] && { log "kafka: running with older settings, restarting it"; kafka_stop; }
   ensure_port_free kafka "$KAFKA_PORT"
   ensure_port_free kafka "$KAFKA_CONTROLLER_PORT"
-  kafka_install
-  kafka_write_props
+  ensure_port_free kafka "$KAFKA_SASL_SSL_PORT"
+  cp "$K_PROPS" "$K_PROPS.running"
   kafka_format
   rotate_log "$K_LOG"
   log "kafka: starting broker on 127.0.0.1:$KAFKA_PORT"
@@ -498,7 +570,8 @@ kafka_wait() {
     ((SECONDS < deadline)) || fail_with_log kafka "$K_LOG" "broker not answering on 127.0.0.1:$KAFKA_PORT after ${WAIT_SECONDS}s"
     sleep 0.3
   done
-  log "kafka: ready  127.0.0.1:$KAFKA_PORT"
+  kafka_scram_user
+  log "kafka: ready  127.0.0.1:$KAFKA_PORT (SASL_SSL 127.0.0.1:$KAFKA_SASL_SSL_PORT)"
 }
 
 kafka_stop() {
@@ -518,13 +591,109 @@ kafka_status() {
 }
 
 # ==============================================================================
+# Temporal behind TLS: nginx terminating TLS (mTLS, API key) and passing gRPC on
+# ==============================================================================
+nginx_install() {
+  command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] && return 0
+  log "temporal-tls: no nginx, installing Debian's nginx"
+  apt_install nginx
+  # The package may start a server on port 80; ours runs from its own config.
+  if command -v service >/dev/null 2>&1; then service nginx stop >/dev/null 2>&1 || true; fi
+}
+
+nginx_bin() { command -v nginx 2>/dev/null || echo /usr/sbin/nginx; }
+
+nginx_write_conf() {
+  mkdir -p "$N_DIR/temp"
+  cat >"$N_CONF.tmp" <<NGINX
+# Written by scripts/stack.sh: TLS in front of the Temporal dev server, as Temporal Cloud
+# or a production frontend asks: a client certificate signed by the CA, and an API key.
+daemon off;
+worker_processes 1;
+pid $N_PID;
+error_log $N_LOG warn;
+events { worker_connections 512; }
+http {
+  access_log off;
+  client_body_temp_path $N_DIR/temp/body;
+  proxy_temp_path $N_DIR/temp/proxy;
+  fastcgi_temp_path $N_DIR/temp/fastcgi;
+  uwsgi_temp_path $N_DIR/temp/uwsgi;
+  scgi_temp_path $N_DIR/temp/scgi;
+  map \$http_authorization \$api_key_ok { "Bearer $TEMPORAL_TLS_API_KEY" 1; default 0; }
+  server {
+    listen 127.0.0.1:$TEMPORAL_TLS_PORT ssl http2;
+    ssl_certificate $TLS_DIR/server.pem;
+    ssl_certificate_key $TLS_DIR/server.key;
+    ssl_client_certificate $TLS_DIR/ca.pem;
+    ssl_verify_client on;
+    grpc_read_timeout 120s;
+    grpc_send_timeout 120s;
+    client_max_body_size 16m;
+    location / {
+      if (\$api_key_ok = 0) { return 401; }
+      grpc_pass grpc://127.0.0.1:$TEMPORAL_PORT;
+    }
+  }
+}
+NGINX
+  mv -f "$N_CONF.tmp" "$N_CONF"
+}
+
+nginx_pid() { read_pidfile "$N_PID" "$N_CONF"; }
+
+nginx_launch() {
+  local pid
+  nginx_install
+  tls_certs
+  nginx_write_conf
+  pid="$(nginx_pid)"
+  if [[ -n "$pid" ]]; then
+    log "temporal-tls: already running (pid $pid), reloading its config"
+    kill -HUP "$pid" 2>/dev/null || true
+    return 0
+  fi
+  ensure_port_free temporal-tls "$TEMPORAL_TLS_PORT"
+  rotate_log "$N_LOG"
+  log "temporal-tls: starting nginx on 127.0.0.1:$TEMPORAL_TLS_PORT (mTLS + API key) -> 127.0.0.1:$TEMPORAL_PORT"
+  launch_detached "$N_DIR/launch.pid" "$N_DIR/nginx.out" "$(nginx_bin)" -e "$N_LOG" -p "$N_DIR" -c "$N_CONF"
+}
+
+nginx_wait() {
+  local deadline=$((SECONDS + WAIT_SECONDS))
+  until port_open "$TEMPORAL_TLS_PORT" && [[ -n "$(nginx_pid)" ]]; do
+    pid_matches "$(cat "$N_DIR/launch.pid" 2>/dev/null)" "$N_CONF" ||
+      fail_with_log temporal-tls "$N_LOG" "nginx exited while starting ($(tail -n 3 "$N_DIR/nginx.out" 2>/dev/null))"
+    ((SECONDS < deadline)) || fail_with_log temporal-tls "$N_LOG" "nginx not listening on $TEMPORAL_TLS_PORT after ${WAIT_SECONDS}s"
+    sleep 0.1
+  done
+  log "temporal-tls: ready  127.0.0.1:$TEMPORAL_TLS_PORT (CA $TLS_DIR/ca.pem)"
+}
+
+nginx_stop() {
+  local pid
+  pid="$(nginx_pid)"
+  if [[ -z "$pid" ]]; then log "temporal-tls: not running"; return 0; fi
+  log "temporal-tls: stopping (pid $pid)"
+  stop_pid temporal-tls "$pid"
+  rm -f "$N_PID"
+}
+
+nginx_status() {
+  local pid state=stopped
+  pid="$(nginx_pid)"
+  if [[ -n "$pid" ]]; then port_open "$TEMPORAL_TLS_PORT" && state=running || state=unhealthy; fi
+  printf '%-9s %-9s port=%-5s pid=%-7s log=%s\n' temporal-tls "$state" "$TEMPORAL_TLS_PORT" "${pid:--}" "$N_LOG"
+}
+
+# ==============================================================================
 # commands
 # ==============================================================================
 services_from_args() {
   local s
   if (($# == 0)); then echo "${ALL_SERVICES[@]}"; return; fi
   for s in "$@"; do
-    case "$s" in postgres|temporal|kafka) ;; *) die "unknown service '$s' (expected: ${ALL_SERVICES[*]})" ;; esac
+    case "$s" in postgres|temporal|kafka|temporal-tls) ;; *) die "unknown service '$s' (expected: ${ALL_SERVICES[*]})" ;; esac
   done
   # keep the canonical order
   for s in "${ALL_SERVICES[@]}"; do [[ " $* " == *" $s "* ]] && printf '%s ' "$s"; done
@@ -545,10 +714,10 @@ cmd_start() {
   read -ra services <<<"$(services_from_args "$@")"
   # Launch everything first (they boot in parallel), then wait for each.
   for s in "${services[@]}"; do
-    case "$s" in postgres) pg_launch ;; temporal) temporal_launch ;; kafka) kafka_launch ;; esac
+    case "$s" in postgres) pg_launch ;; temporal) temporal_launch ;; kafka) kafka_launch ;; temporal-tls) nginx_launch ;; esac
   done
   for s in "${services[@]}"; do
-    case "$s" in postgres) pg_wait ;; temporal) temporal_wait ;; kafka) kafka_wait ;; esac
+    case "$s" in postgres) pg_wait ;; temporal) temporal_wait ;; kafka) kafka_wait ;; temporal-tls) nginx_wait ;; esac
   done
   log "started: ${services[*]} ($((SECONDS - start))s)"
 }
@@ -557,7 +726,9 @@ cmd_stop() {
   local services i
   read -ra services <<<"$(services_from_args "$@")"
   for ((i = ${#services[@]} - 1; i >= 0; i--)); do
-    case "${services[$i]}" in postgres) pg_stop ;; temporal) temporal_stop ;; kafka) kafka_stop ;; esac
+    case "${services[$i]}" in
+      postgres) pg_stop ;; temporal) temporal_stop ;; kafka) kafka_stop ;; temporal-tls) nginx_stop ;;
+    esac
   done
 }
 
@@ -565,11 +736,12 @@ cmd_status() {
   pg_status
   temporal_status
   kafka_status
+  nginx_status
 }
 
 usage() {
   cat >&2 <<EOF
-usage: scripts/stack.sh start|stop|restart [postgres|temporal|kafka ...]
+usage: scripts/stack.sh start|stop|restart [postgres|temporal|kafka|temporal-tls ...]
        scripts/stack.sh status
        scripts/stack.sh temporal-path
 State: $STACK

@@ -1,5 +1,6 @@
 // The one place that reads process.env. Every variable is described, defaulted to the
 // local stack, and validated at start so a bad value fails fast with its name.
+import { readFileSync } from 'node:fs';
 import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 
@@ -11,7 +12,9 @@ export const ConfigSchema = Type.Object({
   DATABASE_URL: Type.String({
     pattern: '^postgres(ql)?://',
     default: 'postgres://postgres@127.0.0.1:5432/orders',
-    description: 'PostgreSQL connection string of the order database.',
+    description:
+      'PostgreSQL connection string of the order database. For TLS add ' +
+      '`?sslmode=verify-full&sslrootcert=/path/to/ca.pem` (the server’s certificate checked against that CA and the host).',
   }),
   DATABASE_POOL_MAX: Type.Integer({
     minimum: 1,
@@ -29,6 +32,32 @@ export const ConfigSchema = Type.Object({
     default: 'default',
     description: 'Temporal namespace holding the order workflows.',
   }),
+  TEMPORAL_TLS: Type.Boolean({
+    default: false,
+    description:
+      'TLS to the Temporal frontend, trusting the system’s CAs (Temporal Cloud). On by itself when any ' +
+      'TEMPORAL_TLS_* file or TEMPORAL_API_KEY is set.',
+  }),
+  TEMPORAL_TLS_CA_FILE: Type.String({
+    default: '',
+    description: 'PEM file of the CA that signed the Temporal frontend’s certificate, instead of the system’s CAs.',
+  }),
+  TEMPORAL_TLS_CERT_FILE: Type.String({
+    default: '',
+    description: 'PEM file of this process’s client certificate, for mTLS (with TEMPORAL_TLS_KEY_FILE).',
+  }),
+  TEMPORAL_TLS_KEY_FILE: Type.String({
+    default: '',
+    description: 'PEM file of the private key of TEMPORAL_TLS_CERT_FILE.',
+  }),
+  TEMPORAL_TLS_SERVER_NAME: Type.String({
+    default: '',
+    description: 'Name to verify the frontend’s certificate against, when it is not the host of TEMPORAL_ADDRESS.',
+  }),
+  TEMPORAL_API_KEY: Type.String({
+    default: '',
+    description: 'API key sent as a bearer token on every Temporal call (Temporal Cloud); implies TLS.',
+  }),
   TEMPORAL_TASK_QUEUE: Type.String({
     minLength: 1,
     default: 'orders',
@@ -39,6 +68,24 @@ export const ConfigSchema = Type.Object({
     default: '127.0.0.1:9092',
     description: 'Comma-separated host:port list of Kafka bootstrap brokers.',
   }),
+  KAFKA_SSL: Type.Boolean({
+    default: false,
+    description: 'TLS to the Kafka brokers, trusting the system’s CAs. On by itself when KAFKA_SSL_CA_FILE is set.',
+  }),
+  KAFKA_SSL_CA_FILE: Type.String({
+    default: '',
+    description: 'PEM file of the CA that signed the brokers’ certificates, instead of the system’s CAs.',
+  }),
+  KAFKA_SASL_MECHANISM: Type.Union(
+    [Type.Literal(''), Type.Literal('plain'), Type.Literal('scram-sha-256'), Type.Literal('scram-sha-512')],
+    {
+      default: '',
+      description:
+        'SASL authentication to the brokers: plain (only over TLS), scram-sha-256 or scram-sha-512; empty, none.',
+    },
+  ),
+  KAFKA_SASL_USERNAME: Type.String({ default: '', description: 'SASL user name (with KAFKA_SASL_MECHANISM).' }),
+  KAFKA_SASL_PASSWORD: Type.String({ default: '', description: 'SASL password (with KAFKA_SASL_MECHANISM).' }),
   KAFKA_TOPIC_PREFIX: Type.String({
     default: '',
     maxLength: 100,
@@ -305,6 +352,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   );
   if (problems.length > 0) throw new ConfigError(problems);
   const config = candidate as Config;
+  const connectionProblems = connectionSettingProblems(config);
+  if (connectionProblems.length > 0) throw new ConfigError(connectionProblems);
   const apiKeys = parseApiKeys(config.API_KEYS);
   if (jwtSettingsOf(config) !== undefined) {
     // With JWTs accepted, a bearer token of their shape is only ever verified as one: such a key would never match.
@@ -321,4 +370,137 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 
 export function kafkaBrokers(config: Config): string[] {
   return config.KAFKA_BROKERS.split(',');
+}
+
+/** Settings of the Temporal and Kafka connections that cannot work together. */
+function connectionSettingProblems(config: Config): string[] {
+  const problems: string[] = [];
+  if ((config.TEMPORAL_TLS_CERT_FILE === '') !== (config.TEMPORAL_TLS_KEY_FILE === '')) {
+    problems.push('TEMPORAL_TLS_CERT_FILE, TEMPORAL_TLS_KEY_FILE: set both (mTLS) or neither');
+  }
+  const sasl = config.KAFKA_SASL_MECHANISM !== '';
+  if (sasl && (config.KAFKA_SASL_USERNAME === '' || config.KAFKA_SASL_PASSWORD === '')) {
+    problems.push('KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD: both needed with KAFKA_SASL_MECHANISM');
+  }
+  if (!sasl && (config.KAFKA_SASL_USERNAME !== '' || config.KAFKA_SASL_PASSWORD !== '')) {
+    problems.push(
+      'KAFKA_SASL_MECHANISM: needed with KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD (plain, scram-sha-256, scram-sha-512)',
+    );
+  }
+  if (config.KAFKA_SASL_MECHANISM === 'plain' && !kafkaUsesTls(config)) {
+    problems.push(
+      'KAFKA_SASL_MECHANISM: plain sends the password as it is, so only over TLS (set KAFKA_SSL or KAFKA_SSL_CA_FILE)',
+    );
+  }
+  return problems;
+}
+
+/** A PEM file a setting names, read at start; a problem names the setting and the file. */
+function readPem(name: keyof Config, path: string): Buffer {
+  let pem: Buffer;
+  try {
+    pem = readFileSync(path);
+  } catch (error) {
+    throw new ConfigError([`${name}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? String(error)})`]);
+  }
+  if (!pem.includes('-----BEGIN ')) throw new ConfigError([`${name}: ${path} is not a PEM file`]);
+  return pem;
+}
+
+/** How to reach the Temporal frontend; the same for the client and the worker's native connection. */
+export interface TemporalConnectionSettings {
+  address: string;
+  tls?: {
+    serverRootCACertificate?: Buffer;
+    clientCertPair?: { crt: Buffer; key: Buffer };
+    serverNameOverride?: string;
+  };
+  apiKey?: string;
+}
+
+export function temporalConnectionOf(config: Config): TemporalConnectionSettings {
+  const tls =
+    config.TEMPORAL_TLS ||
+    config.TEMPORAL_TLS_CA_FILE !== '' ||
+    config.TEMPORAL_TLS_CERT_FILE !== '' ||
+    config.TEMPORAL_API_KEY !== '';
+  if (!tls) return { address: config.TEMPORAL_ADDRESS };
+  return {
+    address: config.TEMPORAL_ADDRESS,
+    tls: {
+      ...(config.TEMPORAL_TLS_CA_FILE !== '' && {
+        serverRootCACertificate: readPem('TEMPORAL_TLS_CA_FILE', config.TEMPORAL_TLS_CA_FILE),
+      }),
+      ...(config.TEMPORAL_TLS_CERT_FILE !== '' && {
+        clientCertPair: {
+          crt: readPem('TEMPORAL_TLS_CERT_FILE', config.TEMPORAL_TLS_CERT_FILE),
+          key: readPem('TEMPORAL_TLS_KEY_FILE', config.TEMPORAL_TLS_KEY_FILE),
+        },
+      }),
+      ...(config.TEMPORAL_TLS_SERVER_NAME !== '' && { serverNameOverride: config.TEMPORAL_TLS_SERVER_NAME }),
+    },
+    ...(config.TEMPORAL_API_KEY !== '' && { apiKey: config.TEMPORAL_API_KEY }),
+  };
+}
+
+/** What a start-up failure says about the Temporal connection (never the key itself). */
+export function describeTemporalConnection(config: Config): string {
+  const { tls, apiKey } = temporalConnectionOf(config);
+  if (tls === undefined)
+    return `Temporal at ${config.TEMPORAL_ADDRESS} (plaintext), namespace ${config.TEMPORAL_NAMESPACE}`;
+  const parts = [
+    config.TEMPORAL_TLS_CA_FILE !== '' ? `CA ${config.TEMPORAL_TLS_CA_FILE}` : 'system CAs',
+    ...(tls.clientCertPair ? [`client certificate ${config.TEMPORAL_TLS_CERT_FILE}`] : ['no client certificate']),
+    ...(apiKey ? ['API key'] : []),
+  ];
+  return `Temporal at ${config.TEMPORAL_ADDRESS} over TLS (${parts.join(', ')}), namespace ${config.TEMPORAL_NAMESPACE}`;
+}
+
+const kafkaUsesTls = (config: Config) => config.KAFKA_SSL || config.KAFKA_SSL_CA_FILE !== '';
+
+/** How to reach the Kafka brokers: TLS and SASL as kafkajs takes them. */
+export interface KafkaConnectionSettings {
+  brokers: string[];
+  ssl?: { ca?: string[] };
+  sasl?: { [M in SaslMechanism]: { mechanism: M; username: string; password: string } }[SaslMechanism];
+}
+
+type SaslMechanism = Exclude<Config['KAFKA_SASL_MECHANISM'], ''>;
+
+export function kafkaConnectionOf(config: Config): KafkaConnectionSettings {
+  const mechanism = config.KAFKA_SASL_MECHANISM;
+  return {
+    brokers: kafkaBrokers(config),
+    ...(kafkaUsesTls(config) && {
+      ssl:
+        config.KAFKA_SSL_CA_FILE === ''
+          ? {}
+          : { ca: [readPem('KAFKA_SSL_CA_FILE', config.KAFKA_SSL_CA_FILE).toString()] },
+    }),
+    ...(mechanism !== '' && {
+      sasl: { mechanism, username: config.KAFKA_SASL_USERNAME, password: config.KAFKA_SASL_PASSWORD } as NonNullable<
+        KafkaConnectionSettings['sasl']
+      >,
+    }),
+  };
+}
+
+export function describeKafkaConnection(config: Config): string {
+  const tls = kafkaUsesTls(config)
+    ? `TLS (${config.KAFKA_SSL_CA_FILE !== '' ? `CA ${config.KAFKA_SSL_CA_FILE}` : 'system CAs'})`
+    : 'plaintext';
+  const sasl =
+    config.KAFKA_SASL_MECHANISM === ''
+      ? 'no SASL'
+      : `SASL ${config.KAFKA_SASL_MECHANISM} as ${config.KAFKA_SASL_USERNAME}`;
+  return `Kafka at ${config.KAFKA_BROKERS} over ${tls}, ${sasl}`;
+}
+
+/** The database's host, port, name and TLS mode, without the password. */
+export function describeDatabaseConnection(config: Config): string {
+  const url = URL.canParse(config.DATABASE_URL) ? new URL(config.DATABASE_URL) : undefined;
+  if (url === undefined) return 'PostgreSQL (DATABASE_URL cannot be parsed)';
+  const sslmode = url.searchParams.get('sslmode') ?? 'no sslmode';
+  const ca = url.searchParams.get('sslrootcert');
+  return `PostgreSQL at ${url.host}${url.pathname} as ${decodeURIComponent(url.username) || 'the default user'} (${sslmode}${ca ? `, CA ${ca}` : ''})`;
 }

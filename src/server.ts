@@ -3,25 +3,40 @@
 import { pathToFileURL } from 'node:url';
 import { buildApp } from './api/app.js';
 import { createApiMetrics } from './api/metrics.js';
-import { type Config, jwtSettingsOf, loadConfig, parseApiKeys } from './config.js';
+import {
+  type Config,
+  describeDatabaseConnection,
+  describeKafkaConnection,
+  describeTemporalConnection,
+  jwtSettingsOf,
+  loadConfig,
+  parseApiKeys,
+  temporalConnectionOf,
+} from './config.js';
 import { createDatabase } from './db/index.js';
 import { countUnpublishedEvents } from './db/orders-repository.js';
 import { createKafka, createKafkaProbe } from './kafka/index.js';
 import { createLogger } from './logger.js';
 import { createOrderService } from './orders/order-service.js';
+import { reach, startFailureLine, temporalTlsProblem } from './startup.js';
 import { connectOrderWorkflowClient } from './temporal/client.js';
 
 export async function startServer(config: Config) {
   const logger = createLogger(config, 'api');
   const db = createDatabase(config, logger);
-  const workflows = await connectOrderWorkflowClient(config);
+  await reach(describeDatabaseConnection(config), db.ping);
+  const workflows = await reach(describeTemporalConnection(config), () => connectOrderWorkflowClient(config), {
+    explain: () => temporalTlsProblem(temporalConnectionOf(config)),
+  });
   const orders = createOrderService({
     db,
     workflows,
     createTimeoutMs: config.CREATE_ORDER_TIMEOUT_MS,
     transitionWaitMs: config.TRANSITION_WAIT_MS,
   });
+  // The API only probes Kafka (readiness), but a wrong address or credential is found now, not at the first probe.
   const kafkaProbe = createKafkaProbe(createKafka(config, logger));
+  await reach(describeKafkaConnection(config), kafkaProbe.ping);
   const app = await buildApp({
     orders,
     logger,
@@ -81,7 +96,7 @@ async function main() {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   main().catch((error: unknown) => {
-    console.error('order API failed to start:', error);
+    console.error(startFailureLine('order API', error));
     process.exit(1);
   });
 }

@@ -27,6 +27,9 @@ function cpuSecondsOf(pid: number | string | undefined, withChildren = false): n
   return (withChildren ? own + ticks(13) + ticks(14) : own) / TICKS_PER_SECOND;
 }
 
+/** CPU seconds a process has used since it started (0 once it is gone). */
+export const processCpuSeconds = (pid: number | undefined): number => cpuSecondsOf(pid);
+
 function pidFile(relative: string): number | undefined {
   try {
     const pid = Number(readFileSync(`${ROOT}${relative}`, 'utf8').trim());
@@ -60,8 +63,11 @@ function machineSeconds(): { busy: number; total: number } {
 
 export type CpuSnapshot = Record<string, number> & { machineBusy: number; machineTotal: number };
 
-/** CPU seconds so far of Temporal, Kafka, PostgreSQL, this process, and the given child processes. */
-export function cpuSnapshot(children: Record<string, number | undefined> = {}): CpuSnapshot {
+/**
+ * CPU seconds so far of Temporal, Kafka, PostgreSQL, this process, and the given child
+ * processes (several pids under one name are added up: the APIs of a topology, its workers).
+ */
+export function cpuSnapshot(children: Record<string, number | undefined | (number | undefined)[]> = {}): CpuSnapshot {
   // PostgreSQL: every backend alive, plus what exited backends left in the postmaster's children time.
   const postgres = pidsNamed('postgres');
   const postmaster = postgres.reduce<string | undefined>(
@@ -77,7 +83,9 @@ export function cpuSnapshot(children: Record<string, number | undefined> = {}): 
     machineBusy: machine.busy,
     machineTotal: machine.total,
   };
-  for (const [name, pid] of Object.entries(children)) snapshot[name] = cpuSecondsOf(pid);
+  for (const [name, pids] of Object.entries(children)) {
+    snapshot[name] = [pids].flat().reduce<number>((sum, pid) => sum + cpuSecondsOf(pid), 0);
+  }
   return snapshot;
 }
 

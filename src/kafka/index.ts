@@ -1,7 +1,6 @@
 // The only module that imports `kafkajs`.
 import { Kafka, logLevel, type Message, Partitioners, type Producer } from 'kafkajs';
-import type { Config } from '../config.js';
-import { kafkaBrokers } from '../config.js';
+import { type Config, kafkaConnectionOf } from '../config.js';
 import type { LogSink } from '../logger.js';
 
 /** The catalog's channel of order lifecycle events. */
@@ -33,7 +32,8 @@ export function orderTopics(prefix: string): OrderTopics {
 export function createKafka(config: Config, logger: LogSink): Kafka {
   return new Kafka({
     clientId: config.KAFKA_CLIENT_ID,
-    brokers: kafkaBrokers(config),
+    // Brokers, TLS and SASL.
+    ...kafkaConnectionOf(config),
     connectionTimeout: 3_000,
     requestTimeout: 10_000,
     // Few quick retries: a send that still fails is retried by Temporal with backoff.

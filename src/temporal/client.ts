@@ -13,7 +13,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { backoffDelays } from '../backoff.js';
-import type { Config } from '../config.js';
+import { type Config, temporalConnectionOf } from '../config.js';
 import type { CreateOrder } from '../contracts/schemas.js';
 import type { OrderStatus, TransitionRequest } from '../domain/lifecycle.js';
 import { ErrorCode, itemsTotal, OrderError, type Violation } from '../domain/order.js';
@@ -108,8 +108,15 @@ export function startOrderOperation(
 const RESOURCE_EXHAUSTED = 8;
 
 export async function connectOrderWorkflowClient(config: Config): Promise<OrderWorkflowClient> {
-  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  const connection = await Connection.connect(temporalConnectionOf(config));
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  // A namespace that does not exist (or that the credentials may not use) fails here, not at the first order.
+  await connection.workflowService
+    .describeNamespace({ namespace: config.TEMPORAL_NAMESPACE })
+    .catch((error: unknown) => {
+      void connection.close();
+      throw new Error(`namespace ${config.TEMPORAL_NAMESPACE}: ${(error as Error).message}`, { cause: error });
+    });
 
   async function workflowExists(workflowId: string): Promise<boolean> {
     try {

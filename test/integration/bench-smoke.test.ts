@@ -71,5 +71,9 @@ describe('npm run bench (smoke: N = 50, C = 8)', () => {
     // The table on the terminal.
     expect(log).toContain('order service (HTTP)');
     expect(log).toContain('bare Temporal');
+    // 1 API × 1 worker and 2 × 2 on one task queue, each checked for lost and duplicated events.
+    expect(result.topologies.map((entry: { topology: string }) => entry.topology)).toEqual(['1x1', '2x2']);
+    for (const entry of result.topologies) expect(entry).toMatchObject({ lost: 0, duplicated: 0, failed: 0 });
+    expect(log).toContain('order service (HTTP) 2x2');
   });
 });

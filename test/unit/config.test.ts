@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, parseApiKeys } from '../../src/config.js';
+import {
+  ConfigError,
+  describeDatabaseConnection,
+  describeKafkaConnection,
+  describeTemporalConnection,
+  kafkaConnectionOf,
+  loadConfig,
+  parseApiKeys,
+  temporalConnectionOf,
+} from '../../src/config.js';
 
 describe('loadConfig', () => {
   it('defaults to the local stack', () => {
@@ -104,5 +113,84 @@ describe('JWT settings', () => {
     }
     expect(message).toContain('API_KEYS: token #2 is shaped like a JWT');
     expect(message).not.toContain(jwtShaped);
+  });
+});
+
+describe('production connection settings', () => {
+  const problemsOf = (env: Record<string, string>) => {
+    try {
+      loadConfig(env);
+      return [];
+    } catch (error) {
+      return (error as ConfigError).problems;
+    }
+  };
+
+  it('plaintext everywhere by default', () => {
+    const config = loadConfig({});
+    expect(temporalConnectionOf(config)).toEqual({ address: '127.0.0.1:7233' });
+    expect(kafkaConnectionOf(config)).toEqual({ brokers: ['127.0.0.1:9092'] });
+  });
+
+  it('an API key alone means TLS with the system CAs (Temporal Cloud), and never shows the key', () => {
+    const config = loadConfig({ TEMPORAL_ADDRESS: 'acme.a1b2c.tmprl.cloud:7233', TEMPORAL_API_KEY: 'secret-key' });
+    expect(temporalConnectionOf(config)).toEqual({
+      address: 'acme.a1b2c.tmprl.cloud:7233',
+      tls: {},
+      apiKey: 'secret-key',
+    });
+    expect(describeTemporalConnection(config)).toBe(
+      'Temporal at acme.a1b2c.tmprl.cloud:7233 over TLS (system CAs, no client certificate, API key), namespace default',
+    );
+    expect(describeTemporalConnection(config)).not.toContain('secret-key');
+  });
+
+  it('SASL settings become kafkajs options; the password is never described', () => {
+    const config = loadConfig({
+      KAFKA_SSL: 'true',
+      KAFKA_SASL_MECHANISM: 'scram-sha-512',
+      KAFKA_SASL_USERNAME: 'svc',
+      KAFKA_SASL_PASSWORD: 'p4ss',
+    });
+    expect(kafkaConnectionOf(config)).toEqual({
+      brokers: ['127.0.0.1:9092'],
+      ssl: {},
+      sasl: { mechanism: 'scram-sha-512', username: 'svc', password: 'p4ss' },
+    });
+    expect(describeKafkaConnection(config)).toBe(
+      'Kafka at 127.0.0.1:9092 over TLS (system CAs), SASL scram-sha-512 as svc',
+    );
+  });
+
+  it('refuses settings that cannot work together, naming them', () => {
+    expect(problemsOf({ TEMPORAL_TLS_CERT_FILE: '/x.pem' })).toEqual([
+      'TEMPORAL_TLS_CERT_FILE, TEMPORAL_TLS_KEY_FILE: set both (mTLS) or neither',
+    ]);
+    expect(problemsOf({ KAFKA_SASL_MECHANISM: 'scram-sha-256' })[0]).toMatch(
+      /KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD/,
+    );
+    expect(problemsOf({ KAFKA_SASL_USERNAME: 'svc', KAFKA_SASL_PASSWORD: 'p' })[0]).toMatch(/^KAFKA_SASL_MECHANISM/);
+    expect(
+      problemsOf({ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'svc', KAFKA_SASL_PASSWORD: 'p' })[0],
+    ).toMatch(/plain .* only over TLS/);
+    expect(problemsOf({ KAFKA_SASL_MECHANISM: 'gssapi' })[0]).toMatch(/^KAFKA_SASL_MECHANISM/);
+  });
+
+  it('a file that cannot be read or is not PEM is named with its setting', () => {
+    expect(() => temporalConnectionOf(loadConfig({ TEMPORAL_TLS_CA_FILE: '/nonexistent/ca.pem' }))).toThrow(
+      'TEMPORAL_TLS_CA_FILE: cannot read /nonexistent/ca.pem (ENOENT)',
+    );
+    expect(() => kafkaConnectionOf(loadConfig({ KAFKA_SSL_CA_FILE: '/etc/hostname' }))).toThrow(
+      'KAFKA_SSL_CA_FILE: /etc/hostname is not a PEM file',
+    );
+  });
+
+  it('describes the database connection without its password', () => {
+    const config = loadConfig({
+      DATABASE_URL: 'postgres://svc:hunter2@db.example.com:5432/orders?sslmode=verify-full&sslrootcert=/ca.pem',
+    });
+    expect(describeDatabaseConnection(config)).toBe(
+      'PostgreSQL at db.example.com:5432/orders as svc (verify-full, CA /ca.pem)',
+    );
   });
 });
