@@ -162,6 +162,15 @@ stop_pid() {
   for i in $(seq 50); do [[ -d "/proc/$pid" ]] || return 0; sleep 0.1; done
 }
 
+# stop_daemon SERVICE PIDFILE PID: stops a daemon this script started and forgets its pid file.
+stop_daemon() {
+  local service="$1" pidfile="$2" pid="$3"
+  if [[ -z "$pid" ]]; then log "$service: not running"; return 0; fi
+  log "$service: stopping (pid $pid)"
+  stop_pid "$service" "$pid"
+  rm -f "$pidfile"
+}
+
 apt_install() {
   [[ $EUID -eq 0 ]] || die "need root to apt-get install $* (or install it yourself)"
   mkdir -p "$STACK"
@@ -286,7 +295,7 @@ pg_prepare() {
 pg_launch() {
   local pid bin
   pid="$(pg_pid)"
-  if [[ -n "$pid" ]] && grep -q -- '-c ssl=on' "$PG_DATA/postmaster.opts" 2>/dev/null; then
+  if [[ -n "$pid" ]] && grep -q 'ssl=on' "$PG_DATA/postmaster.opts" 2>/dev/null; then
     log "postgres: already running (pid $pid), reusing it"
     return 0
   fi
@@ -356,7 +365,7 @@ pg_status() {
   local pid state=stopped
   pid="$(pg_pid)"
   if [[ -n "$pid" ]]; then pg_ready && state=running || state=unhealthy; fi
-  printf '%-9s %-9s port=%-5s pid=%-7s log=%s\n' postgres "$state" "$PG_PORT" "${pid:--}" "$PG_LOG"
+  printf '%-12s %-9s port=%-5s pid=%-7s log=%s\n' postgres "$state" "$PG_PORT" "${pid:--}" "$PG_LOG"
 }
 
 # ==============================================================================
@@ -454,20 +463,13 @@ temporal_wait() {
   log "temporal: ready  127.0.0.1:$TEMPORAL_PORT  (UI http://127.0.0.1:$TEMPORAL_UI_PORT)"
 }
 
-temporal_stop() {
-  local pid
-  pid="$(temporal_pid)"
-  if [[ -z "$pid" ]]; then log "temporal: not running"; return 0; fi
-  log "temporal: stopping (pid $pid)"
-  stop_pid temporal "$pid"
-  rm -f "$T_PID"
-}
+temporal_stop() { stop_daemon temporal "$T_PID" "$(temporal_pid)"; }
 
 temporal_status() {
   local pid state=stopped
   pid="$(temporal_pid)"
   if [[ -n "$pid" ]]; then temporal_healthy && state=running || state=unhealthy; fi
-  printf '%-9s %-9s port=%-5s pid=%-7s log=%s\n' temporal "$state" "$TEMPORAL_PORT" "${pid:--}" "$T_LOG"
+  printf '%-12s %-9s port=%-5s pid=%-7s log=%s\n' temporal "$state" "$TEMPORAL_PORT" "${pid:--}" "$T_LOG"
 }
 
 # ==============================================================================
@@ -574,20 +576,13 @@ kafka_wait() {
   log "kafka: ready  127.0.0.1:$KAFKA_PORT (SASL_SSL 127.0.0.1:$KAFKA_SASL_SSL_PORT)"
 }
 
-kafka_stop() {
-  local pid
-  pid="$(kafka_pid)"
-  if [[ -z "$pid" ]]; then log "kafka: not running"; return 0; fi
-  log "kafka: stopping (pid $pid)"
-  stop_pid kafka "$pid"
-  rm -f "$K_PID"
-}
+kafka_stop() { stop_daemon kafka "$K_PID" "$(kafka_pid)"; }
 
 kafka_status() {
   local pid state=stopped
   pid="$(kafka_pid)"
   if [[ -n "$pid" ]]; then kafka_answers && state=running || state=unhealthy; fi
-  printf '%-9s %-9s port=%-5s pid=%-7s log=%s\n' kafka "$state" "$KAFKA_PORT" "${pid:--}" "$K_LOG"
+  printf '%-12s %-9s port=%-5s pid=%-7s log=%s\n' kafka "$state" "$KAFKA_PORT" "${pid:--}" "$K_LOG"
 }
 
 # ==============================================================================
@@ -670,20 +665,13 @@ nginx_wait() {
   log "temporal-tls: ready  127.0.0.1:$TEMPORAL_TLS_PORT (CA $TLS_DIR/ca.pem)"
 }
 
-nginx_stop() {
-  local pid
-  pid="$(nginx_pid)"
-  if [[ -z "$pid" ]]; then log "temporal-tls: not running"; return 0; fi
-  log "temporal-tls: stopping (pid $pid)"
-  stop_pid temporal-tls "$pid"
-  rm -f "$N_PID"
-}
+nginx_stop() { stop_daemon temporal-tls "$N_PID" "$(nginx_pid)"; }
 
 nginx_status() {
   local pid state=stopped
   pid="$(nginx_pid)"
   if [[ -n "$pid" ]]; then port_open "$TEMPORAL_TLS_PORT" && state=running || state=unhealthy; fi
-  printf '%-9s %-9s port=%-5s pid=%-7s log=%s\n' temporal-tls "$state" "$TEMPORAL_TLS_PORT" "${pid:--}" "$N_LOG"
+  printf '%-12s %-9s port=%-5s pid=%-7s log=%s\n' temporal-tls "$state" "$TEMPORAL_TLS_PORT" "${pid:--}" "$N_LOG"
 }
 
 # ==============================================================================

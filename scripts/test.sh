@@ -7,6 +7,10 @@ bash scripts/ensure-deps.sh
 bash scripts/ensure-schemathesis.sh >/dev/null
 # The browser tests drive Debian's Chromium (playwright-core never downloads a browser).
 if [[ ! -x /usr/bin/chromium ]]; then
+  if [[ $EUID -ne 0 ]]; then
+    echo "[test] the browser tests need Debian's chromium: as root, apt-get install chromium" >&2
+    exit 1
+  fi
   echo "[test] installing Debian's chromium for the browser tests" >&2
   apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 fi
