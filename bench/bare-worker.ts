@@ -8,10 +8,16 @@ import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/wo
 import type { OrderActivities, PersistedOrder, PersistedTransition, TransitionInput } from '../src/activities/index.js';
 import { loadConfig } from '../src/config.js';
 import { createdEvent } from '../src/domain/events.js';
-import { applyTransition, decideTransition, forbiddenMessage, isTerminal, LIFECYCLE } from '../src/domain/lifecycle.js';
+import {
+  applyTransition,
+  decideTransition,
+  forbiddenMessage,
+  isTerminal,
+  transitionEvents,
+} from '../src/domain/lifecycle.js';
 import { eventIdFor } from '../src/ids.js';
 import type { OrderWorkflowInput } from '../src/workflows/definitions.js';
-import { orderFromCommand } from '../test/support/orders.js';
+import { orderFromCommand, transitionContextAt } from '../test/support/orders.js';
 import { orderWorkerOptions } from '../worker.js';
 
 /** Each open order as the database would hold it: the order and its latest transition. */
@@ -45,8 +51,8 @@ export const bareActivities = {
         nonRetryable: true,
       });
     }
-    const order = applyTransition(known.order, request, new Date().toISOString());
-    const events = LIFECYCLE[request.command].events.map((type) => ({
+    const order = applyTransition(known.order, request, transitionContextAt(new Date().toISOString(), sequence));
+    const events = transitionEvents(known.order, order, request).map((type) => ({
       eventId: eventIdFor(orderId, sequence, type),
       type,
     }));

@@ -7,7 +7,7 @@ import { type TSchema, Type } from '@sinclair/typebox';
 import { stringify } from 'yaml';
 import { DeadLetterHeader, DeadLetterReason } from '../src/commands/command-handler.js';
 import { COMMAND_MESSAGES, CreateOrder, EVENT_SCHEMAS } from '../src/contracts/schemas.js';
-import { LIFECYCLE } from '../src/domain/lifecycle.js';
+import { LIFECYCLE, PUBLIC_COMMAND_NAMES } from '../src/domain/lifecycle.js';
 import { ErrorCode } from '../src/domain/order.js';
 import {
   ORDER_COMMANDS_DLQ_PARTITIONS,
@@ -110,14 +110,19 @@ const COMMANDS: Record<string, { title: string; summary: string; key: string }> 
     key: 'The cartId (recommended; not required)',
   },
   ...Object.fromEntries(
-    Object.values(LIFECYCLE).map((command) => [
-      command.commandType,
-      {
-        title: titleOf(command.commandType),
-        summary: `${command.summary} (as POST /orders/{orderId}/${command.name}).`,
-        key: 'The orderId (recommended; not required)',
-      },
-    ]),
+    PUBLIC_COMMAND_NAMES.map((name) => {
+      const command = LIFECYCLE[name];
+      const type = command.commandType as string;
+      const route = command.http === null ? '' : ` (as ${command.http.method} /orders/{orderId}${command.http.path})`;
+      return [
+        type,
+        {
+          title: titleOf(type),
+          summary: `${command.summary}${route}.`,
+          key: 'The orderId (recommended; not required)',
+        },
+      ];
+    }),
   ),
 };
 

@@ -121,10 +121,24 @@ export const ConfigSchema = Type.Object({
     description:
       'How long a transition (complete, cancel) waits for its workflow Update to commit before answering 202.',
   },
+  AMENDMENT_WINDOW_MS: Type.Integer({
+    minimum: 1_000,
+    maximum: 30 * 24 * 3_600_000,
+    default: 30 * 60_000,
+    description:
+      'How long a confirmed order can be amended before it awaits fulfilment by itself (a durable timer of its workflow).',
+  }),
+  ARCHIVE_AFTER_MS: Type.Integer({
+    minimum: 1_000,
+    maximum: 10 * 365 * 24 * 3_600_000,
+    default: 90 * 24 * 3_600_000,
+    description: 'How long after it completed or was cancelled an order is archived (a durable timer of its workflow).',
+  }),
   API_KEYS: Type.String({
     default: '{}',
     description:
-      'JSON object mapping each bearer token to its scopes (orders:create, orders:read, orders:manage). ' +
+      'JSON object mapping each bearer token to its scopes (orders:create, orders:read, orders:manage), or to ' +
+      '{"name": "ops-1", "scopes": [...]}: the name is who asked in the status history and events. ' +
       'Unset means no token is accepted; `npm start` generates dev tokens.',
   }),
   JWT_ISSUER: Type.String({
@@ -253,8 +267,25 @@ const ScopeList = Type.Array(Type.Union(SCOPES.map((scope) => Type.Literal(scope
   uniqueItems: true,
 });
 
-/** The tokens of API_KEYS and the scopes of each. Problems never quote a token. */
-export function parseApiKeys(raw: string): Map<string, Set<Scope>> {
+/** A static key's scopes, and the name its caller goes by in the status history (else a digest of the token). */
+export interface ApiKey {
+  scopes: Set<Scope>;
+  name: string | null;
+}
+
+const NamedKey = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 100, pattern: '^[\\x21-\\x7e]+$' }),
+    scopes: ScopeList,
+  },
+  { additionalProperties: false },
+);
+
+/**
+ * The tokens of API_KEYS: each maps to its scopes (`["orders:read"]`) or to a name and its
+ * scopes (`{"name": "ops-1", "scopes": [...]}`). Problems never quote a token.
+ */
+export function parseApiKeys(raw: string): Map<string, ApiKey> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
@@ -264,16 +295,21 @@ export function parseApiKeys(raw: string): Map<string, Set<Scope>> {
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new ConfigError(['API_KEYS: must be a JSON object mapping each token to its scopes']);
   }
-  const keys = new Map<string, Set<Scope>>();
+  const keys = new Map<string, ApiKey>();
   const problems: string[] = [];
   Object.entries(parsed).forEach(([token, scopes], index) => {
     if (!/^[\x21-\x7e]{16,512}$/.test(token)) {
       problems.push(`API_KEYS: token #${index + 1} must be 16 to 512 printable ASCII characters`);
     }
-    if (!Value.Check(ScopeList, scopes)) {
-      problems.push(`API_KEYS: token #${index + 1} needs a list of distinct scopes among ${SCOPES.join(', ')}`);
+    if (Value.Check(ScopeList, scopes)) {
+      keys.set(token, { scopes: new Set(scopes), name: null });
+    } else if (Value.Check(NamedKey, scopes)) {
+      keys.set(token, { scopes: new Set(scopes.scopes), name: scopes.name });
     } else {
-      keys.set(token, new Set(scopes));
+      problems.push(
+        `API_KEYS: token #${index + 1} needs a list of distinct scopes among ${SCOPES.join(', ')}, ` +
+          'or {"name": "<printable, no spaces>", "scopes": [...]}',
+      );
     }
   });
   if (problems.length > 0) throw new ConfigError(problems);

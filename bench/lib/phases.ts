@@ -8,7 +8,13 @@ import type { Config } from '../../src/config.js';
 import type { Order } from '../../src/contracts/schemas.js';
 import { createDatabase } from '../../src/db/index.js';
 import { cloudEventHeaders, createdEvent, eventsOf, type NewEvent } from '../../src/domain/events.js';
-import { applyTransition, type CommandName, LIFECYCLE } from '../../src/domain/lifecycle.js';
+import {
+  applyTransition,
+  type CommandName,
+  LIFECYCLE,
+  reasonOf,
+  transitionEvents,
+} from '../../src/domain/lifecycle.js';
 import { orderIdForCart, workflowIdForOrder } from '../../src/ids.js';
 import { createEventPublisher, type EventPublisher, ensureTopics, orderTopics } from '../../src/kafka/index.js';
 import { createLogger } from '../../src/logger.js';
@@ -16,7 +22,7 @@ import { type PublishMetrics, storedEventOf } from '../../src/outbox.js';
 import { startOrderOperation } from '../../src/temporal/client.js';
 import { createOrderUpdate, transitionUpdates } from '../../src/workflows/definitions.js';
 import type { orderWorkflow } from '../../src/workflows/order-workflow.js';
-import { newCreateOrder, orderFromCommand } from '../../test/support/orders.js';
+import { newCreateOrder, orderFromCommand, transitionContextAt } from '../../test/support/orders.js';
 import type { EventWatch } from './events.js';
 import { ENDING_SEQUENCE, endingEventIds, endingRequest, endStatus } from './plan.js';
 import { runPool } from './stats.js';
@@ -272,12 +278,13 @@ export async function bareKafkaLifecycle(options: { kafka: Kafka; config: Config
     const orderId = orderIdForCart(createOrder.cartId);
     const request = endingRequest(index);
     const created = orderFromCommand(orderId, createOrder, new Date().toISOString());
-    const ended = applyTransition(created, request, new Date().toISOString());
+    const ended = applyTransition(created, request, transitionContextAt(new Date().toISOString(), ENDING_SEQUENCE));
     try {
       const sentAt = performance.now();
       await send(orderId, 0, [createdEvent(created)]);
       const startedAt = performance.now();
-      await send(orderId, ENDING_SEQUENCE, eventsOf(LIFECYCLE[request.command].events, ended));
+      const facts = { before: created, request, actor: 'bench', reason: reasonOf(request), statusSequence: 1 };
+      await send(orderId, ENDING_SEQUENCE, eventsOf(transitionEvents(created, ended, request), ended, facts));
       const endedAt = performance.now();
       record?.ok({ sentAt, startedAt, transitionMs: endedAt - startedAt, endedAt });
     } catch (error) {

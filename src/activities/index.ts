@@ -3,15 +3,18 @@
 // never succeed (a refused transition, PostgreSQL refusing the data) fails non-retryably;
 // everything else is retried by Temporal, and an attempt still failing after
 // FAILING_ACTIVITY_ALERT_ATTEMPTS is counted and logged instead of retrying silently.
+import { createHash } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Order } from '../contracts/schemas.js';
 import { type Database, isPermanentDatabaseError, type Queryable } from '../db/index.js';
 import {
+  countStatusChanges,
   type EventRef,
   findEvent,
   findEventsOfTransition,
   findOrder,
   findStatusChange,
+  findStatusHistory,
   findUnpublishedEvents,
   insertEvent,
   insertOrder,
@@ -19,6 +22,8 @@ import {
   lastSequence,
   lockOrder,
   markEventsPublished,
+  markHoldOverdue,
+  nextConfirmationNumber,
   type StatusChange,
   saveOrderState,
 } from '../db/orders-repository.js';
@@ -27,11 +32,15 @@ import {
   applyTransition,
   decideTransition,
   forbiddenMessage,
-  LIFECYCLE,
   type OrderStatus,
   reasonOf,
+  type TransitionContext,
   type TransitionRequest,
+  transitionEvents,
+  transitionNeeds,
+  transitionViolations,
 } from '../domain/lifecycle.js';
+import { uuidV5 } from '../ids.js';
 import { type OutboxPublisher, publishStoredEvents, storedEventOf } from '../outbox.js';
 import type { OrderWorkflowInput } from '../workflows/definitions.js';
 
@@ -83,32 +92,63 @@ const refused = (type: string, message: string) => ApplicationFailure.create({ t
 export function createActivities({ db, now = () => new Date(), ...outbox }: ActivityDependencies) {
   async function writeEvents(tx: Queryable, orderId: string, sequence: number, events: NewEvent[]) {
     const written: PublishableEvent[] = [];
-    for (const event of events) {
+    for (const [position, event] of events.entries()) {
       const stored = storedEventOf(orderId, sequence, event);
-      await insertEvent(tx, stored);
+      await insertEvent(tx, stored, position);
       written.push({ eventId: stored.eventId, type: stored.type });
     }
     return written;
   }
 
+  /** What the transition needs from the database: a confirmation number, the record's checksum. */
+  async function contextFor(tx: Queryable, order: Order, input: TransitionInput): Promise<TransitionContext> {
+    const needs = transitionNeeds(order, input.request);
+    return {
+      at: now().toISOString(),
+      sequence: input.sequence,
+      actor: input.actor,
+      idFor: (kind) => uuidV5(`${kind}:${input.orderId.toLowerCase()}:${input.sequence}`),
+      confirmationNumber: needs.includes('confirmationNumber') ? await nextConfirmationNumber(tx) : null,
+      recordChecksum: needs.includes('recordChecksum') ? await recordChecksum(tx, order) : null,
+    };
+  }
+
   /** The order's transition number `sequence`, committed with its history row and events; the caller holds the order's lock. */
   async function commitTransition(tx: Queryable, order: Order, input: TransitionInput): Promise<PersistedTransition> {
     const { orderId, sequence, request, actor } = input;
-    const at = now().toISOString();
-    const next = applyTransition(order, request, at);
+    const violations = transitionViolations(order, request);
+    if (violations.length > 0) {
+      throw ApplicationFailure.create({
+        type: 'VALIDATION_FAILED',
+        message: `the ${request.command} of order ${orderId} breaks the order rules: ${violations
+          .map((violation) => `${violation.field} ${violation.message}`)
+          .join('; ')}`,
+        details: [violations],
+        nonRetryable: true,
+      });
+    }
+    const context = await contextFor(tx, order, input);
+    const next = applyTransition(order, request, context);
+    const reason = reasonOf(request);
     const change: StatusChange = {
       orderId,
       sequence,
       command: request.command,
       from: order.status,
       to: next.status,
-      reason: reasonOf(request),
+      reason,
       actor,
-      occurredAt: at,
+      occurredAt: context.at,
     };
-    await saveOrderState(tx, next);
+    await saveOrderState(tx, next, next.items !== order.items);
     await insertStatusChange(tx, change);
-    const events = await writeEvents(tx, orderId, sequence, eventsOf(LIFECYCLE[request.command].events, next));
+    const statusSequence = await countStatusChanges(tx, orderId);
+    const events = await writeEvents(
+      tx,
+      orderId,
+      sequence,
+      eventsOf(transitionEvents(order, next, request), next, { before: order, request, actor, reason, statusSequence }),
+    );
     return { order: next, sequence, events };
   }
 
@@ -221,6 +261,25 @@ export function createActivities({ db, now = () => new Date(), ...outbox }: Acti
       });
     },
 
+    /**
+     * Marks the order's hold overdue (its reviewBy passed with the order still on it); false
+     * when that hold is no longer open (released meanwhile).
+     */
+    async markHoldOverdue({ orderId, holdId }: { orderId: string; holdId: string }): Promise<Order | null> {
+      const marked = await markHoldOverdue(db, orderId, holdId);
+      if (marked) {
+        currentContext()?.log.warn('hold overdue', { orderId, holdId });
+        currentContext()
+          ?.metricMeter.createCounter(
+            'order_holds_overdue',
+            '',
+            'Holds whose reviewBy passed with the order still held',
+          )
+          .add(1);
+      }
+      return marked ? findOrder(db, orderId) : null;
+    },
+
     /** Sends the stored event, byte for byte, and marks it published. */
     async publishOrderEvent(eventId: string): Promise<void> {
       const event = await findEvent(db, eventId);
@@ -274,4 +333,25 @@ function currentContext(): Context | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * SHA-256 of the order's canonical record: the order with its items and its status history,
+ * as JSON with keys sorted, so anyone holding the same record computes the same sum.
+ */
+async function recordChecksum(tx: Queryable, order: Order): Promise<string> {
+  const history = await findStatusHistory(tx, order.orderId);
+  return createHash('sha256').update(canonicalJson({ order, history })).digest('hex');
+}
+
+/** JSON with object keys sorted at every level. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, entry]) => entry !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([key, entry]) => `${JSON.stringify(key)}:${canonicalJson(entry)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
 }

@@ -1,7 +1,7 @@
 // The HTTP gateway: a Fastify instance with its dependencies passed in, nothing global.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { Scope } from '../config.js';
+import type { ApiKey } from '../config.js';
 import { createCoercingAjv, createExactAjv } from '../contracts/validation.js';
 import type { OrderService } from '../orders/order-service.js';
 import type { JwtOptions } from './auth.js';
@@ -17,7 +17,7 @@ import { security } from './plugins/security.js';
 export interface AppDependencies {
   orders: OrderService;
   logger: FastifyBaseLogger;
-  apiKeys: Map<string, Set<Scope>>;
+  apiKeys: Map<string, ApiKey>;
   /** Access tokens from an identity provider; unset, only the API_KEYS tokens are accepted. */
   jwt?: JwtOptions | undefined;
   /** Largest accepted request body, in bytes. */

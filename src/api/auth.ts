@@ -4,7 +4,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { createRemoteJWKSet, errors, type JWTPayload, jwtVerify } from 'jose';
-import { JWT_SHAPE, type JwtSettings, SCOPES, type Scope } from '../config.js';
+import { type ApiKey, JWT_SHAPE, type JwtSettings, SCOPES, type Scope } from '../config.js';
 import type { ErrorBody } from '../contracts/schemas.js';
 
 declare module 'fastify' {
@@ -26,7 +26,7 @@ export interface JwtOptions extends JwtSettings {
 }
 
 export interface AuthenticatorOptions {
-  apiKeys: Map<string, Set<Scope>>;
+  apiKeys: Map<string, ApiKey>;
   /** Access tokens from an identity provider; unset, only the static keys are accepted. */
   jwt?: JwtOptions | undefined;
 }
@@ -114,14 +114,14 @@ function createJwtVerifier(jwt: JwtOptions) {
 
 export function createAuthenticator({ apiKeys, jwt }: AuthenticatorOptions) {
   // Digests have one length, so comparing them is constant-time whatever the token's length.
-  const known = [...apiKeys].map(([token, scopes]) => ({ digest: digest(token), scopes }));
+  const known = [...apiKeys].map(([token, key]) => ({ digest: digest(token), key }));
   const identityOfJwt = jwt === undefined ? undefined : createJwtVerifier(jwt);
 
-  /** The scopes of the token, or undefined when no known token matches. Compares against every token. */
-  function scopesOf(token: string): Set<Scope> | undefined {
+  /** The key of the token, or undefined when no known token matches. Compares against every token. */
+  function keyOf(token: string): ApiKey | undefined {
     const candidate = digest(token);
-    let found: Set<Scope> | undefined;
-    for (const key of known) if (timingSafeEqual(key.digest, candidate)) found = key.scopes;
+    let found: ApiKey | undefined;
+    for (const entry of known) if (timingSafeEqual(entry.digest, candidate)) found = entry.key;
     return found;
   }
 
@@ -141,9 +141,9 @@ export function createAuthenticator({ apiKeys, jwt }: AuthenticatorOptions) {
       if (typeof verified === 'string') return refuse(reply, verified, 'Bearer error="invalid_token"');
       identity = verified;
     } else {
-      const scopes = scopesOf(token);
-      if (scopes === undefined) return refuse(reply, INVALID_TOKEN);
-      identity = { caller: `api-key:${tokenId}`, scopes };
+      const key = keyOf(token);
+      if (key === undefined) return refuse(reply, INVALID_TOKEN);
+      identity = { caller: `api-key:${key.name ?? tokenId}`, scopes: key.scopes };
     }
     request.tokenId = tokenId;
     request.caller = identity.caller;

@@ -3,7 +3,12 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import { CreateOrder, ErrorBody, ORDER_STATUSES, Order } from '../contracts/schemas.js';
-import { type CommandDefinition, LIFECYCLE, type TransitionRequest } from '../domain/lifecycle.js';
+import {
+  type CommandDefinition,
+  LIFECYCLE,
+  PUBLIC_COMMAND_NAMES,
+  type TransitionRequest,
+} from '../domain/lifecycle.js';
 import { workflowIdForOrder } from '../ids.js';
 import type { OrderService } from '../orders/order-service.js';
 import type { ApiMetrics } from './metrics.js';
@@ -47,6 +52,9 @@ const ListOrdersQuery = Type.Object(
     ),
     createdTo: Type.Optional(
       Type.String({ format: 'date-time', description: `Exclusive upper bound of createdAt. ${DATE_TIME_BOUND}` }),
+    ),
+    holdOverdue: Type.Optional(
+      Type.Boolean({ description: 'true: only orders on hold past their reviewBy; false: only the others' }),
     ),
     // Optional with a default: Ajv fills it in, and the OpenAPI parameter says `required: false`.
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: DEFAULT_PAGE_SIZE })),
@@ -220,31 +228,36 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: OrderService; metr
     },
   );
 
-  // One route per command of the transition table: POST /orders/{orderId}/{command}.
-  for (const definition of Object.values(LIFECYCLE) as CommandDefinition[]) {
+  // One route per command of the transition table that callers may send (its `http`).
+  for (const name of PUBLIC_COMMAND_NAMES) {
+    const definition = LIFECYCLE[name] as CommandDefinition;
+    const http = definition.http as NonNullable<CommandDefinition['http']>;
     const takesBody = Object.keys(definition.payloadSchema.properties ?? {}).length > 0;
-    app.post(
-      `/orders/:orderId/${definition.name}`,
-      {
-        schema: {
-          summary: definition.summary,
-          description:
-            `Allowed from ${definition.from.join(', ')}; leads to ${definition.to}. Carried out by the order's ` +
-            'workflow (an Update): 200 once committed, 202 if it did not answer within TRANSITION_WAIT_MS.',
-          params: OrderParams,
-          ...(takesBody && { body: Type.Unsafe<Record<string, unknown>>(definition.payloadSchema) }),
-          response: { 200: Order, 202: Order, ...postErrors },
-          security,
-        },
-        config: { scope: 'orders:manage' },
+    const targets =
+      definition.targets === 'unchanged' ? 'keeps the status' : `leads to ${definition.targets.join(' or ')}`;
+    app.route({
+      method: http.method,
+      url: `/orders/:orderId${http.path}`,
+      schema: {
+        summary: definition.summary,
+        description:
+          `Allowed from ${definition.from.join(', ')}; ${targets}. Carried out by the order's ` +
+          'workflow (an Update): 200 once committed, 202 if it did not answer within TRANSITION_WAIT_MS; ' +
+          '409 TRANSITION_NOT_ALLOWED from any other status.',
+        params: OrderParams,
+        ...(takesBody && { body: Type.Unsafe<Record<string, unknown>>(definition.payloadSchema) }),
+        response: { 200: Order, 202: Order, ...postErrors },
+        security,
       },
-      async (request, reply) => {
+      config: { scope: 'orders:manage' },
+      handler: async (request, reply) => {
+        const { orderId } = request.params as { orderId: string };
         const transition = { command: definition.name, payload: takesBody ? request.body : {} } as TransitionRequest;
-        const outcome = await orders.transitionOrder(request.params.orderId, transition, actorOf(request));
+        const outcome = await orders.transitionOrder(orderId, transition, actorOf(request));
         if (outcome.kind === 'done' && outcome.changed) metrics?.orderTransitions.inc({ status: outcome.order.status });
         return reply.status(outcome.kind === 'done' ? 200 : 202).send(outcome.order);
       },
-    );
+    });
   }
 
   app.post(

@@ -10,7 +10,7 @@ import type { ValidateFunction } from 'ajv';
 import { backoffDelays } from '../backoff.js';
 import { COMMAND_MESSAGES, CreateOrder } from '../contracts/schemas.js';
 import { createExactAjv, violationsOf } from '../contracts/validation.js';
-import { COMMAND_NAMES, type CommandName, LIFECYCLE, type TransitionRequest } from '../domain/lifecycle.js';
+import { type CommandName, LIFECYCLE, PUBLIC_COMMAND_NAMES, type TransitionRequest } from '../domain/lifecycle.js';
 import { type ErrorCode, OrderError, type Violation } from '../domain/order.js';
 import { workflowIdForOrder } from '../ids.js';
 import type { IncomingMessage, MessageContext, MessageHeaders, OutgoingMessage } from '../kafka/index.js';
@@ -24,7 +24,7 @@ export const COMMAND_TYPES = Object.keys(COMMAND_SCHEMAS);
 
 /** The transition table's command of each `ce_type`. */
 const TRANSITION_OF_TYPE = new Map<string, CommandName>(
-  COMMAND_NAMES.map((name) => [LIFECYCLE[name].commandType, name]),
+  PUBLIC_COMMAND_NAMES.map((name) => [LIFECYCLE[name].commandType as string, name]),
 );
 
 export type Command =

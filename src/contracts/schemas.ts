@@ -2,14 +2,21 @@
 // The API validates with them, the OpenAPI/AsyncAPI documents are generated from them and
 // the TypeScript types are derived from them. test/unit/contracts.test.ts proves each one
 // equals its catalog schema, except for the tightening keywords listed in TIGHTENING_KEYWORDS.
-import { type Static, Type } from '@sinclair/typebox';
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import {
   CANCELLATION_REASONS,
   type CommandDefinition,
   type CommandName,
   type CommandPayloads,
+  DELIVERY_ADDRESS_SCHEMA,
+  DELIVERY_METHODS,
+  FULFILMENT_PRIORITIES,
+  HOLD_REASONS,
   LIFECYCLE,
   ORDER_STATUSES,
+  PUBLIC_COMMAND_NAMES,
+  RELEASE_TARGETS,
+  RETENTION_CATEGORIES,
 } from '../domain/lifecycle.js';
 import { MAX_DB_INTEGER, MAX_ITEMS_PER_ORDER } from '../domain/order.js';
 
@@ -39,6 +46,18 @@ const orderItem = () =>
     { additionalProperties: false },
   );
 
+export const DeliveryAddress = Type.Object(
+  {
+    recipientName: Type.String(),
+    line1: Type.String(),
+    line2: Type.Optional(Type.String()),
+    city: Type.String(),
+    postalCode: Type.String(),
+    countryCode: Type.String({ pattern: '^[A-Z]{2}$' }),
+  },
+  { additionalProperties: false },
+);
+
 export const CreateOrder = Type.Object(
   {
     cartId: Type.String({ description: 'Identifier of the cart this order was created from', format: 'uuid' }),
@@ -57,6 +76,11 @@ export const CreateOrder = Type.Object(
     paymentAuthorizationId: Type.Optional(
       Type.String({ description: 'Identifier of the payment authorization for this order', maxLength: 200 }),
     ),
+    // Ours beyond the catalog v1.0.0 (optional: v1 clients leave them out).
+    deliveryAddress: Type.Optional(
+      Type.Unsafe<Static<typeof DeliveryAddress>>({ ...DELIVERY_ADDRESS_SCHEMA, description: 'Where to deliver' }),
+    ),
+    deliveryMethod: Type.Optional(stringEnum(DELIVERY_METHODS, { description: 'How the order reaches the customer' })),
   },
   {
     title: 'CreateOrder',
@@ -83,7 +107,7 @@ function commandMessage<Name extends CommandName>(name: Name) {
       ...payload.properties,
     },
     required: ['orderId', ...(payload.required ?? [])],
-    title: definition.commandType,
+    title: definition.commandType ?? definition.name,
     description: definition.commandDescription,
     additionalProperties: false,
   });
@@ -96,7 +120,11 @@ export const CompleteOrder = commandMessage('complete');
 export type CompleteOrder = Static<typeof CompleteOrder>;
 
 /** Each lifecycle command's message on ordering.commands, by its `ce_type`. */
-export const COMMAND_MESSAGES = { CancelOrder, CompleteOrder } as const;
+export const COMMAND_MESSAGES = Object.fromEntries(
+  PUBLIC_COMMAND_NAMES.map((name) => [LIFECYCLE[name].commandType as string, commandMessage(name)]),
+) as Record<string, ReturnType<typeof commandMessage>>;
+
+const nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 
 /** The GetOrder response of the catalog, plus the extras a caller of an order system needs. */
 export const Order = Type.Object(
@@ -121,6 +149,51 @@ export const Order = Type.Object(
     completedAt: Type.Union([dateTime(), Type.Null()]),
     cancelledAt: Type.Union([dateTime(), Type.Null()]),
     cancellationReason: Type.Union([cancellationReason(), Type.Null()]),
+    // The full lifecycle (the catalog's head AsyncAPI).
+    revision: Type.Integer({ minimum: 1, description: 'Raised by one with every amendment' }),
+    confirmationNumber: nullable(Type.String({ pattern: '^ORD-[0-9]{8}$' })),
+    confirmedAt: nullable(dateTime()),
+    inventoryReservationId: nullable(Type.String()),
+    deliveryMethod: nullable(stringEnum(DELIVERY_METHODS)),
+    deliveryAddress: nullable(DeliveryAddress),
+    addressRevision: Type.Integer({ minimum: 1, description: 'Raised by one with every change of the address' }),
+    promotionCode: nullable(Type.String()),
+    hold: nullable(
+      Type.Object(
+        {
+          holdId: uuid(),
+          reason: stringEnum(HOLD_REASONS),
+          ownerTeam: Type.String(),
+          customerMessage: nullable(Type.String()),
+          reviewBy: dateTime(),
+          placedAt: dateTime(),
+          overdue: Type.Boolean({ description: 'reviewBy passed with the order still on this hold' }),
+        },
+        { description: 'The open hold, while the order is ON_HOLD' },
+      ),
+    ),
+    fulfilment: nullable(
+      Type.Object({
+        fulfilmentId: uuid(),
+        warehouseId: Type.String(),
+        priority: stringEnum(FULFILMENT_PRIORITIES),
+        deliveryMethod: stringEnum(DELIVERY_METHODS),
+        estimatedDispatchAt: nullable(dateTime()),
+        itemCount: Type.Integer({ minimum: 1 }),
+        startedAt: dateTime(),
+      }),
+    ),
+    legalHold: Type.Boolean({ description: 'Archived as LEGAL_HOLD, whatever its terminal status' }),
+    archive: nullable(
+      Type.Object({
+        terminalStatus: stringEnum(['COMPLETED', 'CANCELLED'] as const),
+        terminalAt: dateTime(),
+        retentionCategory: stringEnum(RETENTION_CATEGORIES),
+        archiveReference: Type.String(),
+        recordChecksum: Type.String({ pattern: '^[a-f0-9]{64}$' }),
+        archivedAt: dateTime(),
+      }),
+    ),
   },
   { description: 'The order returned by the query' },
 );
@@ -168,9 +241,145 @@ export const OrderCancelled = Type.Object(
 );
 export type OrderCancelled = Static<typeof OrderCancelled>;
 
-export const EVENT_SCHEMAS = { OrderCreated, OrderCompleted, OrderCancelled } as const;
+// The events of the catalog's head AsyncAPI beyond v1.0.0 (src/contracts/catalog/order-service.asyncapi.head.yml).
+const event = <T extends Record<string, TSchema>>(title: string, description: string, properties: T) =>
+  Type.Object(properties, { title, description });
+const statusOf = (values: readonly string[]) => stringEnum(values);
+
+export const OrderConfirmed = event('OrderConfirmed', 'Published when an order is confirmed and ready for fulfilment', {
+  orderId: uuid(),
+  customerId: uuid(),
+  confirmationNumber: Type.String({ pattern: '^ORD-[0-9]{8}$' }),
+  paymentAuthorizationId: Type.Optional(Type.String()),
+  inventoryReservationId: Type.Optional(Type.String()),
+  total: Type.Integer({ minimum: 0 }),
+  currency: currency(),
+  confirmedAt: dateTime(),
+});
+export type OrderConfirmed = Static<typeof OrderConfirmed>;
+
+export const OrderAmended = event('OrderAmended', 'Published when an accepted order is amended', {
+  orderId: uuid(),
+  revision: Type.Integer({ minimum: 2 }),
+  changedFields: Type.Array(stringEnum(['items', 'deliveryAddress', 'deliveryMethod', 'promotionCode'] as const), {
+    minItems: 1,
+    uniqueItems: true,
+  }),
+  previousTotal: Type.Integer({ minimum: 0 }),
+  newTotal: Type.Integer({ minimum: 0 }),
+  currency: currency(),
+  amendedBy: Type.String(),
+  reason: Type.Optional(Type.String({ maxLength: 250 })),
+  amendedAt: dateTime(),
+});
+export type OrderAmended = Static<typeof OrderAmended>;
+
+export const OrderPlacedOnHold = event(
+  'OrderPlacedOnHold',
+  'Published when an order is paused for operational review',
+  {
+    orderId: uuid(),
+    holdId: uuid(),
+    reason: stringEnum(HOLD_REASONS),
+    ownerTeam: Type.String(),
+    customerMessage: Type.Optional(Type.String({ maxLength: 280 })),
+    reviewBy: dateTime(),
+    placedAt: dateTime(),
+  },
+);
+export type OrderPlacedOnHold = Static<typeof OrderPlacedOnHold>;
+
+export const OrderHoldReleased = event('OrderHoldReleased', 'Published when an operational hold is released', {
+  orderId: uuid(),
+  holdId: uuid(),
+  previousReason: stringEnum(HOLD_REASONS),
+  resolution: Type.String({ maxLength: 250 }),
+  releasedBy: Type.String(),
+  nextStatus: stringEnum(RELEASE_TARGETS),
+  releasedAt: dateTime(),
+});
+export type OrderHoldReleased = Static<typeof OrderHoldReleased>;
+
+export const OrderFulfilmentStarted = event(
+  'OrderFulfilmentStarted',
+  'Published when an order is released for picking and packing',
+  {
+    orderId: uuid(),
+    fulfilmentId: uuid(),
+    warehouseId: Type.String(),
+    itemCount: Type.Integer({ minimum: 1 }),
+    priority: stringEnum(FULFILMENT_PRIORITIES),
+    deliveryMethod: stringEnum(DELIVERY_METHODS),
+    estimatedDispatchAt: Type.Optional(dateTime()),
+    startedAt: dateTime(),
+  },
+);
+export type OrderFulfilmentStarted = Static<typeof OrderFulfilmentStarted>;
+
+export const OrderStatusChanged = event(
+  'OrderStatusChanged',
+  'Published for every accepted order lifecycle transition',
+  {
+    orderId: uuid(),
+    previousStatus: statusOf(ORDER_STATUSES.filter((status) => status !== 'ARCHIVED')),
+    newStatus: statusOf(ORDER_STATUSES.filter((status) => status !== 'CREATED')),
+    sequence: Type.Integer({ minimum: 1 }),
+    changeReason: Type.Optional(Type.String({ maxLength: 250 })),
+    correlationId: Type.Optional(uuid()),
+    changedAt: dateTime(),
+  },
+);
+export type OrderStatusChanged = Static<typeof OrderStatusChanged>;
+
+export const OrderDeliveryAddressChanged = event(
+  'OrderDeliveryAddressChanged',
+  'Published when the validated delivery address changes before dispatch',
+  {
+    orderId: uuid(),
+    addressRevision: Type.Integer({ minimum: 2 }),
+    previousPostalCode: Type.String(),
+    deliveryAddress: Type.Object({
+      recipientName: Type.String(),
+      line1: Type.String(),
+      line2: Type.Optional(Type.String()),
+      city: Type.String(),
+      postalCode: Type.String(),
+      countryCode: Type.String({ pattern: '^[A-Z]{2}$' }),
+    }),
+    changedBy: Type.String(),
+    changedAt: dateTime(),
+  },
+);
+export type OrderDeliveryAddressChanged = Static<typeof OrderDeliveryAddressChanged>;
+
+export const OrderArchived = event('OrderArchived', 'Published when a terminal order is moved to long-term storage', {
+  orderId: uuid(),
+  terminalStatus: stringEnum(['COMPLETED', 'CANCELLED'] as const),
+  retentionCategory: stringEnum(RETENTION_CATEGORIES),
+  archiveReference: Type.String(),
+  recordChecksum: Type.String({ pattern: '^[a-f0-9]{64}$' }),
+  terminalAt: dateTime(),
+  archivedAt: dateTime(),
+});
+export type OrderArchived = Static<typeof OrderArchived>;
+
+export const EVENT_SCHEMAS = {
+  OrderCreated,
+  OrderConfirmed,
+  OrderAmended,
+  OrderPlacedOnHold,
+  OrderHoldReleased,
+  OrderFulfilmentStarted,
+  OrderStatusChanged,
+  OrderDeliveryAddressChanged,
+  OrderArchived,
+  OrderCompleted,
+  OrderCancelled,
+} as const;
 export type OrderEventType = keyof typeof EVENT_SCHEMAS;
-export type OrderEventPayload = OrderCreated | OrderCompleted | OrderCancelled;
+export type OrderEventPayload = { [Type in OrderEventType]: Static<(typeof EVENT_SCHEMAS)[Type]> }[OrderEventType];
+/** The events of the catalog v1.0.0; the others are the head AsyncAPI's. */
+export const V1_EVENT_TYPES: OrderEventType[] = ['OrderCreated', 'OrderCompleted', 'OrderCancelled'];
 
 /** Every error the API answers with: a stable code, a message, and the offending fields. */
 export const ErrorBody = Type.Object({

@@ -16,13 +16,28 @@ interface OrderRow {
   completed_at: Date | null;
   cancelled_at: Date | null;
   cancellation_reason: CancellationReason | null;
+  revision: number;
+  confirmation_number: string | null;
+  confirmed_at: Date | null;
+  inventory_reservation_id: string | null;
+  delivery_method: Order['deliveryMethod'];
+  delivery_address: Order['deliveryAddress'];
+  address_revision: number;
+  promotion_code: string | null;
+  hold: Omit<NonNullable<Order['hold']>, 'overdue'> | null;
+  hold_overdue: boolean;
+  fulfilment: Order['fulfilment'];
+  legal_hold: boolean;
+  archive: Order['archive'];
   items: { productId: string; quantity: number; unitPrice: number }[];
 }
 
 const SELECT_ORDER = `
   SELECT o.order_id, o.cart_id, o.customer_id, o.status, o.total_cents, o.currency,
          o.payment_authorization_id, o.created_at, o.updated_at, o.completed_at,
-         o.cancelled_at, o.cancellation_reason,
+         o.cancelled_at, o.cancellation_reason, o.revision, o.confirmation_number, o.confirmed_at,
+         o.inventory_reservation_id, o.delivery_method, o.delivery_address, o.address_revision,
+         o.promotion_code, o.hold, o.hold_overdue, o.fulfilment, o.legal_hold, o.archive,
          COALESCE((SELECT json_agg(json_build_object('productId', i.product_id, 'quantity', i.quantity,
                                                      'unitPrice', i.unit_price_cents)
                                    ORDER BY i.line_number)
@@ -47,6 +62,18 @@ function toOrder(row: OrderRow): Order {
     completedAt: isoOrNull(row.completed_at),
     cancelledAt: isoOrNull(row.cancelled_at),
     cancellationReason: row.cancellation_reason,
+    revision: row.revision,
+    confirmationNumber: row.confirmation_number,
+    confirmedAt: isoOrNull(row.confirmed_at),
+    inventoryReservationId: row.inventory_reservation_id,
+    deliveryMethod: row.delivery_method,
+    deliveryAddress: row.delivery_address,
+    addressRevision: row.address_revision,
+    promotionCode: row.promotion_code,
+    hold: row.hold === null ? null : { ...row.hold, overdue: row.hold_overdue },
+    fulfilment: row.fulfilment,
+    legalHold: row.legal_hold,
+    archive: row.archive,
   };
 }
 
@@ -74,8 +101,8 @@ export async function insertOrder(
   const { orderId, command, createdAt } = order;
   const inserted = await tx.query(
     `INSERT INTO orders (order_id, cart_id, customer_id, status, total_cents, currency,
-                         payment_authorization_id, created_at, updated_at)
-     VALUES ($1, $2, $3, 'CREATED', $4, $5, $6, $7, $7)
+                         payment_authorization_id, created_at, updated_at, delivery_address, delivery_method)
+     VALUES ($1, $2, $3, 'CREATED', $4, $5, $6, $7, $7, $8, $9)
      ON CONFLICT (order_id) DO NOTHING`,
     [
       orderId,
@@ -85,10 +112,17 @@ export async function insertOrder(
       command.currency,
       command.paymentAuthorizationId ?? null,
       createdAt,
+      command.deliveryAddress === undefined ? null : JSON.stringify(command.deliveryAddress),
+      command.deliveryMethod ?? null,
     ],
   );
   if (inserted.rowCount === 0) return false;
-  // One statement for all items, whatever their number.
+  await insertItems(tx, orderId, command.items);
+  return true;
+}
+
+/** The order's items, in the order given, in one statement whatever their number. */
+async function insertItems(tx: Queryable, orderId: string, items: readonly CreateOrder['items'][number][]) {
   await tx.query(
     `INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents, line_number)
      SELECT $1, item.product_id, item.quantity, item.unit_price, item.line_number
@@ -96,22 +130,76 @@ export async function insertOrder(
             AS item(product_id, quantity, unit_price, line_number)`,
     [
       orderId,
-      command.items.map((item) => item.productId),
-      command.items.map((item) => item.quantity),
-      command.items.map((item) => item.unitPrice),
+      items.map((item) => item.productId),
+      items.map((item) => item.quantity),
+      items.map((item) => item.unitPrice),
     ],
   );
-  return true;
 }
 
-/** Writes the order's status and the fields transitions set (the items and money never change here). */
-export async function saveOrderState(tx: Queryable, order: Order): Promise<void> {
+const json = (value: unknown) => (value === null ? null : JSON.stringify(value));
+
+/** Writes what a transition changed: status and every field transitions set, and the items when an amendment replaced them. */
+export async function saveOrderState(tx: Queryable, order: Order, itemsChanged = false): Promise<void> {
+  const { overdue = false, ...hold } = order.hold ?? {};
   await tx.query(
     `UPDATE orders
-        SET status = $2, updated_at = $3, completed_at = $4, cancelled_at = $5, cancellation_reason = $6
+        SET status = $2, updated_at = $3, completed_at = $4, cancelled_at = $5, cancellation_reason = $6,
+            revision = $7, confirmation_number = $8, confirmed_at = $9, inventory_reservation_id = $10,
+            delivery_method = $11, delivery_address = $12, address_revision = $13, promotion_code = $14,
+            hold = $15, hold_overdue = $16, fulfilment = $17, archive = $18, total_cents = $19
       WHERE order_id = $1`,
-    [order.orderId, order.status, order.updatedAt, order.completedAt, order.cancelledAt, order.cancellationReason],
+    [
+      order.orderId,
+      order.status,
+      order.updatedAt,
+      order.completedAt,
+      order.cancelledAt,
+      order.cancellationReason,
+      order.revision,
+      order.confirmationNumber,
+      order.confirmedAt,
+      order.inventoryReservationId,
+      order.deliveryMethod,
+      json(order.deliveryAddress),
+      order.addressRevision,
+      order.promotionCode,
+      order.hold === null ? null : JSON.stringify(hold),
+      order.hold === null ? false : overdue,
+      json(order.fulfilment),
+      json(order.archive),
+      order.total,
+    ],
   );
+  if (itemsChanged) {
+    await tx.query('DELETE FROM order_items WHERE order_id = $1', [order.orderId]);
+    await insertItems(tx, order.orderId, order.items);
+  }
+}
+
+/** The next confirmation number: `ORD-` and 8 digits, never handed out twice. */
+export async function nextConfirmationNumber(tx: Queryable): Promise<string> {
+  const { rows } = await tx.query<{ n: string }>("SELECT nextval('order_confirmation_number_seq')::text AS n");
+  return `ORD-${(rows[0]?.n ?? '').padStart(8, '0')}`;
+}
+
+/** How many status changes (not amendments or address changes) the order has had since its creation. */
+export async function countStatusChanges(db: Queryable, orderId: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM order_status_history
+      WHERE order_id = $1 AND sequence > 0 AND from_status <> to_status`,
+    [orderId],
+  );
+  return rows[0]?.n ?? 0;
+}
+
+/** Marks the order's open hold overdue; false when that hold is no longer open. */
+export async function markHoldOverdue(db: Queryable, orderId: string, holdId: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE orders SET hold_overdue = true WHERE order_id = $1 AND status = 'ON_HOLD' AND hold->>'holdId' = $2`,
+    [orderId, holdId],
+  );
+  return (rowCount ?? 0) > 0;
 }
 
 // ---- Status history ----------------------------------------------------------------------
@@ -217,11 +305,12 @@ const toStoredEvent = (row: EventRow): StoredEvent => ({
   occurredAt: iso(row.occurred_at),
 });
 
-export async function insertEvent(tx: Queryable, event: StoredEvent): Promise<void> {
+/** Writes an event to the outbox; `position` orders the events of one transition. */
+export async function insertEvent(tx: Queryable, event: StoredEvent, position = 0): Promise<void> {
   await tx.query(
-    `INSERT INTO order_events (event_id, order_id, sequence, event_type, payload, occurred_at)
-     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING`,
-    [event.eventId, event.orderId, event.sequence, event.type, event.payload, event.occurredAt],
+    `INSERT INTO order_events (event_id, order_id, sequence, event_type, payload, occurred_at, position)
+     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING`,
+    [event.eventId, event.orderId, event.sequence, event.type, event.payload, event.occurredAt, position],
   );
 }
 
@@ -239,7 +328,7 @@ export async function findEventsOfOrder(
   orderId: string,
 ): Promise<(StoredEvent & { publishedAt: string | null })[]> {
   const { rows } = await db.query<EventRow>(
-    'SELECT * FROM order_events WHERE order_id = $1 ORDER BY sequence, created_at',
+    'SELECT * FROM order_events WHERE order_id = $1 ORDER BY sequence, position',
     [orderId],
   );
   return rows.map((row) => ({ ...toStoredEvent(row), publishedAt: isoOrNull(row.published_at) }));
@@ -260,7 +349,7 @@ const toEventRef = (row: { event_id: string; event_type: OrderEventType }): Even
 export async function findEventsOfTransition(db: Queryable, orderId: string, sequence: number): Promise<EventRef[]> {
   const { rows } = await db.query<{ event_id: string; event_type: OrderEventType }>(
     `SELECT event_id, event_type FROM order_events WHERE order_id = $1 AND sequence = $2
-      ORDER BY created_at, event_id`,
+      ORDER BY position, event_id`,
     [orderId, sequence],
   );
   return rows.map(toEventRef);
@@ -270,7 +359,7 @@ export async function findEventsOfTransition(db: Queryable, orderId: string, seq
 export async function findUnpublishedEvents(db: Queryable, orderId: string): Promise<EventRef[]> {
   const { rows } = await db.query<{ event_id: string; event_type: OrderEventType }>(
     `SELECT event_id, event_type FROM order_events WHERE order_id = $1 AND published_at IS NULL
-      ORDER BY sequence, created_at, event_id`,
+      ORDER BY sequence, position, event_id`,
     [orderId],
   );
   return rows.map(toEventRef);
@@ -295,7 +384,7 @@ export async function claimUnpublishedEvents(
   const { rows } = await tx.query<EventRow>(
     `SELECT * FROM order_events
       WHERE published_at IS NULL AND created_at < now() - make_interval(secs => $1::double precision / 1000)
-      ORDER BY created_at, sequence
+      ORDER BY created_at, sequence, position
       LIMIT $2
       FOR UPDATE SKIP LOCKED`,
     [olderThanMs, limit],
@@ -315,6 +404,8 @@ export interface OrderListFilter {
   status?: OrderStatus;
   createdFrom?: string;
   createdTo?: string;
+  /** Only orders whose open hold is past its reviewBy. */
+  holdOverdue?: boolean;
   /** Keyset position: the (createdAt, orderId) of the last order of the previous page. */
   after?: { createdAt: string; orderId: string };
   limit: number;
@@ -339,6 +430,7 @@ export function listOrdersQuery(filter: OrderListFilter): { text: string; values
   if (filter.status !== undefined) add((p) => `o.status = ${p}`, filter.status);
   if (filter.createdFrom !== undefined) add((p) => `o.created_at >= ${p}`, filter.createdFrom);
   if (filter.createdTo !== undefined) add((p) => `o.created_at < ${p}`, filter.createdTo);
+  if (filter.holdOverdue !== undefined) add((p) => `o.hold_overdue = ${p}`, filter.holdOverdue);
   if (filter.after !== undefined) {
     values.push(filter.after.createdAt, filter.after.orderId);
     conditions.push(`(o.created_at, o.order_id) < ($${values.length - 1}::timestamptz, $${values.length}::uuid)`);

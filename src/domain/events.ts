@@ -1,4 +1,5 @@
-// The order events of the catalog v1.0.0, built from the order, and their CloudEvents envelope. Pure.
+// The order events (the catalog v1.0.0's and its head AsyncAPI's), built from the order and
+// the transition that left it so, and their CloudEvents envelope. Pure.
 import type {
   Order,
   OrderCancelled,
@@ -7,6 +8,7 @@ import type {
   OrderEventPayload,
   OrderEventType,
 } from '../contracts/schemas.js';
+import type { TransitionRequest } from './lifecycle.js';
 
 export function orderCreatedPayload(order: Order): OrderCreated {
   return {
@@ -35,8 +37,24 @@ export function orderCancelledPayload(
   };
 }
 
-/** Each event's payload, built from the order as its transition left it. */
-export const EVENT_PAYLOADS: { readonly [Type in OrderEventType]: (order: Order) => OrderEventPayload } = {
+/** What a transition's events are built from besides the order it left. */
+export interface TransitionFacts {
+  /** The order before the transition. */
+  before: Order;
+  request: TransitionRequest;
+  actor: string;
+  reason: string | null;
+  /** Number of this status change among the order's status changes (OrderStatusChanged's `sequence`, from 1). */
+  statusSequence: number;
+}
+
+type PayloadBuilder = (order: Order, facts: TransitionFacts) => OrderEventPayload;
+
+const optional = <K extends string, V>(key: K, value: V | null | undefined) =>
+  (value === null || value === undefined ? {} : { [key]: value }) as Partial<Record<K, V>>;
+
+/** Each event's payload, built from the order as its transition left it (and the transition's facts). */
+export const EVENT_PAYLOADS: { readonly [Type in OrderEventType]: PayloadBuilder } = {
   OrderCreated: orderCreatedPayload,
   OrderCompleted: (order) =>
     orderCompletedPayload({ ...order, completedAt: required(order.completedAt, 'completedAt') }),
@@ -46,6 +64,89 @@ export const EVENT_PAYLOADS: { readonly [Type in OrderEventType]: (order: Order)
       cancelledAt: required(order.cancelledAt, 'cancelledAt'),
       cancellationReason: required(order.cancellationReason, 'cancellationReason'),
     }),
+  OrderConfirmed: (order) => ({
+    orderId: order.orderId,
+    customerId: order.customerId,
+    confirmationNumber: required(order.confirmationNumber, 'confirmationNumber'),
+    ...optional('paymentAuthorizationId', order.paymentAuthorizationId),
+    ...optional('inventoryReservationId', order.inventoryReservationId),
+    total: order.total,
+    currency: order.currency,
+    confirmedAt: required(order.confirmedAt, 'confirmedAt'),
+  }),
+  OrderAmended: (order, { before, request, actor, reason }) => {
+    const payload = request.payload as Record<string, unknown>;
+    const changedFields = (['items', 'deliveryMethod', 'promotionCode'] as const).filter((field) => field in payload);
+    return {
+      orderId: order.orderId,
+      revision: order.revision,
+      changedFields,
+      previousTotal: before.total,
+      newTotal: order.total,
+      currency: order.currency,
+      amendedBy: actor,
+      ...optional('reason', reason),
+      amendedAt: order.updatedAt,
+    };
+  },
+  OrderPlacedOnHold: (order) => {
+    const hold = required(order.hold, 'hold');
+    return {
+      orderId: order.orderId,
+      holdId: hold.holdId,
+      reason: hold.reason,
+      ownerTeam: hold.ownerTeam,
+      ...optional('customerMessage', hold.customerMessage),
+      reviewBy: hold.reviewBy,
+      placedAt: hold.placedAt,
+    };
+  },
+  OrderHoldReleased: (order, { before, request, actor }) => {
+    const hold = required(before.hold, 'hold');
+    const { resolution } = request.payload as { resolution: string };
+    return {
+      orderId: order.orderId,
+      holdId: hold.holdId,
+      previousReason: hold.reason,
+      resolution,
+      releasedBy: actor,
+      nextStatus: order.status as 'CONFIRMED' | 'AWAITING_FULFILMENT',
+      releasedAt: order.updatedAt,
+    };
+  },
+  OrderFulfilmentStarted: (order) => {
+    const fulfilment = required(order.fulfilment, 'fulfilment');
+    return {
+      orderId: order.orderId,
+      fulfilmentId: fulfilment.fulfilmentId,
+      warehouseId: fulfilment.warehouseId,
+      itemCount: fulfilment.itemCount,
+      priority: fulfilment.priority,
+      deliveryMethod: fulfilment.deliveryMethod,
+      ...optional('estimatedDispatchAt', fulfilment.estimatedDispatchAt),
+      startedAt: fulfilment.startedAt,
+    };
+  },
+  OrderStatusChanged: (order, { before, reason, statusSequence }) => ({
+    orderId: order.orderId,
+    previousStatus: before.status as Exclude<Order['status'], 'ARCHIVED'>,
+    newStatus: order.status as Exclude<Order['status'], 'CREATED'>,
+    sequence: statusSequence,
+    ...optional('changeReason', reason),
+    changedAt: order.updatedAt,
+  }),
+  OrderDeliveryAddressChanged: (order, { before, actor }) => ({
+    orderId: order.orderId,
+    addressRevision: order.addressRevision,
+    previousPostalCode: before.deliveryAddress?.postalCode ?? '',
+    deliveryAddress: required(order.deliveryAddress, 'deliveryAddress'),
+    changedBy: actor,
+    changedAt: order.updatedAt,
+  }),
+  OrderArchived: (order) => {
+    const archive = required(order.archive, 'archive');
+    return { orderId: order.orderId, ...archive };
+  },
 };
 
 /** An event to write to the outbox: its type, its payload, and when it happened. */
@@ -56,8 +157,8 @@ export interface NewEvent {
 }
 
 /** The events of a transition that left the order as `order`, each at the transition's time. */
-export function eventsOf(types: readonly OrderEventType[], order: Order): NewEvent[] {
-  return types.map((type) => ({ type, payload: EVENT_PAYLOADS[type](order), occurredAt: order.updatedAt }));
+export function eventsOf(types: readonly OrderEventType[], order: Order, facts: TransitionFacts): NewEvent[] {
+  return types.map((type) => ({ type, payload: EVENT_PAYLOADS[type](order, facts), occurredAt: order.updatedAt }));
 }
 
 /** The OrderCreated event of a newly persisted order. */

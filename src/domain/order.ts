@@ -1,7 +1,7 @@
 // Order rules: money arithmetic, the checks of CreateOrder, the stable error codes.
 // (Statuses and transitions: ./lifecycle.ts.) Pure: no I/O, no Node modules, no TypeBox, so
 // the API and the workflow sandbox both use it.
-import type { CreateOrder, OrderItem } from '../contracts/schemas.js';
+import type { CreateOrder, Order, OrderItem } from '../contracts/schemas.js';
 
 /** Largest value of a PostgreSQL INTEGER column: the bound of every amount and quantity. */
 export const MAX_DB_INTEGER = 2_147_483_647;
@@ -131,4 +131,22 @@ function canonicalCommand(command: CreateOrder): string {
     command.paymentAuthorizationId ?? null,
     items,
   ]);
+}
+
+/** What a new order holds of the full lifecycle: revision 1, nothing confirmed, held, fulfilled or archived. */
+export function lifecycleFieldsOfNewOrder(command: CreateOrder) {
+  return {
+    revision: 1,
+    confirmationNumber: null,
+    confirmedAt: null,
+    inventoryReservationId: null,
+    deliveryMethod: command.deliveryMethod ?? null,
+    deliveryAddress: command.deliveryAddress ?? null,
+    addressRevision: 1,
+    promotionCode: null,
+    hold: null,
+    fulfilment: null,
+    legalHold: false,
+    archive: null,
+  } satisfies Partial<Order>;
 }

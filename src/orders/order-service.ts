@@ -179,6 +179,7 @@ export interface OrderListQuery {
   status?: Order['status'];
   createdFrom?: string;
   createdTo?: string;
+  holdOverdue?: boolean;
   cursor?: string;
   limit: number;
 }

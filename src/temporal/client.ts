@@ -25,6 +25,7 @@ import {
   CustomerIdAttribute,
   createOrderUpdate,
   ORDER_WORKFLOW_TYPE,
+  type OrderDeadlines,
   OrderFailure,
   OrderStatusAttribute,
   OrderTotalAttribute,
@@ -65,12 +66,14 @@ export function orderWorkflowOptions(
   orderId: string,
   command: CreateOrder,
   taskQueue: string,
-  { workflowId = workflowIdForOrder(orderId), status = 'CREATED', actor }: WorkflowStartChoices = {},
+  { workflowId = workflowIdForOrder(orderId), status = 'CREATED', actor, deadlines }: WorkflowStartChoices = {},
 ) {
   return {
     workflowId,
     taskQueue,
-    args: [{ orderId, command, ...(actor !== undefined && { actor }) }] as Parameters<typeof orderWorkflow>,
+    args: [
+      { orderId, command, ...(actor !== undefined && { actor }), ...(deadlines !== undefined && { deadlines }) },
+    ] as Parameters<typeof orderWorkflow>,
     typedSearchAttributes: [
       { key: OrderStatusAttribute, value: status },
       { key: CustomerIdAttribute, value: command.customerId },
@@ -85,6 +88,7 @@ interface WorkflowStartChoices {
   workflowId?: string;
   status?: OrderStatus;
   actor?: string;
+  deadlines?: OrderDeadlines;
 }
 
 /**
@@ -110,6 +114,10 @@ const RESOURCE_EXHAUSTED = 8;
 export async function connectOrderWorkflowClient(config: Config): Promise<OrderWorkflowClient> {
   const connection = await Connection.connect(temporalConnectionOf(config));
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const deadlines: OrderDeadlines = {
+    amendmentWindowMs: config.AMENDMENT_WINDOW_MS,
+    archiveAfterMs: config.ARCHIVE_AFTER_MS,
+  };
   // A namespace that does not exist (or that the credentials may not use) fails here, not at the first order.
   await connection.workflowService
     .describeNamespace({ namespace: config.TEMPORAL_NAMESPACE })
@@ -144,7 +152,10 @@ export async function connectOrderWorkflowClient(config: Config): Promise<OrderW
 
   return {
     async startOrder(orderId, command, actor, timeoutMs) {
-      const startWorkflowOperation = startOrderOperation(orderId, command, config.TEMPORAL_TASK_QUEUE, { actor });
+      const startWorkflowOperation = startOrderOperation(orderId, command, config.TEMPORAL_TASK_QUEUE, {
+        actor,
+        deadlines,
+      });
       try {
         const outcome = await withTimeout(timeoutMs, () =>
           client.workflow.executeUpdateWithStart(createOrderUpdate, { args: [command], startWorkflowOperation }),
@@ -188,7 +199,7 @@ export async function connectOrderWorkflowClient(config: Config): Promise<OrderW
     async resume(orderId, command, status, actor) {
       try {
         await client.workflow.start(ORDER_WORKFLOW_TYPE, {
-          ...orderWorkflowOptions(orderId, command, config.TEMPORAL_TASK_QUEUE, { status, actor }),
+          ...orderWorkflowOptions(orderId, command, config.TEMPORAL_TASK_QUEUE, { status, actor, deadlines }),
           workflowIdConflictPolicy: 'FAIL',
         });
         return true;

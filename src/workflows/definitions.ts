@@ -3,7 +3,7 @@
 import { defineSearchAttributeKey, type UpdateDefinition } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { CreateOrder, Order } from '../contracts/schemas.js';
-import { COMMAND_NAMES, type CommandName, type OrderStatus } from '../domain/lifecycle.js';
+import { type CommandName, type OrderStatus, PUBLIC_COMMAND_NAMES } from '../domain/lifecycle.js';
 
 export const ORDER_WORKFLOW_TYPE = 'orderWorkflow';
 
@@ -13,7 +13,21 @@ export interface OrderWorkflowInput {
   command: CreateOrder;
   /** Who created the order, for its status history (absent in runs started before it existed). */
   actor?: string;
+  /** The durations of the order's deadlines, from the config of whoever started it (defaults when absent). */
+  deadlines?: OrderDeadlines;
 }
+
+export interface OrderDeadlines {
+  /** How long a confirmed order may be amended before it awaits fulfilment (AMENDMENT_WINDOW_MS). */
+  amendmentWindowMs: number;
+  /** How long a completed or cancelled order waits before it is archived (ARCHIVE_AFTER_MS). */
+  archiveAfterMs: number;
+}
+
+export const DEFAULT_DEADLINES: OrderDeadlines = {
+  amendmentWindowMs: 30 * 60 * 1000,
+  archiveAfterMs: 90 * 24 * 60 * 60 * 1000,
+};
 
 export interface CreateOrderResult {
   order: Order;
@@ -39,7 +53,7 @@ export interface TransitionMeta {
 
 /** A transition or signal the workflow refused, for operators (getOrderState) and the log. */
 export interface RefusedRequest {
-  via: 'signal' | 'update';
+  via: 'signal' | 'update' | 'deadline';
   name: string;
   reason: string;
   at: string;
@@ -52,6 +66,8 @@ export interface OrderWorkflowState {
   order: Order | null;
   /** Sequence of the order's latest committed transition (0: its creation). */
   sequence: number;
+  /** The next deadline the workflow waits for, if any (amendment window, hold review, archival). */
+  nextDeadline?: { kind: string; at: string } | null;
   /** Transitions accepted and waiting their turn (or being carried out), oldest first. */
   pendingTransitions: { command: string; actor: string }[];
   /** The latest refused requests (at most REFUSALS_KEPT), and how many there were in all. */
@@ -71,7 +87,7 @@ export const createOrderUpdate = defineUpdate<CreateOrderResult, [CreateOrder]>(
  * transition is committed.
  */
 export const transitionUpdates = Object.fromEntries(
-  COMMAND_NAMES.map((name) => [name, defineUpdate<TransitionResult, [payload: unknown, meta: unknown]>(name)]),
+  PUBLIC_COMMAND_NAMES.map((name) => [name, defineUpdate<TransitionResult, [payload: unknown, meta: unknown]>(name)]),
 ) as Record<CommandName, UpdateDefinition<TransitionResult, [payload: unknown, meta: unknown]>>;
 
 /** The signals of the first version, kept for operators and for runs started before the Updates. */
@@ -95,3 +111,5 @@ export const OrderStatusAttribute = defineSearchAttributeKey('OrderStatus', 'KEY
 export const CustomerIdAttribute = defineSearchAttributeKey('CustomerId', 'KEYWORD');
 export const CartIdAttribute = defineSearchAttributeKey('CartId', 'KEYWORD');
 export const OrderTotalAttribute = defineSearchAttributeKey('OrderTotal', 'INT');
+/** True while the order's hold is past its reviewBy: `HoldOverdue = true` in the Temporal UI finds them. */
+export const HoldOverdueAttribute = defineSearchAttributeKey('HoldOverdue', 'BOOL');

@@ -1,7 +1,10 @@
 // One workflow per order, a loop over the transition table (src/domain/lifecycle.ts): persist
 // the order, then take one accepted transition at a time, commit it (status, history row and
 // events in one transaction), publish its events, until the order reaches a final status.
-// Runs started before this loop existed take orderWorkflowV1 (see LIFECYCLE_ENGINE_PATCH).
+// Between transitions it waits for the order's next deadline too (durable timers): the end of
+// the amendment window, the review date of a hold, the archival of a terminal order.
+// Runs started before this loop existed take orderWorkflowV1 (see LIFECYCLE_ENGINE_PATCH);
+// runs started before the deadlines end at COMPLETED or CANCELLED (DURABLE_DEADLINES_PATCH).
 import {
   ActivityFailure,
   ApplicationFailure,
@@ -17,16 +20,21 @@ import {
 import type { PublishableEvent } from '../activities/index.js';
 import type { Order } from '../contracts/schemas.js';
 import {
-  COMMAND_NAMES,
   type CommandName,
   decideTransition,
   forbiddenMessage,
+  isFinal,
   isTerminal,
   type OrderStatus,
+  PUBLIC_COMMAND_NAMES,
   type TransitionRequest,
+  transitionViolations,
 } from '../domain/lifecycle.js';
 import {
+  DEFAULT_DEADLINES,
   getOrderStateQuery,
+  HoldOverdueAttribute,
+  type OrderDeadlines,
   OrderFailure,
   OrderStatusAttribute,
   type OrderWorkflowInput,
@@ -45,18 +53,50 @@ import { orderWorkflowV1 } from './order-workflow-v1.js';
 
 /** Marks runs of the loop; runs whose history lacks it started on orderWorkflowV1 and stay on it. */
 export const LIFECYCLE_ENGINE_PATCH = 'lifecycle-engine';
+/** Marks runs that keep deadlines; runs without it end at COMPLETED or CANCELLED, as they always did. */
+export const DURABLE_DEADLINES_PATCH = 'durable-deadlines';
 
-const { persistOrder, persistOrderTransition, publishOrderEvent } = orderActivities;
+const { persistOrder, persistOrderTransition, publishOrderEvent, markHoldOverdue } = orderActivities;
 
 interface Ticket {
   request: TransitionRequest;
   actor: string;
-  via: 'signal' | 'update';
+  via: 'signal' | 'update' | 'deadline';
   outcome?: { ok: true; result: TransitionResult } | { ok: false; failure: ApplicationFailure };
+}
+
+type Deadline =
+  | { kind: 'amendment-window'; at: number }
+  | { kind: 'hold-review'; at: number; holdId: string }
+  | { kind: 'archive'; at: number };
+
+/**
+ * The order's next deadline: the end of its amendment window (from when it became CONFIRMED),
+ * the review date of its hold, or its archival (after it ended). Times come from the order
+ * as committed, so a replay computes the same ones.
+ */
+export function nextDeadline(order: Order, statusSince: string, durations: OrderDeadlines): Deadline | undefined {
+  switch (order.status) {
+    case 'CONFIRMED':
+      return { kind: 'amendment-window', at: Date.parse(statusSince) + durations.amendmentWindowMs };
+    case 'ON_HOLD':
+      return order.hold === null || order.hold.overdue
+        ? undefined
+        : { kind: 'hold-review', at: Date.parse(order.hold.reviewBy), holdId: order.hold.holdId };
+    case 'COMPLETED':
+    case 'CANCELLED': {
+      const endedAt = order.completedAt ?? order.cancelledAt ?? order.updatedAt;
+      return { kind: 'archive', at: Date.parse(endedAt) + durations.archiveAfterMs };
+    }
+    default:
+      return undefined;
+  }
 }
 
 export async function orderWorkflow(input: OrderWorkflowInput): Promise<Order> {
   if (!patched(LIFECYCLE_ENGINE_PATCH)) return orderWorkflowV1(input);
+  const keepsDeadlines = patched(DURABLE_DEADLINES_PATCH);
+  const durations = input.deadlines ?? DEFAULT_DEADLINES;
 
   const { orderId } = input;
   const state = newWorkflowState(orderId);
@@ -73,14 +113,22 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<Order> {
     const order = loaded();
     if (order === null) return undefined;
     return queue.reduce<OrderStatus>((status, { request }) => {
-      const decision = decideTransition(status, request.command);
+      const decision = decideTransition(status, request);
       return decision.kind === 'apply' ? decision.to : status;
     }, order.status);
   };
-  /** Nothing is pending and no command can move the order again. */
+  /** Nothing is pending and nothing can move the order again (runs without deadlines: no caller can). */
   const finished = () => {
     const order = loaded();
-    return order !== null && queue.length === 0 && isTerminal(order.status);
+    return order !== null && queue.length === 0 && (keepsDeadlines ? isFinal(order.status) : isTerminal(order.status));
+  };
+  /** When the order got its current status: the amendment window runs from then. */
+  let statusSince = '';
+  let holdOverdueShown = false;
+  const showHoldOverdue = (overdue: boolean) => {
+    if (overdue === holdOverdueShown) return;
+    holdOverdueShown = overdue;
+    upsertSearchAttributes([{ key: HoldOverdueAttribute, value: overdue }]);
   };
   const notAllowed = (status: OrderStatus, command: CommandName) =>
     ApplicationFailure.create({
@@ -89,7 +137,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<Order> {
       nonRetryable: true,
     });
 
-  for (const name of COMMAND_NAMES) {
+  for (const name of PUBLIC_COMMAND_NAMES) {
     setHandler(
       transitionUpdates[name],
       async (payload, meta) => {
@@ -106,10 +154,20 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<Order> {
       {
         // Runs before the Update enters history: a refusal here leaves no trace in it.
         validator: (payload, meta) => {
-          decodeUpdate(name, payload, meta);
+          const { request } = decodeUpdate(name, payload, meta);
           const status = projectedStatus();
-          if (status !== undefined && decideTransition(status, name).kind === 'forbidden') {
+          if (status !== undefined && decideTransition(status, request).kind === 'forbidden') {
             throw notAllowed(status, name);
+          }
+          const order = loaded();
+          const violations = order === null ? [] : transitionViolations(order, request);
+          if (violations.length > 0) {
+            throw ApplicationFailure.create({
+              type: OrderFailure.VALIDATION_FAILED,
+              message: `the ${name} request breaks the order rules`,
+              details: [violations],
+              nonRetryable: true,
+            });
           }
         },
       },
@@ -118,7 +176,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<Order> {
 
   registerSignals(state, (name, decoded) => {
     const status = projectedStatus();
-    const decision = status === undefined ? undefined : decideTransition(status, name);
+    const decision = status === undefined ? undefined : decideTransition(status, decoded.request);
     if (status !== undefined && decision?.kind !== 'apply') {
       const reason =
         decision?.kind === 'already' ? `the order is already ${status}` : forbiddenMessage(orderId, status, name);
@@ -131,10 +189,12 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<Order> {
   state.order = persisted.order;
   state.status = persisted.order.status;
   state.sequence = persisted.sequence;
+  statusSince = persisted.order.updatedAt;
   // A resumed run finds the order wherever it was left.
   if (persisted.order.status !== 'CREATED') {
     upsertSearchAttributes([{ key: OrderStatusAttribute, value: persisted.order.status }]);
   }
+  if (keepsDeadlines && persisted.order.hold?.overdue) showHoldOverdue(true);
 
   // Publishing does not hold the order back (a Kafka outage must not block transitions), but
   // each transition's events go out after the previous ones, so consumers see them in order.
@@ -155,7 +215,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<Order> {
 
   async function carryOut(ticket: Ticket, order: Order): Promise<NonNullable<Ticket['outcome']>> {
     const { request, actor } = ticket;
-    const decision = decideTransition(order.status, request.command);
+    const decision = decideTransition(order.status, request);
     if (decision.kind === 'already') return { ok: true, result: { order, changed: false } };
     if (decision.kind === 'forbidden') return { ok: false, failure: notAllowed(order.status, request.command) };
     try {
@@ -171,12 +231,26 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<Order> {
       state.sequence = committed.sequence;
       if (committed.order.status !== order.status) {
         upsertSearchAttributes([{ key: OrderStatusAttribute, value: committed.order.status }]);
+        statusSince = committed.order.updatedAt;
       }
+      if (keepsDeadlines) showHoldOverdue(committed.order.hold?.overdue ?? false);
       publishing = publishInOrder(publishing, committed.events);
       return { ok: true, result: { order: committed.order, changed: true } };
     } catch (error) {
       // The activity retries whatever may pass: this one will never be committed.
       const cause = error instanceof ActivityFailure && error.cause instanceof Error ? error.cause : error;
+      // A rule of the order the activity found broken (an amendment's items) is the caller's mistake.
+      if (cause instanceof ApplicationFailure && cause.type === OrderFailure.VALIDATION_FAILED) {
+        return {
+          ok: false,
+          failure: ApplicationFailure.create({
+            type: OrderFailure.VALIDATION_FAILED,
+            message: cause.message,
+            details: cause.details as unknown[],
+            nonRetryable: true,
+          }),
+        };
+      }
       log.error('transition could not be committed', { orderId, command: request.command, error: cause });
       return {
         ok: false,
@@ -189,8 +263,36 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<Order> {
     }
   }
 
+  /** What a deadline does when it comes: a transition of the workflow's own, or marking a hold overdue. */
+  async function onDeadline(deadline: Deadline): Promise<void> {
+    if (deadline.kind === 'hold-review') {
+      const marked = await markHoldOverdue({ orderId, holdId: deadline.holdId });
+      if (marked !== null) {
+        state.order = marked;
+        showHoldOverdue(true);
+        log.warn('hold overdue', { orderId, holdId: deadline.holdId, reviewBy: marked.hold?.reviewBy });
+      }
+      return;
+    }
+    const request: TransitionRequest =
+      deadline.kind === 'archive'
+        ? { command: 'archive', payload: {} }
+        : { command: 'releaseToFulfilment', payload: {} };
+    queue.push({ request, actor: `temporal:${deadline.kind}`, via: 'deadline' });
+  }
+
   for (;;) {
-    await condition(() => queue.length > 0 || finished());
+    const order = loaded();
+    const deadline = keepsDeadlines && order !== null ? nextDeadline(order, statusSince, durations) : undefined;
+    state.nextDeadline =
+      deadline === undefined ? null : { kind: deadline.kind, at: new Date(deadline.at).toISOString() };
+    const ready = () => queue.length > 0 || finished();
+    if (deadline === undefined) {
+      await condition(ready);
+    } else if (!(await condition(ready, Math.max(1, deadline.at - Date.now())))) {
+      await onDeadline(deadline);
+      continue;
+    }
     const ticket = queue[0];
     if (ticket === undefined) break;
     ticket.outcome = await carryOut(ticket, state.order as Order);

@@ -8,11 +8,13 @@ import type { OrderEventType } from '../../src/contracts/schemas.js';
 import {
   COMMAND_NAMES,
   decideTransition,
+  eventsOfCommand as eventsOfCommandInTable,
   isCommandName,
   isTerminal,
   LIFECYCLE,
   type OrderStatus,
   TERMINAL_EVENT_TYPES,
+  targetOf,
 } from '../../src/domain/lifecycle.js';
 import { eventIdFor, orderIdForCart } from '../../src/ids.js';
 import type { collectOrderEvents, SeenEvent } from '../support/events.js';
@@ -105,12 +107,12 @@ const isTerminalEvent = (type: string | undefined) => type !== undefined && TERM
 /** The event types a history row's command emits (none for a command the table does not know). */
 function eventsOfCommand(command: string): readonly string[] {
   if (command === CREATION_COMMAND) return [CREATION_EVENT];
-  return isCommandName(command) ? LIFECYCLE[command].events : [];
+  return isCommandName(command) ? eventsOfCommandInTable(command) : [];
 }
 
 /** The terminal event types of the commands that lead to `status`: the events that announce it. */
 function terminalEventsInto(status: OrderStatus): Set<string> {
-  const into = COMMAND_NAMES.filter((name) => LIFECYCLE[name].to === status);
+  const into = COMMAND_NAMES.filter((name) => targetOf(name) === status);
   return new Set(into.flatMap((name) => LIFECYCLE[name].events).filter(isTerminalEvent));
 }
 
@@ -445,7 +447,7 @@ function checkOrder(run: OrderRun, evidence: OrderEvidence, findings: Findings):
       `order ${orderId}: ${seen.map((event) => `${event.headers.ce_type}@${event.partition}`).join(', ')}`,
     );
   }
-  const expected = LIFECYCLE[run.action].to;
+  const expected = targetOf(run.action);
   if (row !== undefined && row.status !== expected) {
     findings.add('wrongStatus', `order ${orderId}: ${row.status}, expected ${expected} (${run.action})`);
   }

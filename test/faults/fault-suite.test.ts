@@ -12,7 +12,7 @@ import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateDatabase } from '../../src/db/migrate.js';
-import { type CommandName, commandsFrom, LIFECYCLE, type OrderStatus } from '../../src/domain/lifecycle.js';
+import { type CommandName, commandsFrom, LIFECYCLE, type OrderStatus, targetOf } from '../../src/domain/lifecycle.js';
 import { collectOrderEvents } from '../support/events.js';
 import { type AppProcess, startApiProcess, startWorkerProcess } from '../support/processes.js';
 import { testEnvironment, topicsOf } from '../support/stack.js';
@@ -476,7 +476,7 @@ function judgeRace(commands: CommandName[], answers: Sent[]): { winner?: OrderSt
   const problems: string[] = [];
   answers.forEach(({ outcome, record }, index) => {
     const command = commands[index]!;
-    const repeatsWinner = LIFECYCLE[command].to === winner;
+    const repeatsWinner = targetOf(command) === winner;
     if (outcome === 200 && !repeatsWinner) problems.push(`a ${command} answered 200 although the order is ${winner}`);
     if (outcome === 409 && record.code === 'TRANSITION_NOT_ALLOWED') {
       if (repeatsWinner) problems.push(`a ${command} answered 409 although it repeats the winning transition`);
@@ -522,7 +522,7 @@ async function raceRound(
     violations.push(...problems.map((problem) => `round ${round}: ${problem}`));
     notes.push(`round ${round}: ${winner ?? 'no winner'}; answers ${answersByCommand(commands, answers)}`);
     if (winner === undefined) return { run };
-    run.action = commands.find((command) => LIFECYCLE[command].to === winner) ?? run.action;
+    run.action = commands.find((command) => targetOf(command) === winner) ?? run.action;
     const transitions = await transitionsInHistory(records, round, orderId);
     if (transitions === undefined) violations.push(`round ${round}: GET /orders/${orderId}/history failed`);
     else if (transitions.length !== 1 || transitions[0]!.to !== winner) {

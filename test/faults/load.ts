@@ -10,6 +10,7 @@ import {
   type CommandPayloads,
   LIFECYCLE,
   type OrderStatus,
+  targetOf,
 } from '../../src/domain/lifecycle.js';
 import { newCreateOrder } from '../support/orders.js';
 import { TOKENS } from '../support/stack.js';
@@ -47,12 +48,12 @@ export interface Answer {
 export const CREATED_STATUS: OrderStatus = 'CREATED';
 
 /** The load's mix: in every block of 10 orders (the weights' sum), how many each command ends. */
-const ACTION_MIX: Readonly<Record<CommandName, number>> = { complete: 7, cancel: 3 };
+const ACTION_MIX: Readonly<Partial<Record<CommandName, number>>> = { complete: 7, cancel: 3 };
 /** The commands the load ends orders with. */
-export const LOAD_ACTIONS = COMMAND_NAMES.filter((name) => ACTION_MIX[name] > 0);
+export const LOAD_ACTIONS = COMMAND_NAMES.filter((name) => (ACTION_MIX[name] ?? 0) > 0);
 
 /** A valid payload of each command; `variant` picks among the valid ones (e.g. the cancellation reason). */
-const PAYLOADS: { readonly [Name in CommandName]: (variant: number) => CommandPayloads[Name] } = {
+const PAYLOADS: { readonly [Name in CommandName]?: (variant: number) => CommandPayloads[Name] } = {
   complete: () => ({}),
   cancel: (variant) => ({ reason: CANCELLATION_REASONS[variant % CANCELLATION_REASONS.length]! }),
 };
@@ -120,7 +121,7 @@ export async function send(
 export interface OrderRun {
   index: number;
   command: CreateOrder;
-  /** The transition that ends the order (scenario e: the race's winner); it must end in LIFECYCLE[action].to. */
+  /** The transition that ends the order (scenario e: the race's winner); it must end in targetOf(action). */
   action: CommandName;
   /** The orderId the API answered with. */
   orderId?: string;
@@ -235,7 +236,9 @@ export function sendTransition(
   command: CommandName,
   variant: number,
 ): Promise<Sent> {
-  const payload = PAYLOADS[command](variant);
+  const payloadOf = PAYLOADS[command];
+  if (payloadOf === undefined) throw new Error(`the load has no payload for ${command}`);
+  const payload = payloadOf(variant);
   const body = Object.keys(payload).length === 0 ? undefined : payload;
   return send(records, baseUrl, command, order, 'POST', `/orders/${orderId}/${command}`, body);
 }
@@ -250,7 +253,7 @@ async function endOrder(run: OrderRun, orderId: string, baseUrl: () => string, r
     // committed and answers 200 unchanged. The checker counts the 202s.
     (answer) => answer.status === 202,
   );
-  const expected = LIFECYCLE[run.action].to;
+  const expected = targetOf(run.action);
   if (ended !== undefined && ended.body?.status !== expected) {
     run.failure = `${run.action} answered 200 with status ${ended.body?.status}, expected ${expected}`;
   }
@@ -264,11 +267,12 @@ async function lifecycle(run: OrderRun, baseUrl: () => string, records: RequestR
 
 /** The load's command for its order number `index`: the mix, in blocks of ACTION_MIX's sum. */
 function actionFor(index: number): CommandName {
-  const block = LOAD_ACTIONS.reduce((sum, name) => sum + ACTION_MIX[name], 0);
+  const weight = (name: CommandName) => ACTION_MIX[name] ?? 0;
+  const block = LOAD_ACTIONS.reduce((sum, name) => sum + weight(name), 0);
   let slot = index % block;
   for (const name of LOAD_ACTIONS) {
-    if (slot < ACTION_MIX[name]) return name;
-    slot -= ACTION_MIX[name];
+    if (slot < weight(name)) return name;
+    slot -= weight(name);
   }
   throw new Error('unreachable: slot is below the sum of ACTION_MIX');
 }

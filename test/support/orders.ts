@@ -1,6 +1,9 @@
 // Builders of valid CreateOrder commands for tests.
 import { randomUUID } from 'node:crypto';
 import type { CreateOrder, Order } from '../../src/contracts/schemas.js';
+import type { TransitionContext } from '../../src/domain/lifecycle.js';
+import { lifecycleFieldsOfNewOrder } from '../../src/domain/order.js';
+import { uuidV5 } from '../../src/ids.js';
 
 export function newCreateOrder(overrides: Partial<CreateOrder> = {}): CreateOrder {
   const items = overrides.items ?? [
@@ -34,5 +37,18 @@ export function orderFromCommand(orderId: string, command: CreateOrder, at: stri
     completedAt: null,
     cancelledAt: null,
     cancellationReason: null,
+    ...lifecycleFieldsOfNewOrder(command),
+  };
+}
+
+/** A transition's context as the activity makes it, for transitions that need nothing from the database. */
+export function transitionContextAt(at: string, sequence = 1, actor = 'test'): TransitionContext {
+  return {
+    at,
+    sequence,
+    actor,
+    idFor: (kind) => uuidV5(`${kind}:test:${sequence}`),
+    confirmationNumber: null,
+    recordChecksum: null,
   };
 }

@@ -36,6 +36,18 @@ const ORDER: Order = {
   completedAt: null,
   cancelledAt: null,
   cancellationReason: null,
+  revision: 1,
+  confirmationNumber: null,
+  confirmedAt: null,
+  inventoryReservationId: null,
+  deliveryMethod: null,
+  deliveryAddress: null,
+  addressRevision: 1,
+  promotionCode: null,
+  hold: null,
+  fulfilment: null,
+  legalHold: false,
+  archive: null,
 };
 
 async function appWith(

@@ -45,7 +45,18 @@ describe('loadConfig', () => {
 describe('API_KEYS', () => {
   it('parses tokens and their scopes', () => {
     const keys = parseApiKeys(JSON.stringify({ 'checkout-token-0123456789': ['orders:create', 'orders:read'] }));
-    expect([...(keys.get('checkout-token-0123456789') ?? [])]).toEqual(['orders:create', 'orders:read']);
+    expect([...(keys.get('checkout-token-0123456789')?.scopes ?? [])]).toEqual(['orders:create', 'orders:read']);
+    expect(keys.get('checkout-token-0123456789')?.name).toBeNull();
+  });
+
+  it('takes a named key: its name is who asked', () => {
+    const keys = parseApiKeys(
+      JSON.stringify({ 'ops-token-0123456789abc': { name: 'ops-1', scopes: ['orders:manage'] } }),
+    );
+    expect(keys.get('ops-token-0123456789abc')).toEqual({ name: 'ops-1', scopes: new Set(['orders:manage']) });
+    expect(() => parseApiKeys(JSON.stringify({ 'ops-token-0123456789abc': { name: 'a b', scopes: [] } }))).toThrow(
+      /token #1 needs/,
+    );
   });
 
   it('refuses short tokens and unknown scopes without quoting the token', () => {

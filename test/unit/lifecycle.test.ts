@@ -5,67 +5,192 @@ import { createExactAjv } from '../../src/contracts/validation.js';
 import {
   applyTransition,
   COMMAND_NAMES,
+  type CommandName,
+  type CommandPayloads,
   commandsFrom,
   decideTransition,
   decodeTransitionRequest,
-  isTerminal,
+  isFinal,
   LIFECYCLE,
   ORDER_STATUSES,
+  type OrderStatus,
+  PUBLIC_COMMAND_NAMES,
   TERMINAL_EVENT_TYPES,
   TERMINAL_STATUSES,
+  type TransitionRequest,
+  targetsOf,
+  transitionEvents,
+  transitionViolations,
 } from '../../src/domain/lifecycle.js';
 import { checkPayload } from '../../src/domain/payload-check.js';
-import { newCreateOrder, orderFromCommand } from '../support/orders.js';
+import { newCreateOrder, orderFromCommand, transitionContextAt } from '../support/orders.js';
+
+/**
+ * The issue's lifecycle, cell by cell: for each status, where each command leads ('same' keeps
+ * the status; '=' a repeat that changes nothing; absent: 409).
+ */
+const EXPECTED: Record<OrderStatus, Partial<Record<CommandName, OrderStatus | 'same' | '='>>> = {
+  CREATED: {
+    confirm: 'CONFIRMED',
+    hold: 'ON_HOLD',
+    complete: 'COMPLETED',
+    cancel: 'CANCELLED',
+    amend: 'same',
+    changeDeliveryAddress: 'same',
+  },
+  CONFIRMED: {
+    confirm: '=',
+    releaseToFulfilment: 'AWAITING_FULFILMENT',
+    hold: 'ON_HOLD',
+    complete: 'COMPLETED',
+    cancel: 'CANCELLED',
+    amend: 'same',
+    changeDeliveryAddress: 'same',
+  },
+  ON_HOLD: { release: 'CONFIRMED', cancel: 'CANCELLED', changeDeliveryAddress: 'same' },
+  AWAITING_FULFILMENT: {
+    releaseToFulfilment: '=',
+    hold: 'ON_HOLD',
+    startFulfilment: 'FULFILLING',
+    complete: 'COMPLETED',
+    cancel: 'CANCELLED',
+    changeDeliveryAddress: 'same',
+  },
+  FULFILLING: { startFulfilment: '=', complete: 'COMPLETED' },
+  COMPLETED: { complete: '=', archive: 'ARCHIVED' },
+  CANCELLED: { cancel: '=', archive: 'ARCHIVED' },
+  ARCHIVED: { archive: '=' },
+};
+
+const ORDER = orderFromCommand('5d1f8f2e-7a8b-4c9d-8e0f-112233445566', newCreateOrder(), '2026-11-30T10:00:00.000Z');
+const VALID: { [Name in CommandName]: TransitionRequest & { command: Name } } = {
+  confirm: { command: 'confirm', payload: { inventoryReservationId: 'inv-1' } },
+  releaseToFulfilment: { command: 'releaseToFulfilment', payload: {} },
+  hold: {
+    command: 'hold',
+    payload: { reason: 'FRAUD_REVIEW', ownerTeam: 'risk', reviewBy: '2026-12-01T10:00:00Z' },
+  },
+  release: { command: 'release', payload: { resolution: 'cleared', nextStatus: 'CONFIRMED' } },
+  startFulfilment: {
+    command: 'startFulfilment',
+    payload: { warehouseId: 'wh-1', priority: 'STANDARD', deliveryMethod: 'HOME_DELIVERY' },
+  },
+  complete: { command: 'complete', payload: {} },
+  cancel: { command: 'cancel', payload: { reason: 'FRAUD' } },
+  amend: { command: 'amend', payload: { promotionCode: 'WINTER' } },
+  changeDeliveryAddress: {
+    command: 'changeDeliveryAddress',
+    payload: {
+      deliveryAddress: { recipientName: 'A', line1: '1 Road', city: 'Town', postalCode: '12345', countryCode: 'FR' },
+    },
+  },
+  archive: { command: 'archive', payload: {} },
+};
 
 describe('transition table', () => {
-  it('lets a CREATED order complete or cancel, and nothing else move', () => {
-    expect(decideTransition('CREATED', 'complete')).toEqual({ kind: 'apply', to: 'COMPLETED' });
-    expect(decideTransition('CREATED', 'cancel')).toEqual({ kind: 'apply', to: 'CANCELLED' });
-    expect(decideTransition('COMPLETED', 'cancel')).toEqual({ kind: 'forbidden', from: 'COMPLETED' });
-    expect(decideTransition('CANCELLED', 'complete')).toEqual({ kind: 'forbidden', from: 'CANCELLED' });
-  });
-
-  it('treats repeating the command that got the order where it is as a no-op', () => {
-    expect(decideTransition('COMPLETED', 'complete')).toEqual({ kind: 'already' });
-    expect(decideTransition('CANCELLED', 'cancel')).toEqual({ kind: 'already' });
-  });
-
-  it('derives the final statuses and their events from the rows', () => {
-    expect(TERMINAL_STATUSES).toEqual(['COMPLETED', 'CANCELLED']);
-    expect(ORDER_STATUSES.filter(isTerminal)).toEqual(TERMINAL_STATUSES);
-    expect(TERMINAL_EVENT_TYPES).toEqual(['OrderCompleted', 'OrderCancelled']);
-    expect(commandsFrom('CREATED')).toEqual(COMMAND_NAMES);
-  });
-
-  it('every row leads to a known status from known statuses and names its Kafka command', () => {
+  it.each(ORDER_STATUSES)('from %s: every command leads where the lifecycle says, or is refused', (status) => {
     for (const name of COMMAND_NAMES) {
+      const expected = EXPECTED[status][name];
+      const decision = decideTransition(status, VALID[name]);
+      if (expected === undefined) expect(decision, `${status} × ${name}`).toEqual({ kind: 'forbidden', from: status });
+      else if (expected === '=') expect(decision, `${status} × ${name}`).toEqual({ kind: 'already' });
+      else
+        expect(decision, `${status} × ${name}`).toEqual({ kind: 'apply', to: expected === 'same' ? status : expected });
+    }
+  });
+
+  it('a release leads where its payload says', () => {
+    const release = (nextStatus: 'CONFIRMED' | 'AWAITING_FULFILMENT') =>
+      decideTransition('ON_HOLD', { command: 'release', payload: { resolution: 'ok', nextStatus } });
+    expect(release('AWAITING_FULFILMENT')).toEqual({ kind: 'apply', to: 'AWAITING_FULFILMENT' });
+    expect(release('CONFIRMED')).toEqual({ kind: 'apply', to: 'CONFIRMED' });
+  });
+
+  it('derives the terminal and final statuses from the rows', () => {
+    expect(TERMINAL_STATUSES).toEqual(['COMPLETED', 'CANCELLED', 'ARCHIVED']);
+    expect(ORDER_STATUSES.filter(isFinal)).toEqual(['ARCHIVED']);
+    expect(TERMINAL_EVENT_TYPES).toEqual(['OrderCompleted', 'OrderCancelled']);
+    // Only the workflow archives: no HTTP route, no Kafka command, no Update.
+    expect(PUBLIC_COMMAND_NAMES).not.toContain('archive');
+    expect(commandsFrom('COMPLETED')).toEqual([]);
+    expect(commandsFrom('COMPLETED', true)).toEqual(['archive']);
+  });
+
+  it('every row leads to known statuses from known statuses and names its Kafka command', () => {
+    for (const name of PUBLIC_COMMAND_NAMES) {
       const row = LIFECYCLE[name];
       expect(row.name).toBe(name);
-      expect(ORDER_STATUSES).toContain(row.to);
-      for (const from of row.from) expect(ORDER_STATUSES).toContain(from);
-      expect(COMMAND_MESSAGES).toHaveProperty(row.commandType);
+      for (const status of [...row.from, ...targetsOf(name)]) expect(ORDER_STATUSES).toContain(status);
+      expect(COMMAND_MESSAGES).toHaveProperty(row.commandType as string);
     }
   });
 
   it('applies a transition: new status, updatedAt and the fields the command stamps', () => {
-    const order = orderFromCommand(
-      '5d1f8f2e-7a8b-4c9d-8e0f-112233445566',
-      newCreateOrder(),
-      '2026-11-30T10:00:00.000Z',
-    );
     const at = '2026-11-30T11:00:00.000Z';
-    expect(applyTransition(order, { command: 'cancel', payload: { reason: 'FRAUD' } }, at)).toMatchObject({
+    expect(applyTransition(ORDER, VALID.cancel, transitionContextAt(at))).toMatchObject({
       status: 'CANCELLED',
       updatedAt: at,
       cancelledAt: at,
       cancellationReason: 'FRAUD',
       completedAt: null,
     });
-    expect(applyTransition(order, { command: 'complete', payload: {} }, at)).toMatchObject({
+    expect(applyTransition(ORDER, VALID.complete, transitionContextAt(at))).toMatchObject({
       status: 'COMPLETED',
       completedAt: at,
       cancelledAt: null,
     });
+  });
+
+  it("emits each row's events, then OrderStatusChanged when the status changed", () => {
+    const at = '2026-11-30T11:00:00.000Z';
+    const context = { ...transitionContextAt(at), confirmationNumber: 'ORD-00000042' };
+    const held = applyTransition(ORDER, VALID.hold, context);
+    expect(held.hold).toMatchObject({ reason: 'FRAUD_REVIEW', reviewBy: '2026-12-01T10:00:00.000Z', overdue: false });
+    expect(transitionEvents(ORDER, held, VALID.hold)).toEqual(['OrderPlacedOnHold', 'OrderStatusChanged']);
+    // Held before it was confirmed: the release confirms it.
+    const released = applyTransition(held, VALID.release, context);
+    expect(released).toMatchObject({ status: 'CONFIRMED', hold: null, confirmationNumber: 'ORD-00000042' });
+    expect(transitionEvents(held, released, VALID.release)).toEqual([
+      'OrderHoldReleased',
+      'OrderConfirmed',
+      'OrderStatusChanged',
+    ]);
+    const heldAgain = applyTransition(released, VALID.hold, context);
+    const releasedAgain = applyTransition(heldAgain, VALID.release, context);
+    expect(transitionEvents(heldAgain, releasedAgain, VALID.release)).toEqual([
+      'OrderHoldReleased',
+      'OrderStatusChanged',
+    ]);
+    // An amendment keeps the status: no OrderStatusChanged.
+    const amended = applyTransition(ORDER, VALID.amend, context);
+    expect(amended).toMatchObject({ status: 'CREATED', revision: 2, promotionCode: 'WINTER' });
+    expect(transitionEvents(ORDER, amended, VALID.amend)).toEqual(['OrderAmended']);
+  });
+
+  it('an amendment of items follows the create rules and recomputes the total', () => {
+    const productId = 'a1a1a1a1-0000-4000-8000-000000000001';
+    const amend = (payload: CommandPayloads['amend']) => ({ command: 'amend' as const, payload });
+    expect(transitionViolations(ORDER, amend({}))).toMatchObject([{ code: 'NOTHING_TO_AMEND' }]);
+    expect(
+      transitionViolations(
+        ORDER,
+        amend({
+          items: [
+            { productId, quantity: 1, unitPrice: 1 },
+            { productId: productId.toUpperCase(), quantity: 1, unitPrice: 1 },
+          ],
+        }),
+      ),
+    ).toMatchObject([{ field: '/items/1/productId', code: 'DUPLICATE_PRODUCT' }]);
+    expect(
+      transitionViolations(ORDER, amend({ items: [{ productId, quantity: 2_000_000_000, unitPrice: 2 }] })),
+    ).toMatchObject([{ code: 'AMOUNT_TOO_LARGE' }]);
+    const amended = applyTransition(
+      ORDER,
+      amend({ items: [{ productId, quantity: 3, unitPrice: 250 }] }),
+      transitionContextAt('2026-11-30T11:00:00.000Z'),
+    );
+    expect(amended).toMatchObject({ total: 750, revision: 2, items: [{ productId, quantity: 3, unitPrice: 250 }] });
   });
 
   it('decodes untrusted requests, naming every violation', () => {
@@ -73,7 +198,6 @@ describe('transition table', () => {
       ok: true,
       request: { command: 'cancel', payload: { reason: 'FRAUD' } },
     });
-    expect(decodeTransitionRequest('archive', {})).toMatchObject({ ok: false });
     expect(decodeTransitionRequest('toString', {})).toMatchObject({ ok: false });
     expect(decodeTransitionRequest('cancel', { reason: 'BOGUS', extra: 1 })).toMatchObject({
       ok: false,
@@ -81,6 +205,12 @@ describe('transition table', () => {
         { field: '/reason', code: 'enum' },
         { field: '/extra', code: 'additionalProperties' },
       ],
+    });
+    expect(
+      decodeTransitionRequest('hold', { reason: 'FRAUD_REVIEW', ownerTeam: 'risk', reviewBy: 'tomorrow' }),
+    ).toMatchObject({
+      ok: false,
+      violations: [{ field: '/reviewBy', code: 'format' }],
     });
   });
 });
