@@ -1,10 +1,11 @@
 // Writes asyncapi.yaml (AsyncAPI 3) from the TypeBox schemas the code validates and publishes
 // with, so the document cannot drift from the code: `npm run generate:asyncapi`.
 // test/unit/asyncapi.test.ts fails when the checked-in file differs from what this produces.
-import { writeFileSync } from 'node:fs';
+// What is ours beyond the Acme event catalog (src/contracts/catalog) is marked `x-beyond-catalog`.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type TSchema, Type } from '@sinclair/typebox';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { DeadLetterHeader, DeadLetterReason } from '../src/commands/command-handler.js';
 import { COMMAND_MESSAGES, CreateOrder, EVENT_SCHEMAS } from '../src/contracts/schemas.js';
 import { LIFECYCLE, PUBLIC_COMMAND_NAMES } from '../src/domain/lifecycle.js';
@@ -19,6 +20,75 @@ import {
 } from '../src/kafka/index.js';
 
 export const ASYNCAPI_PATH = fileURLToPath(new URL('../asyncapi.yaml', import.meta.url));
+
+/**
+ * The version of this document. 1.2.0: additive over 1.1.0 (the catalog head's eight lifecycle
+ * events, the lifecycle commands, CreateOrder's optional deliveryAddress and deliveryMethod);
+ * nothing of 1.1.0 was removed or changed.
+ */
+export const ASYNCAPI_VERSION = '1.2.0';
+
+const CATALOG = '../src/contracts/catalog/';
+const readCatalog = (file: string) => readFileSync(new URL(`${CATALOG}${file}`, import.meta.url), 'utf8');
+type CatalogSchema = { properties?: Record<string, unknown> };
+
+/** The catalog's head AsyncAPI of the Order Service: the messages it has are the catalog's. */
+const HEAD_CATALOG = parse(readCatalog('order-service.asyncapi.head.yml')) as {
+  components: { messages: Record<string, unknown>; schemas: Record<string, CatalogSchema> };
+};
+
+/** The catalog v1.0.0 JSON schemas of the messages that have one (the head AsyncAPI may list fewer fields). */
+const V1_CATALOG_FILES: Record<string, string> = {
+  CreateOrder: 'create-order.command.schema.json',
+  CancelOrder: 'cancel-order.command.schema.json',
+  OrderCreated: 'order-created.event.schema.json',
+  OrderCompleted: 'order-completed.event.schema.json',
+  OrderCancelled: 'order-cancelled.event.schema.json',
+};
+
+/** Whether the catalog has a message of this name. */
+export const inCatalog = (name: string) => Object.hasOwn(HEAD_CATALOG.components.messages, name);
+
+/** The payload fields of a catalog message that the catalog has nowhere (neither in v1.0.0 nor in its head). */
+export function fieldsBeyondCatalog(name: string, payload: TSchema): string[] {
+  const file = V1_CATALOG_FILES[name];
+  const theirs = new Set([
+    ...Object.keys(HEAD_CATALOG.components.schemas[name]?.properties ?? {}),
+    ...Object.keys(file === undefined ? {} : ((JSON.parse(readCatalog(file)) as CatalogSchema).properties ?? {})),
+  ]);
+  return Object.keys(payload.properties ?? {}).filter((field) => !theirs.has(field));
+}
+
+/** `x-beyond-catalog` and a description saying where a message stands against the catalog. */
+function catalogStanding(name: string, payload: TSchema | null): Record<string, unknown> {
+  if (payload === null) {
+    return {
+      description: 'Ours, beyond the Acme event catalog, which has no dead-letter channel.',
+      'x-beyond-catalog': true,
+    };
+  }
+  if (!inCatalog(name)) {
+    return {
+      description:
+        'Ours, beyond the Acme event catalog: its Order Service has no such message (its commands are CreateOrder and CancelOrder only).',
+      'x-beyond-catalog': true,
+    };
+  }
+  const extra = fieldsBeyondCatalog(name, payload);
+  const where = name in V1_CATALOG_FILES ? 'catalog v1.0.0' : "catalog's head AsyncAPI";
+  if (extra.length === 0) {
+    return { description: `As in the Acme event ${where}.`, 'x-beyond-catalog': false };
+  }
+  const fields = extra.map((field) => `\`${field}\``).join(' and ');
+  const optional = extra.some((field) => (payload.required as string[] | undefined)?.includes(field))
+    ? ''
+    : 'optional ';
+  return {
+    description: `As in the Acme event ${where}; the ${optional}${fields} ${extra.length === 1 ? 'is' : 'are'} ours, beyond the catalog.`,
+    'x-beyond-catalog': false,
+    'x-beyond-catalog-fields': extra,
+  };
+}
 
 /** The message payloads, by the name of their TypeBox schema (and of their component schema). */
 export const PAYLOAD_SCHEMAS: Record<string, TSchema> = { CreateOrder, ...COMMAND_MESSAGES, ...EVENT_SCHEMAS };
@@ -94,11 +164,14 @@ const deadLetterHeaders = Type.Object(
 /** "OrderCreated" → "Order Created". */
 const titleOf = (name: string) => name.replace(/(?<=[a-z])(?=[A-Z])/g, ' ');
 
+/** The text ending with a full stop (the catalog v1.0.0 descriptions have none, its head's have one). */
+const sentence = (text: string) => (text.endsWith('.') ? text : `${text}.`);
+
 /** Each event, titled after its name, with its schema's description as summary. */
 const EVENTS = Object.fromEntries(
   (Object.entries(EVENT_SCHEMAS) as [EventName, TSchema][]).map(([name, schema]) => [
     name,
-    { title: titleOf(name), summary: `${schema.description}.` },
+    { title: titleOf(name), summary: sentence(schema.description ?? name) },
   ]),
 ) as Record<EventName, { title: string; summary: string }>;
 
@@ -135,6 +208,7 @@ export function buildAsyncApiDocument(): Record<string, unknown> {
       name,
       title,
       summary,
+      ...catalogStanding(name, EVENT_SCHEMAS[name]),
       contentType: 'application/json',
       headers: json(eventHeaders(name)),
       payload: ref(`components/schemas/${name}`),
@@ -151,6 +225,7 @@ export function buildAsyncApiDocument(): Record<string, unknown> {
       name,
       title,
       summary,
+      ...catalogStanding(name, PAYLOAD_SCHEMAS[name] as TSchema),
       contentType: 'application/json',
       headers: json(commandHeaders(name)),
       payload: ref(`components/schemas/${name}`),
@@ -161,6 +236,7 @@ export function buildAsyncApiDocument(): Record<string, unknown> {
     name: 'DeadLetteredCommand',
     title: 'Dead-lettered command',
     summary: 'A command of ordering.commands that could not be served, with headers saying why.',
+    ...catalogStanding('DeadLetteredCommand', null),
     contentType: 'application/octet-stream',
     headers: json(deadLetterHeaders),
     payload: {
@@ -192,11 +268,18 @@ export function buildAsyncApiDocument(): Record<string, unknown> {
     asyncapi: '3.0.0',
     info: {
       title: 'Order Service',
-      version: '1.1.0',
+      version: ASYNCAPI_VERSION,
       description: [
         'The event-driven interface of the Order Service, the system of record for orders:',
-        'the Acme event catalog v1.0.0 (src/contracts/catalog/order-service.asyncapi.yml) plus',
-        'the CompleteOrder command and the dead-letter channel of commands.',
+        'the Acme event catalog v1.0.0 (src/contracts/catalog/order-service.asyncapi.yml) and the',
+        "eight lifecycle events of the catalog's head AsyncAPI (order-service.asyncapi.head.yml), plus",
+        'what is ours beyond the catalog, each message marked `x-beyond-catalog: true`: every command',
+        'but CreateOrder and CancelOrder, and the dead-letter channel of commands. CreateOrder has the',
+        'optional fields of ours listed in `x-beyond-catalog-fields`.',
+        '',
+        `${ASYNCAPI_VERSION} is additive over 1.1.0: the new lifecycle events, the new lifecycle commands`,
+        "and CreateOrder's optional deliveryAddress and deliveryMethod. Nothing was removed or changed;",
+        'a consumer of 1.1.0 ignores the event types it does not know.',
         '',
         'Generated from src/contracts/schemas.ts by scripts/generate-asyncapi.ts: the payload schemas',
         'are the very schemas the service validates and publishes with.',
@@ -221,6 +304,7 @@ export function buildAsyncApiDocument(): Record<string, unknown> {
         title: 'Order commands',
         description: [
           'Commands the Order Service consumes, with the validation, idempotency and outcomes of the HTTP routes.',
+          'The catalog has CreateOrder and CancelOrder; the other commands are ours (`x-beyond-catalog: true`).',
           'The `ce_type` header says which command a message carries. A command that cannot be served goes to',
           `${ORDER_COMMANDS_DLQ_TOPIC}; offsets are committed once the order workflow has accepted the command.`,
         ].join(' '),

@@ -241,12 +241,13 @@ export const OrderCancelled = Type.Object(
 );
 export type OrderCancelled = Static<typeof OrderCancelled>;
 
-// The events of the catalog's head AsyncAPI beyond v1.0.0 (src/contracts/catalog/order-service.asyncapi.head.yml).
-const event = <T extends Record<string, TSchema>>(title: string, description: string, properties: T) =>
-  Type.Object(properties, { title, description });
+// The events of the catalog's head AsyncAPI beyond v1.0.0 (src/contracts/catalog/order-service.asyncapi.head.yml),
+// written as its `components.schemas` has them: no `title`, and a description that ends with a full stop.
+const event = <T extends Record<string, TSchema>>(description: string, properties: T) =>
+  Type.Object(properties, { description });
 const statusOf = (values: readonly string[]) => stringEnum(values);
 
-export const OrderConfirmed = event('OrderConfirmed', 'Published when an order is confirmed and ready for fulfilment', {
+export const OrderConfirmed = event('Published when an order is confirmed and ready for fulfilment.', {
   orderId: uuid(),
   customerId: uuid(),
   confirmationNumber: Type.String({ pattern: '^ORD-[0-9]{8}$' }),
@@ -258,7 +259,7 @@ export const OrderConfirmed = event('OrderConfirmed', 'Published when an order i
 });
 export type OrderConfirmed = Static<typeof OrderConfirmed>;
 
-export const OrderAmended = event('OrderAmended', 'Published when an accepted order is amended', {
+export const OrderAmended = event('Published when an accepted order is amended.', {
   orderId: uuid(),
   revision: Type.Integer({ minimum: 2 }),
   changedFields: Type.Array(stringEnum(['items', 'deliveryAddress', 'deliveryMethod', 'promotionCode'] as const), {
@@ -274,22 +275,18 @@ export const OrderAmended = event('OrderAmended', 'Published when an accepted or
 });
 export type OrderAmended = Static<typeof OrderAmended>;
 
-export const OrderPlacedOnHold = event(
-  'OrderPlacedOnHold',
-  'Published when an order is paused for operational review',
-  {
-    orderId: uuid(),
-    holdId: uuid(),
-    reason: stringEnum(HOLD_REASONS),
-    ownerTeam: Type.String(),
-    customerMessage: Type.Optional(Type.String({ maxLength: 280 })),
-    reviewBy: dateTime(),
-    placedAt: dateTime(),
-  },
-);
+export const OrderPlacedOnHold = event('Published when an order is paused for operational review.', {
+  orderId: uuid(),
+  holdId: uuid(),
+  reason: stringEnum(HOLD_REASONS),
+  ownerTeam: Type.String(),
+  customerMessage: Type.Optional(Type.String({ maxLength: 280 })),
+  reviewBy: dateTime(),
+  placedAt: dateTime(),
+});
 export type OrderPlacedOnHold = Static<typeof OrderPlacedOnHold>;
 
-export const OrderHoldReleased = event('OrderHoldReleased', 'Published when an operational hold is released', {
+export const OrderHoldReleased = event('Published when an operational hold is released.', {
   orderId: uuid(),
   holdId: uuid(),
   previousReason: stringEnum(HOLD_REASONS),
@@ -300,40 +297,31 @@ export const OrderHoldReleased = event('OrderHoldReleased', 'Published when an o
 });
 export type OrderHoldReleased = Static<typeof OrderHoldReleased>;
 
-export const OrderFulfilmentStarted = event(
-  'OrderFulfilmentStarted',
-  'Published when an order is released for picking and packing',
-  {
-    orderId: uuid(),
-    fulfilmentId: uuid(),
-    warehouseId: Type.String(),
-    itemCount: Type.Integer({ minimum: 1 }),
-    priority: stringEnum(FULFILMENT_PRIORITIES),
-    deliveryMethod: stringEnum(DELIVERY_METHODS),
-    estimatedDispatchAt: Type.Optional(dateTime()),
-    startedAt: dateTime(),
-  },
-);
+export const OrderFulfilmentStarted = event('Published when an order is released for picking and packing.', {
+  orderId: uuid(),
+  fulfilmentId: uuid(),
+  warehouseId: Type.String(),
+  itemCount: Type.Integer({ minimum: 1 }),
+  priority: stringEnum(FULFILMENT_PRIORITIES),
+  deliveryMethod: stringEnum(DELIVERY_METHODS),
+  estimatedDispatchAt: Type.Optional(dateTime()),
+  startedAt: dateTime(),
+});
 export type OrderFulfilmentStarted = Static<typeof OrderFulfilmentStarted>;
 
-export const OrderStatusChanged = event(
-  'OrderStatusChanged',
-  'Published for every accepted order lifecycle transition',
-  {
-    orderId: uuid(),
-    previousStatus: statusOf(ORDER_STATUSES.filter((status) => status !== 'ARCHIVED')),
-    newStatus: statusOf(ORDER_STATUSES.filter((status) => status !== 'CREATED')),
-    sequence: Type.Integer({ minimum: 1 }),
-    changeReason: Type.Optional(Type.String({ maxLength: 250 })),
-    correlationId: Type.Optional(uuid()),
-    changedAt: dateTime(),
-  },
-);
+export const OrderStatusChanged = event('Published for every accepted order lifecycle transition.', {
+  orderId: uuid(),
+  previousStatus: statusOf(ORDER_STATUSES.filter((status) => status !== 'ARCHIVED')),
+  newStatus: statusOf(ORDER_STATUSES.filter((status) => status !== 'CREATED')),
+  sequence: Type.Integer({ minimum: 1 }),
+  changeReason: Type.Optional(Type.String({ maxLength: 250 })),
+  correlationId: Type.Optional(uuid()),
+  changedAt: dateTime(),
+});
 export type OrderStatusChanged = Static<typeof OrderStatusChanged>;
 
 export const OrderDeliveryAddressChanged = event(
-  'OrderDeliveryAddressChanged',
-  'Published when the validated delivery address changes before dispatch',
+  'Published when the validated delivery address changes before dispatch.',
   {
     orderId: uuid(),
     addressRevision: Type.Integer({ minimum: 2 }),
@@ -352,7 +340,7 @@ export const OrderDeliveryAddressChanged = event(
 );
 export type OrderDeliveryAddressChanged = Static<typeof OrderDeliveryAddressChanged>;
 
-export const OrderArchived = event('OrderArchived', 'Published when a terminal order is moved to long-term storage', {
+export const OrderArchived = event('Published when a terminal order is moved to long-term storage.', {
   orderId: uuid(),
   terminalStatus: stringEnum(['COMPLETED', 'CANCELLED'] as const),
   retentionCategory: stringEnum(RETENTION_CATEGORIES),

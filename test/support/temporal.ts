@@ -5,6 +5,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import {
   CartIdAttribute,
   CustomerIdAttribute,
+  HoldOverdueAttribute,
   OrderStatusAttribute,
   OrderTotalAttribute,
 } from '../../src/workflows/definitions.js';
@@ -20,7 +21,13 @@ export async function createTestEnvironment(): Promise<TestWorkflowEnvironment> 
     server: {
       executable: { type: 'existing-path', path: TEMPORAL_CLI },
       ip: '127.0.0.1',
-      searchAttributes: [OrderStatusAttribute, CustomerIdAttribute, CartIdAttribute, OrderTotalAttribute],
+      searchAttributes: [
+        OrderStatusAttribute,
+        CustomerIdAttribute,
+        CartIdAttribute,
+        OrderTotalAttribute,
+        HoldOverdueAttribute,
+      ],
       extraArgs: ['--dynamic-config-value', 'frontend.enableExecuteMultiOperation=true', '--log-level', 'error'],
     },
   });

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_VARIABLES } from '../../src/config.js';
-import { LIFECYCLE } from '../../src/domain/lifecycle.js';
+import { COMMAND_NAMES, eventsOfCommand, LIFECYCLE, targetsOf } from '../../src/domain/lifecycle.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 const scripts = (
@@ -28,9 +28,24 @@ describe('README', () => {
   });
 
   it('shows the transition table as the code has it, one row per command', () => {
-    for (const row of Object.values(LIFECYCLE)) {
-      const line = `| ${row.from.join(', ')} | \`${row.name}\` | ${row.to} | ${row.events.join(', ')} |`;
-      expect(readme, row.name).toContain(line);
+    for (const name of COMMAND_NAMES) {
+      const row = LIFECYCLE[name];
+      const route = row.http === null ? 'none (timer)' : `\`${row.http.method} /orders/{orderId}${row.http.path}\``;
+      const commandType = row.commandType === null ? 'none' : `\`${row.commandType}\``;
+      const to = row.targets === 'unchanged' ? 'unchanged' : targetsOf(name).join(' or ');
+      const line = `| ${row.from.join(', ')} | \`${name}\` | ${route} | ${commandType} | ${to} | ${eventsOfCommand(name).join(', ')} |`;
+      expect(readme, name).toContain(line);
+    }
+  });
+
+  it('draws every status change of the table in the state diagram', () => {
+    const diagram = /```mermaid\nstateDiagram-v2\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+    for (const name of COMMAND_NAMES) {
+      if (LIFECYCLE[name].targets === 'unchanged') continue;
+      for (const from of LIFECYCLE[name].from) {
+        for (const to of targetsOf(name))
+          expect(diagram, `${name}: ${from} → ${to}`).toContain(`${from} --> ${to}: ${name}`);
+      }
     }
   });
 });

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OrderActivities, PersistedOrder, TransitionInput } from '../../src/activities/index.js';
 import { loadConfig } from '../../src/config.js';
 import type { CreateOrder, Order } from '../../src/contracts/schemas.js';
-import { applyTransition, LIFECYCLE, type TransitionRequest } from '../../src/domain/lifecycle.js';
+import { applyTransition, type TransitionRequest, transitionEvents } from '../../src/domain/lifecycle.js';
 import { OrderError } from '../../src/domain/order.js';
 import { orderIdForCart, workflowIdForOrder } from '../../src/ids.js';
 import { connectOrderWorkflowClient, type OrderWorkflowClient } from '../../src/temporal/client.js';
@@ -20,11 +20,12 @@ import {
   cancelOrderSignal,
   completeOrderSignal,
   getOrderStateQuery,
+  HoldOverdueAttribute,
   OrderStatusAttribute,
   transitionUpdates,
 } from '../../src/workflows/definitions.js';
 import { WORKFLOWS_PATH } from '../../worker.js';
-import { newCreateOrder, orderFromCommand } from '../support/orders.js';
+import { newCreateOrder, orderFromCommand, transitionContextAt } from '../support/orders.js';
 import { createTestEnvironment } from '../support/temporal.js';
 
 /** The workflow as released in v1, frozen: runs started on it must end on today's code. */
@@ -41,8 +42,14 @@ function mockActivities(options: { failCreatedPublishes?: number; refuseTransiti
   let refusals = options.refuseTransitions ?? 0;
   const at = '2026-11-26T10:00:00.000Z';
 
-  const eventsOf = (orderId: string, sequence: number, request: TransitionRequest) =>
-    LIFECYCLE[request.command].events.map((type) => ({ eventId: `${orderId}:${sequence}:${type}`, type }));
+  const eventsOf = (orderId: string, sequence: number, before: Order, after: Order, request: TransitionRequest) =>
+    transitionEvents(before, after, request).map((type) => ({ eventId: `${orderId}:${sequence}:${type}`, type }));
+  /** The context the real activity builds, with what it would fetch from PostgreSQL made up. */
+  const contextOf = (sequence: number, actor: string) => ({
+    ...transitionContextAt(at, sequence, actor),
+    confirmationNumber: `ORD-${String(sequence).padStart(8, '0')}`,
+    recordChecksum: 'c'.repeat(64),
+  });
 
   const activities: OrderActivities = {
     async persistOrder({ orderId, command }): Promise<PersistedOrder> {
@@ -67,13 +74,23 @@ function mockActivities(options: { failCreatedPublishes?: number; refuseTransiti
       }
       const known = orders.get(input.orderId);
       if (known === undefined) throw new Error('no such order');
-      const events = eventsOf(input.orderId, input.sequence, input.request);
       // As the real one: a retry of a committed transition finds it done.
-      if (known.sequence === input.sequence) return { ...known, events };
-      const order = applyTransition(known.order, input.request, at);
+      if (known.sequence === input.sequence) {
+        return { ...known, events: eventsOf(input.orderId, input.sequence, known.order, known.order, input.request) };
+      }
+      const order = applyTransition(known.order, input.request, contextOf(input.sequence, input.actor));
+      const events = eventsOf(input.orderId, input.sequence, known.order, order, input.request);
       orders.set(input.orderId, { order, sequence: input.sequence });
       committed.push(`${input.sequence}:${input.request.command}`);
       return { order, sequence: input.sequence, events };
+    },
+    async markHoldOverdue({ orderId, holdId }) {
+      calls.push('markHoldOverdue');
+      const known = orders.get(orderId);
+      if (known?.order.hold?.holdId !== holdId) return null;
+      const order = { ...known.order, hold: { ...known.order.hold, overdue: true } };
+      orders.set(orderId, { ...known, order });
+      return order;
     },
     async persistTransition({ orderId, request }) {
       calls.push(`persistTransition:${request.name}`);
@@ -83,9 +100,9 @@ function mockActivities(options: { failCreatedPublishes?: number; refuseTransiti
         request.name === 'cancel'
           ? { command: 'cancel', payload: { reason: request.reason } }
           : { command: 'complete', payload: {} };
-      const order = applyTransition(known.order, asRequest, at);
+      const order = applyTransition(known.order, asRequest, contextOf(1, 'temporal:orderWorkflow-v1'));
       orders.set(orderId, { order, sequence: 1 });
-      return { order, eventId: `${orderId}:1:${LIFECYCLE[asRequest.command].events[0]}` };
+      return { order, eventId: `${orderId}:1:${transitionEvents(known.order, order, asRequest)[0]}` };
     },
     async publishOrderEvent(eventId: string) {
       if (eventId.endsWith(':OrderCreated') && createdPublishFailures > 0) {
@@ -128,7 +145,12 @@ afterAll(async () => {
 async function withWorker<T>(
   activities: OrderActivities,
   body: (workflows: OrderWorkflowClient) => Promise<T>,
-  { bundle = workflowBundle, taskQueue = `test-${randomUUID()}` } = {},
+  {
+    bundle = workflowBundle,
+    taskQueue = `test-${randomUUID()}`,
+    // Orders here archive a second after they end, so their runs close and their results can be awaited.
+    deadlines = { ARCHIVE_AFTER_MS: '1000' } as Record<string, string>,
+  } = {},
 ): Promise<T> {
   const worker = await Worker.create({
     connection: env.nativeConnection,
@@ -137,7 +159,7 @@ async function withWorker<T>(
     activities,
   });
   const workflows = await connectOrderWorkflowClient(
-    loadConfig({ TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: taskQueue }),
+    loadConfig({ TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: taskQueue, ...deadlines }),
   );
   try {
     return await worker.runUntil(body(workflows));
@@ -175,6 +197,20 @@ async function acceptedUpdates(handle: WorkflowHandle): Promise<string[]> {
   });
 }
 
+/**
+ * The order as it ended (COMPLETED or CANCELLED), from the run's result: the run closes once
+ * the order is archived (ARCHIVE_AFTER_MS after it ended), ARCHIVED with its terminal status.
+ */
+async function endedOrder(handle: WorkflowHandle): Promise<Order> {
+  const order = (await handle.result()) as Order;
+  expect(order.status).toBe('ARCHIVED');
+  return { ...order, status: order.archive?.terminalStatus ?? order.status };
+}
+
+/** Calls to the transition activity, except the workflow's own archival. */
+const transitionCalls = (calls: string[]) =>
+  calls.filter((call) => call.startsWith('persistOrderTransition') && call !== 'persistOrderTransition:archive');
+
 describe('orderWorkflow', () => {
   it('creates, then completes by Update: answers with the committed order, persists and announces each step', async () => {
     const { activities, calls, transitions } = mockActivities();
@@ -185,18 +221,35 @@ describe('orderWorkflow', () => {
 
       const done = await transition(workflows, orderId, complete);
       expect(done).toMatchObject({ changed: true, order: { orderId, status: 'COMPLETED' } });
-      expect((await handle.result()).status).toBe('COMPLETED');
+      expect((await endedOrder(handle)).status).toBe('COMPLETED');
+      // ARCHIVE_AFTER_MS after it completed, the workflow archived it by itself.
       expect(calls.filter((call) => !call.startsWith('publish'))).toEqual([
         'persistOrder',
         'persistOrderTransition:complete',
+        'persistOrderTransition:archive',
       ]);
-      expect(calls.indexOf('publish:OrderCreated')).toBeLessThan(calls.indexOf('publish:OrderCompleted'));
-      expect(transitions).toEqual([{ orderId, sequence: 1, from: 'CREATED', request: complete, actor: 'api:test' }]);
+      expect(calls.filter((call) => call.startsWith('publish:'))).toEqual([
+        'publish:OrderCreated',
+        'publish:OrderCompleted',
+        'publish:OrderStatusChanged',
+        'publish:OrderArchived',
+        'publish:OrderStatusChanged',
+      ]);
+      expect(transitions).toEqual([
+        { orderId, sequence: 1, from: 'CREATED', request: complete, actor: 'api:test' },
+        {
+          orderId,
+          sequence: 2,
+          from: 'COMPLETED',
+          request: { command: 'archive', payload: {} },
+          actor: 'temporal:archive',
+        },
+      ]);
 
       const description = await handle.describe();
-      expect(description.typedSearchAttributes.get(OrderStatusAttribute)).toBe('COMPLETED');
+      expect(description.typedSearchAttributes.get(OrderStatusAttribute)).toBe('ARCHIVED');
       expect(await description.memo).toMatchObject({ currency: 'EUR', itemCount: 2 });
-      await recordHistory('v2-order-completed', handle);
+      await recordHistory('v3-order-completed-then-archived', handle);
     });
   });
 
@@ -206,10 +259,10 @@ describe('orderWorkflow', () => {
       const { orderId, handle } = await createOrder(workflows);
       const done = await transition(workflows, orderId, cancel('OUT_OF_STOCK'));
       expect(done.order).toMatchObject({ status: 'CANCELLED', cancellationReason: 'OUT_OF_STOCK' });
-      expect(await handle.result()).toMatchObject({ status: 'CANCELLED', cancellationReason: 'OUT_OF_STOCK' });
-      expect(transitions.map((input) => input.request)).toEqual([cancel('OUT_OF_STOCK')]);
       expect((await handle.describe()).typedSearchAttributes.get(OrderStatusAttribute)).toBe('CANCELLED');
-      await recordHistory('v2-order-cancelled', handle);
+      expect(await endedOrder(handle)).toMatchObject({ status: 'CANCELLED', cancellationReason: 'OUT_OF_STOCK' });
+      expect(transitions.map((input) => input.request.command)).toEqual(['cancel', 'archive']);
+      await recordHistory('v3-order-cancelled', handle);
     });
   });
 
@@ -221,7 +274,7 @@ describe('orderWorkflow', () => {
       const outcomes = await Promise.allSettled(
         requests.map((request) => workflows.transition(orderId, request, 'api:test', 30_000)),
       );
-      const ended = await handle.result();
+      const ended = await endedOrder(handle);
       const changed = outcomes.filter(
         (outcome) => outcome.status === 'fulfilled' && outcome.value.kind === 'done' && outcome.value.result.changed,
       );
@@ -235,9 +288,10 @@ describe('orderWorkflow', () => {
       // Refused Updates never entered history: only those leading where the order went did.
       const winner = ended.status === 'COMPLETED' ? 'complete' : 'cancel';
       expect(new Set(await acceptedUpdates(handle))).toEqual(new Set([winner]));
-      expect(committed).toEqual([`1:${winner}`]);
-      expect(calls.filter((call) => call.startsWith('publish:'))).toHaveLength(2);
-      await recordHistory('v2-order-racing-updates', handle);
+      expect(committed).toEqual([`1:${winner}`, '2:archive']);
+      // OrderCreated; the winner's event and OrderStatusChanged; OrderArchived and OrderStatusChanged.
+      expect(calls.filter((call) => call.startsWith('publish:'))).toHaveLength(5);
+      await recordHistory('v3-order-racing-updates', handle);
     });
   });
 
@@ -254,11 +308,9 @@ describe('orderWorkflow', () => {
       // A valid signal still works, and the order moves on; one after it is refused.
       await handle.signal(cancelOrderSignal, { reason: 'FRAUD' });
       await handle.signal(completeOrderSignal);
-      const ended = await handle.result();
+      const ended = await endedOrder(handle);
       expect(ended).toMatchObject({ status: 'CANCELLED', cancellationReason: 'FRAUD' });
-      expect(calls.filter((call) => call.startsWith('persistOrderTransition'))).toEqual([
-        'persistOrderTransition:cancel',
-      ]);
+      expect(transitionCalls(calls)).toEqual(['persistOrderTransition:cancel']);
       const state = await handle.query(getOrderStateQuery);
       expect(state.refusedTransitions.map((refusal) => refusal.reason)).toEqual([
         expect.stringContaining('/reason must be one of'),
@@ -267,8 +319,14 @@ describe('orderWorkflow', () => {
         expect.stringContaining('/unexpected is not allowed'),
         expect.stringContaining('it cannot complete'),
       ]);
-      expect(state.publishedEvents).toEqual(['OrderCreated', 'OrderCancelled']);
-      await recordHistory('v2-order-bad-signals', handle);
+      expect(state.publishedEvents).toEqual([
+        'OrderCreated',
+        'OrderCancelled',
+        'OrderStatusChanged',
+        'OrderArchived',
+        'OrderStatusChanged',
+      ]);
+      await recordHistory('v3-order-bad-signals', handle);
     });
   });
 
@@ -291,7 +349,7 @@ describe('orderWorkflow', () => {
       });
       expect(await acceptedUpdates(handle)).toEqual([]);
       await transition(workflows, orderId, complete);
-      await handle.result();
+      await endedOrder(handle);
     });
   });
 
@@ -300,7 +358,7 @@ describe('orderWorkflow', () => {
     await withWorker(activities, async (workflows) => {
       const { handle } = await createOrder(workflows);
       await handle.executeUpdate('cancel', { args: [{ reason: 'CUSTOMER_REQUESTED' }] });
-      expect(await handle.result()).toMatchObject({ status: 'CANCELLED' });
+      expect(await endedOrder(handle)).toMatchObject({ status: 'CANCELLED' });
       expect(transitions[0]?.actor).toBe('temporal:update');
     });
   });
@@ -314,8 +372,8 @@ describe('orderWorkflow', () => {
       });
       expect(await handle.query(getOrderStateQuery)).toMatchObject({ status: 'CREATED', refusedCount: 1 });
       await transition(workflows, orderId, complete);
-      expect(await handle.result()).toMatchObject({ status: 'COMPLETED' });
-      expect(calls.filter((call) => call.startsWith('persistOrderTransition'))).toHaveLength(2);
+      expect(await endedOrder(handle)).toMatchObject({ status: 'COMPLETED' });
+      expect(transitionCalls(calls)).toHaveLength(2);
     });
   });
 
@@ -330,7 +388,7 @@ describe('orderWorkflow', () => {
       expect(await workflows.resume(orderId, command, 'CREATED', 'api:ops')).toBe(false);
       const done = await transition(workflows, orderId, complete);
       expect(done).toMatchObject({ changed: true, order: { status: 'COMPLETED' } });
-      await env.client.workflow.getHandle(workflowIdForOrder(orderId)).result();
+      await endedOrder(env.client.workflow.getHandle(workflowIdForOrder(orderId)));
       expect(calls.filter((call) => call === 'persistOrder')).toHaveLength(2);
     });
   });
@@ -391,7 +449,7 @@ describe('orderWorkflow', () => {
       const state = await first.handle.query(getOrderStateQuery);
       expect(state).toMatchObject({ status: 'CREATED', pendingTransitions: [] });
       await transition(workflows, first.orderId, complete);
-      await first.handle.result();
+      await endedOrder(first.handle);
     });
   });
 
@@ -407,7 +465,7 @@ describe('orderWorkflow', () => {
       expect(new Set(results.map((result) => result?.order.orderId))).toEqual(new Set([orderId]));
       expect(calls.filter((call) => call === 'persistOrder')).toHaveLength(1);
       await transition(workflows, orderId, complete);
-      await env.client.workflow.getHandle(workflowIdForOrder(orderId)).result();
+      await endedOrder(env.client.workflow.getHandle(workflowIdForOrder(orderId)));
     });
   });
 
@@ -433,14 +491,137 @@ describe('orderWorkflow', () => {
     await withWorker(activities, async (workflows) => {
       const { orderId, handle } = await createOrder(workflows);
       await transition(workflows, orderId, complete);
-      const ended = await handle.result();
+      const ended = await endedOrder(handle);
       expect(ended.status).toBe('COMPLETED');
       // The status change was committed before the created event finally went out...
       expect(calls.indexOf('persistOrderTransition:complete')).toBeLessThan(calls.indexOf('publish:OrderCreated'));
       // ...and the terminal event still followed it.
       expect(calls.indexOf('publish:OrderCreated')).toBeLessThan(calls.indexOf('publish:OrderCompleted'));
       expect(calls.filter((call) => call === 'publish failed')).toHaveLength(3);
-      await recordHistory('v2-order-completed-after-publish-retries', handle);
+      await recordHistory('v3-order-completed-after-publish-retries', handle);
+    });
+  });
+
+  it('walks the whole lifecycle: a hold goes overdue, the amendment window and the archival come by themselves', async () => {
+    const { activities, calls, transitions } = mockActivities();
+    const deadlines = { AMENDMENT_WINDOW_MS: '1500', ARCHIVE_AFTER_MS: '1000' };
+    await withWorker(
+      activities,
+      async (workflows) => {
+        const { orderId, handle } = await createOrder(workflows);
+        const held = await transition(workflows, orderId, {
+          command: 'hold',
+          payload: {
+            reason: 'PAYMENT_REVIEW',
+            ownerTeam: 'payments',
+            reviewBy: new Date(Date.now() + 1_000).toISOString(),
+          },
+        });
+        expect(held.order).toMatchObject({ status: 'ON_HOLD', hold: { reason: 'PAYMENT_REVIEW', overdue: false } });
+        // reviewBy passes with the order still held: marked overdue, for operators to find.
+        await waitFor(async () => (await handle.describe()).typedSearchAttributes.get(HoldOverdueAttribute) === true);
+        expect(calls).toContain('markHoldOverdue');
+        expect((await handle.query(getOrderStateQuery)).order?.hold?.overdue).toBe(true);
+
+        // Released to CONFIRMED: held before it was confirmed, so the release confirms it.
+        const released = await transition(workflows, orderId, {
+          command: 'release',
+          payload: { resolution: 'payment verified', nextStatus: 'CONFIRMED' },
+        });
+        expect(released.order).toMatchObject({ status: 'CONFIRMED', hold: null, confirmationNumber: 'ORD-00000002' });
+        expect((await handle.describe()).typedSearchAttributes.get(HoldOverdueAttribute)).toBe(false);
+        expect(await handle.query(getOrderStateQuery)).toMatchObject({ nextDeadline: { kind: 'amendment-window' } });
+        const amended = await transition(workflows, orderId, {
+          command: 'amend',
+          payload: { promotionCode: 'WINTER' },
+        });
+        expect(amended.order).toMatchObject({ status: 'CONFIRMED', revision: 2, promotionCode: 'WINTER' });
+
+        // The amendment window closes by itself: the order awaits fulfilment.
+        await waitFor(async () => (await handle.query(getOrderStateQuery)).status === 'AWAITING_FULFILMENT');
+        await expect(
+          workflows.transition(orderId, { command: 'amend', payload: { promotionCode: 'LATE' } }, 'api:test', 30_000),
+        ).rejects.toMatchObject({ code: 'TRANSITION_NOT_ALLOWED' });
+        const fulfilling = await transition(workflows, orderId, {
+          command: 'startFulfilment',
+          payload: { warehouseId: 'wh-1', priority: 'EXPEDITED', deliveryMethod: 'HOME_DELIVERY' },
+        });
+        expect(fulfilling.order).toMatchObject({
+          status: 'FULFILLING',
+          fulfilment: { warehouseId: 'wh-1', itemCount: 3 },
+        });
+        await transition(workflows, orderId, complete);
+        const archived = (await handle.result()) as Order;
+        expect(archived).toMatchObject({
+          status: 'ARCHIVED',
+          archive: { terminalStatus: 'COMPLETED', retentionCategory: 'FINANCIAL_RECORD' },
+        });
+        expect(transitions.map(({ request, actor }) => `${request.command} by ${actor}`)).toEqual([
+          'hold by api:test',
+          'release by api:test',
+          'amend by api:test',
+          'releaseToFulfilment by temporal:amendment-window',
+          'startFulfilment by api:test',
+          'complete by api:test',
+          'archive by temporal:archive',
+        ]);
+        await recordHistory('v3-order-full-lifecycle', handle);
+      },
+      { deadlines },
+    );
+  });
+
+  it('keeps a pending deadline across a worker restart: it fires once, on the new worker', async () => {
+    const { activities, committed } = mockActivities();
+    const taskQueue = `restart-${randomUUID()}`;
+    const deadlines = { AMENDMENT_WINDOW_MS: '1500' };
+    const { orderId, handle } = await withWorker(
+      activities,
+      async (workflows) => {
+        const created = await createOrder(workflows);
+        await transition(workflows, created.orderId, { command: 'confirm', payload: {} });
+        return created;
+      },
+      { taskQueue, deadlines },
+    );
+    // No worker while the window closes; the next one carries the timer out.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    await withWorker(
+      activities,
+      async () => waitFor(async () => (await handle.query(getOrderStateQuery)).status === 'AWAITING_FULFILMENT'),
+      { taskQueue, deadlines },
+    );
+    expect(committed).toEqual(['1:confirm', '2:releaseToFulfilment']);
+    await handle.terminate('test over');
+    expect(orderId).toBeDefined();
+  });
+
+  it('refuses an amendment that breaks the order rules in its validator: nothing enters history', async () => {
+    const { activities } = mockActivities();
+    await withWorker(activities, async (workflows) => {
+      const { orderId, handle } = await createOrder(workflows);
+      const productId = 'a1a1a1a1-0000-4000-8000-000000000001';
+      const twice = [
+        { productId, quantity: 1, unitPrice: 100 },
+        { productId, quantity: 2, unitPrice: 100 },
+      ];
+      await expect(
+        workflows.transition(orderId, { command: 'amend', payload: { items: twice } }, 'api:test', 30_000),
+      ).rejects.toMatchObject({
+        code: 'VALIDATION_FAILED',
+        details: [expect.objectContaining({ code: 'DUPLICATE_PRODUCT' })],
+      });
+      expect(await acceptedUpdates(handle)).toEqual([]);
+      await handle.terminate('test over');
     });
   });
 });
+
+/** Polls `check` every 100 ms until it holds (20 s at most). */
+async function waitFor(check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met within 20 s');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

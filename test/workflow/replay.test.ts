@@ -30,6 +30,13 @@ describe('replay of recorded order histories', () => {
       'v2-order-completed-after-publish-retries.json',
       'v2-order-completed.json',
       'v2-order-racing-updates.json',
+      // The full lifecycle with durable deadlines (runs without them end at COMPLETED/CANCELLED, as v2-*).
+      'v3-order-bad-signals.json',
+      'v3-order-cancelled.json',
+      'v3-order-completed-after-publish-retries.json',
+      'v3-order-completed-then-archived.json',
+      'v3-order-full-lifecycle.json',
+      'v3-order-racing-updates.json',
     ]);
   });
 
