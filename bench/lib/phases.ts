@@ -11,7 +11,6 @@ import { cloudEventHeaders, createdEvent, eventsOf, type NewEvent } from '../../
 import {
   applyTransition,
   type CommandName,
-  LIFECYCLE,
   reasonOf,
   transitionEvents,
 } from '../../src/domain/lifecycle.js';

@@ -27,9 +27,17 @@ const TRANSITION_OF_TYPE = new Map<string, CommandName>(
   PUBLIC_COMMAND_NAMES.map((name) => [LIFECYCLE[name].commandType as string, name]),
 );
 
-export type Command =
+export type Command = (
   | { type: 'CreateOrder'; payload: CreateOrder }
-  | { type: string; orderId: string; request: TransitionRequest };
+  | { type: string; orderId: string; request: TransitionRequest }
+) & {
+  /** Who asked, from the CloudEvents extension attribute `ce_actor`; the consumer group when absent. */
+  actor?: string;
+};
+
+/** The `ce_actor` header: who asked, as the status history and the events (amendedBy, …) name them. */
+export const ACTOR_HEADER = 'ce_actor';
+const ACTOR = /^[\x21-\x7e][\x20-\x7e]{0,199}$/;
 
 /** Stable codes of `dlq_reason`: the order service's error codes, plus what is wrong with the message itself. */
 export const DeadLetterReason = {
@@ -119,16 +127,25 @@ export function decodeCommand(
   } catch {
     return reject(DeadLetterReason.MALFORMED_JSON, 'the value is not valid UTF-8 JSON');
   }
+  const actor = headerText(message.headers, ACTOR_HEADER);
+  if (actor !== undefined && !ACTOR.test(actor)) {
+    return reject('VALIDATION_FAILED', `the ${ACTOR_HEADER} header must be 1 to 200 printable ASCII characters`, [
+      { field: `headers/${ACTOR_HEADER}`, code: 'pattern', message: 'must be 1 to 200 printable ASCII characters' },
+    ]);
+  }
+  const who = actor === undefined ? {} : { actor };
   const validate = validators.get(type) as ValidateFunction;
   if (!validate(payload)) {
     return reject('VALIDATION_FAILED', `the ${type} command does not match its schema`, violationsOf(validate.errors));
   }
   const transition = TRANSITION_OF_TYPE.get(type);
-  if (transition === undefined) return { ok: true, command: { type: 'CreateOrder', payload: payload as CreateOrder } };
+  if (transition === undefined) {
+    return { ok: true, command: { type: 'CreateOrder', payload: payload as CreateOrder, ...who } };
+  }
   // Ids are compared and stored in lowercase: decoded once here.
   const { orderId, ...rest } = payload as { orderId: string };
   const request = { command: transition, payload: rest } as TransitionRequest;
-  return { ok: true, command: { type, orderId: orderId.toLowerCase(), request } };
+  return { ok: true, command: { type, orderId: orderId.toLowerCase(), request, ...who } };
 }
 
 function reject(reason: DeadLetterReason, message: string, details: Violation[] = []) {
@@ -181,10 +198,11 @@ export function createCommandHandler({
 }: CommandHandlerOptions) {
   const { initialDelayMs = 200, maxDelayMs = 5_000, maxUnexpectedAttempts = 10 } = retry;
 
-  const actor = `kafka:${consumerGroup}`;
+  const consumer = `kafka:${consumerGroup}`;
 
   /** Runs the command; an accepted-but-not-yet-persisted outcome (HTTP 202) counts as served. */
   async function execute(command: Command): Promise<{ orderId: string; outcome: string }> {
+    const actor = command.actor ?? consumer;
     if ('request' in command) {
       const outcome = await orders.transitionOrder(command.orderId, command.request, actor);
       return { orderId: command.orderId, outcome: outcome.kind === 'done' ? outcome.order.status : 'accepted' };

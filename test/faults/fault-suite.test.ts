@@ -12,7 +12,7 @@ import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateDatabase } from '../../src/db/migrate.js';
-import { type CommandName, commandsFrom, LIFECYCLE, type OrderStatus, targetOf } from '../../src/domain/lifecycle.js';
+import { type CommandName, commandsFrom, type OrderStatus, targetOf } from '../../src/domain/lifecycle.js';
 import { collectOrderEvents } from '../support/events.js';
 import { type AppProcess, startApiProcess, startWorkerProcess } from '../support/processes.js';
 import { testEnvironment, topicsOf } from '../support/stack.js';

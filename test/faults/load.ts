@@ -8,7 +8,6 @@ import {
   COMMAND_NAMES,
   type CommandName,
   type CommandPayloads,
-  LIFECYCLE,
   type OrderStatus,
   targetOf,
 } from '../../src/domain/lifecycle.js';

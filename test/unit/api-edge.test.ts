@@ -204,7 +204,8 @@ describe('routes and methods', () => {
 
   it.each([
     ['DELETE', '/orders', 'GET, HEAD, POST'],
-    ['PUT', `/orders/${ORDER.orderId}`, 'GET, HEAD'],
+    ['PUT', `/orders/${ORDER.orderId}`, 'GET, HEAD, PATCH'],
+    ['POST', `/orders/${ORDER.orderId}/delivery-address`, 'PUT'],
     ['GET', `/orders/${ORDER.orderId}/complete`, 'POST'],
     ['QUERY', `/orders/${ORDER.orderId}/history`, 'GET, HEAD'],
     ['OPTIONS', '/healthz', 'GET, HEAD'],
@@ -228,7 +229,7 @@ describe('routes and methods', () => {
       ['text/plain', 'hello'],
     ]) {
       const response = await app.inject({
-        method: 'PATCH',
+        method: 'DELETE',
         url: `/orders/${ORDER.orderId}`,
         headers: { ...reader, 'content-type': contentType! },
         payload,
