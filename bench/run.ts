@@ -860,7 +860,7 @@ async function main() {
   console.log(
     '(ms; start = until the 201 of POST /orders, or until update-with-start returned; ' +
       `transition = POST ${endings} until its 200, or the ${endings} Update until it returned; ` +
-      'lifecycle = until the terminal event is seen on Kafka, or the workflow result' +
+      'lifecycle = until the ending transition’s events are on Kafka, or (bare) its Update returned' +
       (topologyResults.length > 1 && bare ? `; bare Temporal took turns with ${primary.topology} only` : '') +
       ')',
   );

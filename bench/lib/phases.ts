@@ -8,12 +8,7 @@ import type { Config } from '../../src/config.js';
 import type { Order } from '../../src/contracts/schemas.js';
 import { createDatabase } from '../../src/db/index.js';
 import { cloudEventHeaders, createdEvent, eventsOf, type NewEvent } from '../../src/domain/events.js';
-import {
-  applyTransition,
-  type CommandName,
-  reasonOf,
-  transitionEvents,
-} from '../../src/domain/lifecycle.js';
+import { applyTransition, type CommandName, reasonOf, transitionEvents } from '../../src/domain/lifecycle.js';
 import { orderIdForCart, workflowIdForOrder } from '../../src/ids.js';
 import { createEventPublisher, type EventPublisher, ensureTopics, orderTopics } from '../../src/kafka/index.js';
 import { createLogger } from '../../src/logger.js';
@@ -200,7 +195,10 @@ export async function bareTemporalLifecycle(options: { config: Config; taskQueue
       });
       const transitionMs = performance.now() - transitionSentAt;
       if (order.status !== endStatus(command)) throw new Error(`${command} left the order ${order.status}`);
-      await handle.result();
+      // Its run now stays open until the order's archival (ARCHIVE_AFTER_MS), so its close no
+      // longer marks the end: the lifecycle ends with the committed Update (publishing, a no-op
+      // here, follows). The order service's ends later, when its events are on Kafka: the
+      // comparison favours the baseline.
       record?.ok({ sentAt, startedAt, transitionMs, endedAt: performance.now() });
     } catch (error) {
       record?.fail(`workflow ${workflowId}: ${describeError(error)}`);

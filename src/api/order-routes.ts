@@ -233,6 +233,8 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: OrderService; metr
     const definition = LIFECYCLE[name] as CommandDefinition;
     const http = definition.http as NonNullable<CommandDefinition['http']>;
     const takesBody = Object.keys(definition.payloadSchema.properties ?? {}).length > 0;
+    // A payload whose fields are all optional (confirm) may be left out, as on bodiless routes.
+    const bodyOptional = takesBody && (definition.payloadSchema.required ?? []).length === 0;
     const targets =
       definition.targets === 'unchanged' ? 'keeps the status' : `leads to ${definition.targets.join(' or ')}`;
     app.route({
@@ -250,6 +252,11 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ orders: OrderService; metr
         security,
       },
       config: { scope: 'orders:manage' },
+      ...(bodyOptional && {
+        preValidation: async (request: FastifyRequest) => {
+          request.body ??= {};
+        },
+      }),
       handler: async (request, reply) => {
         const { orderId } = request.params as { orderId: string };
         const transition = { command: definition.name, payload: takesBody ? request.body : {} } as TransitionRequest;

@@ -32,7 +32,7 @@ export const RETENTION_CATEGORIES = ['STANDARD', 'FINANCIAL_RECORD', 'LEGAL_HOLD
 /** The largest value of a PostgreSQL INTEGER: amounts and quantities must fit. */
 const MAX_INTEGER = 2_147_483_647;
 const MAX_ITEMS = 500;
-const NO_CONTROL = '^[^\\p{Cc}]*$';
+const NO_CONTROL = '^[^\\u0000-\\u001F\\u007F-\\u009F]*$';
 
 const text = (maxLength: number, description: string): PayloadSchema => ({
   type: 'string',

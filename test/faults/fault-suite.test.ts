@@ -12,7 +12,7 @@ import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateDatabase } from '../../src/db/migrate.js';
-import { type CommandName, commandsFrom, type OrderStatus, targetOf } from '../../src/domain/lifecycle.js';
+import { type CommandName, commandsFrom, isTerminal, type OrderStatus, targetOf } from '../../src/domain/lifecycle.js';
 import { collectOrderEvents } from '../support/events.js';
 import { type AppProcess, startApiProcess, startWorkerProcess } from '../support/processes.js';
 import { testEnvironment, topicsOf } from '../support/stack.js';
@@ -44,6 +44,10 @@ const RACE_SIZE = 20;
 const RACE_ROUNDS = 10;
 /** Scenario f: identical CreateOrders sent to both APIs at once. */
 const DUPLICATE_PAIRS = 10;
+/** Scenario g: confirmed orders with their amendment window open, a quarter of them held, amended while the worker dies. */
+const DEADLINE_ORDERS = 40;
+const AMENDMENTS_PER_ORDER = 3;
+const AMENDMENT_WINDOW_MS = 10_000;
 
 const env: Record<string, string> = {
   ...testEnvironment(),
@@ -55,6 +59,8 @@ const env: Record<string, string> = {
   // command, and the suite's worker must not serve (and be killed serving) those of other test runs.
   COMMANDS_ENABLED: 'false',
   WORKER_METRICS_ADDRESS: `127.0.0.1:${API_PORT + 1}`,
+  // Scenario g watches amendment windows close; the other scenarios never confirm an order.
+  AMENDMENT_WINDOW_MS: String(AMENDMENT_WINDOW_MS),
 };
 // A workflow bundle built once, so that a (re)started worker polls within seconds, as in production.
 const WORKFLOW_BUNDLE = join(tmpdir(), `order-faults-workflow-bundle-${process.pid}.js`);
@@ -445,13 +451,203 @@ describe('fault suite', () => {
       return row;
     });
   });
+
+  it('g. the worker SIGKILLed with deadlines pending and amendments in flight: each deadline fires once', async () => {
+    const fault = 'g. worker SIGKILL, deadlines';
+    await scenario(fault, async () => {
+      await restoreStack();
+      const startedAt = Date.now();
+      const records: RequestRecord[] = [];
+      const violations: string[] = [];
+      const notes: string[] = [];
+      const kafkaEvents = await collectOrderEvents(brokers, topicsOf(env).events);
+      try {
+        const orders = await confirmedOrders(records, violations);
+        const open = orders.filter((order) => !order.held);
+        let answered = 0;
+        const amending = Promise.all(
+          open.map(async (order, index) => {
+            for (let round = 0; round < AMENDMENTS_PER_ORDER; round++) {
+              const body = { promotionCode: `P${index}-${round}`, reason: 'customer asked' };
+              const sent = await send(records, baseUrl(), 'amend', index, 'PATCH', `/orders/${order.orderId}`, body);
+              answered++;
+              if (sent.outcome === 200) order.amended++;
+            }
+          }),
+        );
+        // The worker dies with amendments in flight and every deadline still pending.
+        await waitUntil('the first amendments answered', () => answered >= open.length, 60_000);
+        expect(await kill(worker, 'SIGKILL')).toBe('SIGKILL');
+        worker = watch(await startWorkerProcess(workerEnv));
+        notes.push(
+          `worker killed after ${answered} amendments were answered; ${orders.length - open.length} orders held`,
+        );
+        await amending;
+        // Each window closes (AMENDMENT_WINDOW_MS after confirmation) and each hold review comes, on the new worker.
+        await waitUntil(
+          'every deadline carried out',
+          async () => {
+            const { rows } = await db.query<{ n: number }>(
+              `SELECT count(*)::int AS n FROM orders WHERE order_id = ANY($1::uuid[])
+                 AND (status = 'AWAITING_FULFILMENT' OR (status = 'ON_HOLD' AND hold_overdue))`,
+              [orders.map((order) => order.orderId)],
+            );
+            const { rows: unpublished } = await db.query<{ n: number }>(
+              'SELECT count(*)::int AS n FROM order_events WHERE order_id = ANY($1::uuid[]) AND published_at IS NULL',
+              [orders.map((order) => order.orderId)],
+            );
+            return rows[0]?.n === orders.length && unpublished[0]?.n === 0;
+          },
+          90_000,
+        ).catch((error: unknown) => violations.push((error as Error).message));
+        // A doubled timer would show a few seconds late: give it the time to.
+        await new Promise((resolve) => setTimeout(resolve, 3_000));
+        const row: FaultRow = {
+          fault,
+          orders: orders.length,
+          lost: 0,
+          invented: 0,
+          halfCreated: 0,
+          duplicatedCeId: 0,
+          outOfOrder: 0,
+          wrongStatus: 0,
+          badHistory: 0,
+          dbKafkaDisagree: 0,
+          unexpected5xx: records.filter((record) => typeof record.outcome === 'number' && record.outcome >= 500).length,
+          unexpectedOther: 0,
+          badErrorBody: 0,
+          hung: records.filter((record) => record.outcome === 'timeout').length,
+          expected503: 0,
+          expectedNetwork: 0,
+          redelivered: 0,
+          requests: records.length,
+          seconds: Math.round((Date.now() - startedAt) / 1000),
+          violations,
+          notes,
+        };
+        for (const order of orders) {
+          for (const { column, problem } of await deadlineProblems(order, kafkaEvents)) {
+            row[column]++;
+            if (row.notes.length < 12) row.notes.push(problem);
+          }
+        }
+        const late = records.filter((record) => record.op === 'amend' && record.outcome === 409).length;
+        const pending = records.filter((record) => record.op === 'amend' && record.outcome === 202).length;
+        row.notes.push(
+          `amendments: ${orders.reduce((sum, order) => sum + order.amended, 0)} answered 200, ${pending} 202 (worker down), ` +
+            `${late} 409 (window closed)`,
+        );
+        return row;
+      } finally {
+        await kafkaEvents.close();
+      }
+    });
+  });
 });
+
+// ---- Scenario g: deadlines and amendments across a worker crash --------------------------
+
+interface DeadlineOrder {
+  orderId: string;
+  held: boolean;
+  /** Amendments answered 200: committed for sure. */
+  amended: number;
+}
+
+/** Creates, confirms and (a quarter of them) holds the scenario's orders; each held one's review is due in 4 s. */
+async function confirmedOrders(records: RequestRecord[], violations: string[]): Promise<DeadlineOrder[]> {
+  const orders: DeadlineOrder[] = [];
+  await Promise.all(
+    Array.from({ length: DEADLINE_ORDERS }, async (_, index) => {
+      const run = newOrderRun(1_000 + index, 'complete');
+      const orderId = await createOrder(run, baseUrl, records);
+      if (orderId === undefined) return violations.push(`order ${index} not created: ${run.failure}`);
+      const confirmed = await send(records, baseUrl(), 'confirm', run.index, 'POST', `/orders/${orderId}/confirm`);
+      if (confirmed.outcome !== 200) return violations.push(`confirm of ${orderId} answered ${confirmed.outcome}`);
+      const held = index % 4 === 0;
+      if (held) {
+        const reviewBy = new Date(Date.now() + 4_000).toISOString();
+        const body = { reason: 'PAYMENT_REVIEW', ownerTeam: 'payments', reviewBy };
+        const answer = await send(records, baseUrl(), 'hold', run.index, 'POST', `/orders/${orderId}/hold`, body);
+        if (answer.outcome !== 200) return violations.push(`hold of ${orderId} answered ${answer.outcome}`);
+      }
+      orders.push({ orderId, held, amended: 0 });
+    }),
+  );
+  return orders;
+}
+
+/** What PostgreSQL and Kafka say of one order of scenario g, against what must be. */
+async function deadlineProblems(
+  order: DeadlineOrder,
+  kafkaEvents: Awaited<ReturnType<typeof collectOrderEvents>>,
+): Promise<
+  { column: 'lost' | 'duplicatedCeId' | 'wrongStatus' | 'badHistory' | 'dbKafkaDisagree'; problem: string }[]
+> {
+  const problems: Awaited<ReturnType<typeof deadlineProblems>> = [];
+  const { rows: orderRows } = await db.query('SELECT status, revision, hold_overdue FROM orders WHERE order_id = $1', [
+    order.orderId,
+  ]);
+  const row = orderRows[0] as { status: string; revision: number; hold_overdue: boolean } | undefined;
+  const { rows: history } = await db.query<{ command: string; actor: string }>(
+    'SELECT command, actor FROM order_status_history WHERE order_id = $1 ORDER BY sequence',
+    [order.orderId],
+  );
+  const count = (command: string) => history.filter((change) => change.command === command).length;
+  const { rows: stored } = await db.query<{ event_type: string; event_id: string }>(
+    'SELECT event_type, event_id FROM order_events WHERE order_id = $1',
+    [order.orderId],
+  );
+  const seen = kafkaEvents.ofOrder(order.orderId);
+  const distinct = new Map(seen.map((event) => [event.headers.ce_id, event.headers.ce_type]));
+  if (row === undefined) return [{ column: 'lost', problem: `order ${order.orderId} missing` }];
+  if (order.held) {
+    if (row.status !== 'ON_HOLD' || !row.hold_overdue) {
+      problems.push({
+        column: 'wrongStatus',
+        problem: `held order ${order.orderId}: ${row.status}, overdue ${row.hold_overdue}`,
+      });
+    }
+  } else {
+    if (row.status !== 'AWAITING_FULFILMENT') {
+      problems.push({ column: 'wrongStatus', problem: `order ${order.orderId}: ${row.status}, window not closed` });
+    }
+    const closings = history.filter((change) => change.command === 'releaseToFulfilment');
+    if (closings.length !== 1 || closings[0]?.actor !== 'temporal:amendment-window') {
+      problems.push({
+        column: 'badHistory',
+        problem: `order ${order.orderId}: window closed ${closings.length} times`,
+      });
+    }
+  }
+  // Every amendment once: in the history, the revision, the outbox and on Kafka; each one answered 200 among them.
+  const amendEvents = [...distinct.values()].filter((type) => type === 'OrderAmended').length;
+  if (count('amend') !== row.revision - 1 || count('amend') < order.amended) {
+    problems.push({
+      column: 'badHistory',
+      problem: `order ${order.orderId}: ${count('amend')} amendments in history, revision ${row.revision}, ${order.amended} answered 200`,
+    });
+  }
+  if (amendEvents !== count('amend')) {
+    problems.push({
+      column: 'dbKafkaDisagree',
+      problem: `order ${order.orderId}: ${amendEvents} OrderAmended on Kafka`,
+    });
+  }
+  if (distinct.size !== stored.length || stored.some((event) => !distinct.has(event.event_id))) {
+    problems.push({
+      column: distinct.size > stored.length ? 'duplicatedCeId' : 'lost',
+      problem: `order ${order.orderId}: ${stored.length} events stored, ${distinct.size} distinct on Kafka`,
+    });
+  }
+  return problems;
+}
 
 // ---- Scenario e: a race of transitions on one order -------------------------------------
 
-/** The racing commands of a round: each command allowed on a new order in turn, shuffled so any may arrive first. */
+/** The racing commands of a round: each command that ends a new order, in turn, shuffled so any may arrive first. */
 function racingCommands(): CommandName[] {
-  const allowed = commandsFrom(CREATED_STATUS);
+  const allowed = commandsFrom(CREATED_STATUS).filter((name) => isTerminal(targetOf(name)));
   const commands = Array.from({ length: RACE_SIZE }, (_, index) => allowed[index % allowed.length]!);
   for (let i = commands.length - 1; i > 0; i--) {
     const j = Math.floor(Math.random() * (i + 1));

@@ -189,17 +189,21 @@ describe('CreateOrder on ordering.commands', () => {
     // Served in order on the partition: once the order is completed, both creates were handled.
     await send(command.cartId, 'CompleteOrder', { orderId });
 
-    await expectEvents(orderId, ['OrderCreated', 'OrderCompleted']);
+    await expectEvents(orderId, ['OrderCreated', 'OrderCompleted', 'OrderStatusChanged']);
     const { rows } = await db.query('SELECT count(*)::int AS n FROM orders WHERE cart_id = $1', [command.cartId]);
     expect(rows[0].n).toBe(1);
     const stored = await db.query(
-      'SELECT event_type FROM order_events WHERE order_id = $1 ORDER BY occurred_at, event_type',
+      'SELECT event_type FROM order_events WHERE order_id = $1 ORDER BY sequence, position',
       [orderId],
     );
-    expect(stored.rows.map((row) => row.event_type)).toEqual(['OrderCreated', 'OrderCompleted']);
+    expect(stored.rows.map((row) => row.event_type)).toEqual(['OrderCreated', 'OrderCompleted', 'OrderStatusChanged']);
     expect(await settledDeadLettersOf(command.cartId)).toEqual([]);
     // Still exactly one OrderCreated on the topic.
-    expect(eventsOf(orderId).map((event) => event.headers.ce_type)).toEqual(['OrderCreated', 'OrderCompleted']);
+    expect(eventsOf(orderId).map((event) => event.headers.ce_type)).toEqual([
+      'OrderCreated',
+      'OrderCompleted',
+      'OrderStatusChanged',
+    ]);
   });
 
   it('takes ids in any letter case, as the HTTP route does', async () => {
@@ -207,7 +211,7 @@ describe('CreateOrder on ordering.commands', () => {
     const orderId = orderIdForCart(command.cartId);
     await send(command.cartId, 'CreateOrder', { ...command, cartId: command.cartId.toUpperCase() });
     await send(command.cartId, 'CancelOrder', { orderId: orderId.toUpperCase(), reason: 'CUSTOMER_REQUESTED' });
-    await expectEvents(orderId, ['OrderCreated', 'OrderCancelled']);
+    await expectEvents(orderId, ['OrderCreated', 'OrderCancelled', 'OrderStatusChanged']);
     expect(await orderRowWith(orderId, 'CANCELLED')).toMatchObject({ cart_id: command.cartId });
   });
 });
@@ -225,7 +229,7 @@ describe('CancelOrder and CompleteOrder on ordering.commands', () => {
     const { command, orderId } = await createdOrder();
     await send(orderId, 'CancelOrder', { orderId, reason: 'OUT_OF_STOCK' });
 
-    const [, cancelled] = await expectEvents(orderId, ['OrderCreated', 'OrderCancelled']);
+    const [, cancelled] = await expectEvents(orderId, ['OrderCreated', 'OrderCancelled', 'OrderStatusChanged']);
     expect(cancelled?.payload).toMatchObject({ orderId, customerId: command.customerId, reason: 'OUT_OF_STOCK' });
     const row = await orderRowWith(orderId, 'CANCELLED');
     expect(row).toMatchObject({ cancellation_reason: 'OUT_OF_STOCK', completed_at: null });
@@ -237,14 +241,14 @@ describe('CancelOrder and CompleteOrder on ordering.commands', () => {
     await send(orderId, 'CompleteOrder', { orderId });
     await send(orderId, 'CompleteOrder', { orderId });
 
-    const [, completed] = await expectEvents(orderId, ['OrderCreated', 'OrderCompleted']);
+    const [, completed] = await expectEvents(orderId, ['OrderCreated', 'OrderCompleted', 'OrderStatusChanged']);
     expect(completed?.payload).toMatchObject({ orderId, customerId: command.customerId });
     const row = await orderRowWith(orderId, 'COMPLETED');
     expect(row).toMatchObject({ cancelled_at: null });
     expect(row?.completed_at).toBeInstanceOf(Date);
     // The repeat is a no-op, as on HTTP (200 with the order), not a dead letter.
     expect(await settledDeadLettersOf(orderId)).toEqual([]);
-    expect(eventsOf(orderId)).toHaveLength(2);
+    expect(eventsOf(orderId)).toHaveLength(3);
   });
 });
 
@@ -256,7 +260,7 @@ describe('commands that cannot be served', () => {
     const placedId = orderIdForCart(placed.cartId);
     await send(key, 'CreateOrder', placed);
     await send(key, 'CancelOrder', { orderId: placedId, reason: 'FRAUD' });
-    await expectEvents(placedId, ['OrderCreated', 'OrderCancelled']);
+    await expectEvents(placedId, ['OrderCreated', 'OrderCancelled', 'OrderStatusChanged']);
 
     const invalid = newCreateOrder();
     const { items: _items, ...withoutItems } = invalid;
@@ -315,7 +319,7 @@ describe('commands that cannot be served', () => {
     // None of them changed anything: the cancelled order is as it was, nothing else was created.
     expect(await orderRowWith(placedId, 'CANCELLED')).toMatchObject({ cancellation_reason: 'FRAUD' });
     expect(await orderRow(orderIdForCart(invalid.cartId))).toBeUndefined();
-    expect(eventsOf(placedId)).toHaveLength(2);
+    expect(eventsOf(placedId)).toHaveLength(3);
     // Every offset up to the last command is committed: nothing is left to replay.
     const last = sent.at(-1)!;
     await eventually('committed offset', async () =>

@@ -77,7 +77,7 @@ describe('date-time filters of GET /orders', () => {
 describe('methods', () => {
   it.each([
     ['DELETE', '/orders', 'GET, HEAD, POST'],
-    ['PUT', `/orders/${randomUUID()}`, 'GET, HEAD'],
+    ['PUT', `/orders/${randomUUID()}`, 'GET, HEAD, PATCH'],
     ['PATCH', `/orders/${randomUUID()}/cancel`, 'POST'],
     ['QUERY', '/orders', 'GET, HEAD, POST'],
   ])('%s %s answers 405 with Allow: %s and our error body', async (method, path, allow) => {

@@ -85,12 +85,17 @@ const orderIn = (orderId: string, status: Order['status']) =>
     return body.status === status ? body : undefined;
   });
 
-/** The order's events on Kafka once `last` arrived: each valid against the catalog, in one partition. */
+/** The order's events on Kafka once `last` and every stored one arrived: each valid against the catalog, in one partition. */
 async function eventStream(orderId: string, last: string): Promise<SeenEvent[]> {
-  await eventually(`${last} of order ${orderId}`, async () =>
-    events.ofOrder(orderId).some((event) => event.headers.ce_type === last) ? true : undefined,
-  );
-  const seen = [...new Map(events.ofOrder(orderId).map((event) => [event.headers.ce_id, event])).values()];
+  const distinct = () => [...new Map(events.ofOrder(orderId).map((event) => [event.headers.ce_id, event])).values()];
+  await eventually(`${last} and every stored event of order ${orderId} on Kafka`, async () => {
+    const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM order_events WHERE order_id = $1', [
+      orderId,
+    ]);
+    const seen = distinct();
+    return seen.some((event) => event.headers.ce_type === last) && seen.length === rows[0]?.n ? true : undefined;
+  });
+  const seen = distinct();
   for (const event of seen) expectValid(event.headers.ce_type as 'OrderCreated', event.payload);
   expect(new Set(seen.map((event) => event.partition)).size).toBe(1);
   return seen;

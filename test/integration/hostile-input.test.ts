@@ -35,7 +35,91 @@ const manyItems = (count: number) => {
 
 let existing: Order;
 
+const address = { recipientName: 'A', line1: '1 Road', city: 'Town', postalCode: '12345', countryCode: 'FR' };
+const reviewBy = '2031-01-01T00:00:00Z';
+const hold = { reason: 'FRAUD_REVIEW', ownerTeam: 'risk', reviewBy };
+
 const cases: HostileRequest[] = [
+  // The full lifecycle's routes, aimed at an existing CREATED order ('ORDER' is its path).
+  { name: 'confirm with an unknown field', path: 'ORDER/confirm', body: { rush: true }, status: 400 },
+  {
+    name: 'hold without reviewBy',
+    path: 'ORDER/hold',
+    body: { reason: 'FRAUD_REVIEW', ownerTeam: 'risk' },
+    status: 400,
+  },
+  { name: 'hold with an unknown reason', path: 'ORDER/hold', body: { ...hold, reason: 'BORED' }, status: 400 },
+  { name: 'hold with reviewBy not a date', path: 'ORDER/hold', body: { ...hold, reviewBy: 'friday' }, status: 400 },
+  {
+    name: 'hold with a customer message over 280 characters',
+    path: 'ORDER/hold',
+    body: { ...hold, customerMessage: 'x'.repeat(281) },
+    status: 400,
+  },
+  { name: 'hold with a NUL in ownerTeam', path: 'ORDER/hold', body: { ...hold, ownerTeam: 'ri\u0000sk' }, status: 400 },
+  {
+    name: 'release to a status it cannot lead to',
+    path: 'ORDER/release',
+    body: { resolution: 'ok', nextStatus: 'COMPLETED' },
+    status: 400,
+  },
+  {
+    name: 'release of an order that is not held',
+    path: 'ORDER/release',
+    body: { resolution: 'ok', nextStatus: 'CONFIRMED' },
+    status: 409,
+    code: 'TRANSITION_NOT_ALLOWED',
+  },
+  {
+    name: 'fulfilment of an order not awaiting it',
+    path: 'ORDER/fulfilment',
+    body: { warehouseId: 'wh', priority: 'STANDARD', deliveryMethod: 'HOME_DELIVERY' },
+    status: 409,
+    code: 'TRANSITION_NOT_ALLOWED',
+  },
+  { name: 'amendment that changes nothing', method: 'PATCH', path: 'ORDER', body: {}, status: 400 },
+  { name: 'amendment of the total', method: 'PATCH', path: 'ORDER', body: { total: 1 }, status: 400 },
+  { name: 'amendment with no items', method: 'PATCH', path: 'ORDER', body: { items: [] }, status: 400 },
+  {
+    name: 'amendment with a product twice',
+    method: 'PATCH',
+    path: 'ORDER',
+    body: {
+      items: [
+        { productId: '0b6f6d6e-1c1a-4d5e-9f0a-1a2b3c4d5e6f', quantity: 1, unitPrice: 1 },
+        { productId: '0B6F6D6E-1C1A-4D5E-9F0A-1A2B3C4D5E6F', quantity: 1, unitPrice: 1 },
+      ],
+    },
+    status: 400,
+    code: 'VALIDATION_FAILED',
+  },
+  {
+    name: 'amendment whose items overflow the total',
+    method: 'PATCH',
+    path: 'ORDER',
+    body: { items: [{ productId: randomUUID(), quantity: 2_000_000_000, unitPrice: 2 }] },
+    status: 400,
+  },
+  {
+    name: 'delivery address with a lowercase country',
+    method: 'PUT',
+    path: 'ORDER/delivery-address',
+    body: { deliveryAddress: { ...address, countryCode: 'fr' } },
+    status: 400,
+  },
+  {
+    name: 'delivery address with an unknown field',
+    method: 'PUT',
+    path: 'ORDER/delivery-address',
+    body: { deliveryAddress: { ...address, floor: 3 } },
+    status: 400,
+  },
+  { name: 'create with an unknown delivery method', body: { ...valid(), deliveryMethod: 'DRONE' }, status: 400 },
+  {
+    name: 'create with an address without a city',
+    body: { ...valid(), deliveryAddress: { ...address, city: undefined } },
+    status: 400,
+  },
   // Not JSON, or not the JSON we take
   { name: 'malformed JSON', body: '{"cartId":', status: 400, code: 'MALFORMED_JSON' },
   { name: 'JSON with trailing garbage', body: '{}}}', status: 400, code: 'MALFORMED_JSON' },
@@ -302,7 +386,10 @@ describe('hostile input', () => {
   });
 
   it.each(cases)('$name → $status', async (hostile) => {
-    const path = hostile.path === 'CANCEL' ? `/orders/${existing.orderId}/cancel` : (hostile.path ?? '/orders');
+    const path =
+      hostile.path === 'CANCEL'
+        ? `/orders/${existing.orderId}/cancel`
+        : (hostile.path?.replace(/^ORDER/, `/orders/${existing.orderId}`) ?? '/orders');
     const method = hostile.method ?? 'POST';
     const raw = typeof hostile.body === 'string' ? hostile.body : JSON.stringify(hostile.body);
     const response = await api(method, path, hostile.body === undefined ? undefined : raw, hostile.headers);

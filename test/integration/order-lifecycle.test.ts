@@ -105,7 +105,7 @@ describe('POST /orders', () => {
 
     // Nothing new was published: after the terminal event there is still one OrderCreated.
     await api('POST', `/orders/${order.orderId}/complete`);
-    await expectEventStream(order.orderId, ['OrderCreated', 'OrderCompleted']);
+    await expectEventStream(order.orderId, ['OrderCreated', 'OrderCompleted', 'OrderStatusChanged']);
   });
 
   it('turns concurrent identical requests into one order', async () => {
@@ -119,7 +119,7 @@ describe('POST /orders', () => {
     const { rows } = await stack.db.query('SELECT count(*)::int AS n FROM orders WHERE cart_id = $1', [command.cartId]);
     expect(rows[0].n).toBe(1);
     await api('POST', `/orders/${orderId}/cancel`, { reason: 'CUSTOMER_REQUESTED' });
-    await expectEventStream(orderId, ['OrderCreated', 'OrderCancelled']);
+    await expectEventStream(orderId, ['OrderCreated', 'OrderCancelled', 'OrderStatusChanged']);
   });
 
   it.each([
@@ -206,7 +206,7 @@ describe('cancel and complete', () => {
     expect(complete.status).toBe(409);
     expect(complete.body).toMatchObject({ code: 'TRANSITION_NOT_ALLOWED' });
 
-    const seen = await expectEventStream(order.orderId, ['OrderCreated', 'OrderCancelled']);
+    const seen = await expectEventStream(order.orderId, ['OrderCreated', 'OrderCancelled', 'OrderStatusChanged']);
     expect(seen[1]?.payload).toEqual({
       orderId: order.orderId,
       customerId: order.customerId,
@@ -225,7 +225,7 @@ describe('cancel and complete', () => {
     expect(completed.body.status).toBe('COMPLETED');
     const cancel = await api('POST', `/orders/${order.orderId}/cancel`, { reason: 'FRAUD' });
     expect(cancel.status).toBe(409);
-    const seen = await expectEventStream(order.orderId, ['OrderCreated', 'OrderCompleted']);
+    const seen = await expectEventStream(order.orderId, ['OrderCreated', 'OrderCompleted', 'OrderStatusChanged']);
     expect(seen[1]?.payload).toEqual({
       orderId: order.orderId,
       customerId: order.customerId,
@@ -259,13 +259,13 @@ describe('cancel and complete', () => {
       expect(response.status, JSON.stringify(response.body)).toBe(wanted === final ? 200 : 409);
     });
     const terminal = final === 'COMPLETED' ? 'OrderCompleted' : 'OrderCancelled';
-    await expectEventStream(order.orderId, ['OrderCreated', terminal]);
+    await expectEventStream(order.orderId, ['OrderCreated', terminal, 'OrderStatusChanged']);
     // Give a stray second terminal event the time to show up, if there were one.
     const { rows } = await stack.db.query(
-      'SELECT event_type FROM order_events WHERE order_id = $1 ORDER BY occurred_at',
+      'SELECT event_type FROM order_events WHERE order_id = $1 ORDER BY sequence, position',
       [order.orderId],
     );
-    expect(rows.map((row) => row.event_type)).toEqual(['OrderCreated', terminal]);
+    expect(rows.map((row) => row.event_type)).toEqual(['OrderCreated', terminal, 'OrderStatusChanged']);
   });
 });
 
@@ -273,11 +273,15 @@ describe('for operators', () => {
   it('marks each order with search attributes and a memo, and lists its events with their publish state', async () => {
     const { order, command } = await createOrder();
     await api('POST', `/orders/${order.orderId}/cancel`, { reason: 'PAYMENT_FAILED' });
-    await expectEventStream(order.orderId, ['OrderCreated', 'OrderCancelled']);
+    await expectEventStream(order.orderId, ['OrderCreated', 'OrderCancelled', 'OrderStatusChanged']);
 
     const handle = stack.temporal.workflow.getHandle(workflowIdForOrder(order.orderId));
-    await handle.result();
-    const description = await handle.describe();
+    // The run waits for the order's archival (ARCHIVE_AFTER_MS); its attributes already say CANCELLED.
+    let description = await handle.describe();
+    for (let tries = 0; description.searchAttributes.OrderStatus?.[0] !== 'CANCELLED' && tries < 100; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      description = await handle.describe();
+    }
     expect(description.searchAttributes).toMatchObject({
       OrderStatus: ['CANCELLED'],
       CustomerId: [command.customerId],
@@ -299,7 +303,11 @@ describe('for operators', () => {
 
     const listed = await api('GET', `/orders/${order.orderId}/events`);
     expect(listed.status).toBe(200);
-    expect(listed.body.events.map((event: { type: string }) => event.type)).toEqual(['OrderCreated', 'OrderCancelled']);
+    expect(listed.body.events.map((event: { type: string }) => event.type)).toEqual([
+      'OrderCreated',
+      'OrderCancelled',
+      'OrderStatusChanged',
+    ]);
     expect(listed.body.events.every((event: { publishedAt: string | null }) => event.publishedAt !== null)).toBe(true);
   });
 });

@@ -126,8 +126,12 @@ describe('an API and a worker with every connection over TLS', () => {
     const completed = await call('POST', `/orders/${orderId}/complete`);
     expect(completed.status).toBe(200);
     expect(completed.body.status).toBe('COMPLETED');
-    const seen = await events.waitFor(orderId, 2);
-    expect(seen.map((event) => event.headers.ce_type)).toEqual(['OrderCreated', 'OrderCompleted']);
+    const seen = await events.waitFor(orderId, 3);
+    expect(seen.map((event) => event.headers.ce_type)).toEqual([
+      'OrderCreated',
+      'OrderCompleted',
+      'OrderStatusChanged',
+    ]);
   });
 
   it('talk to PostgreSQL only over verified TLS', async () => {
