@@ -119,6 +119,12 @@ export function sameOrderRequest(a: CreateOrder, b: CreateOrder): boolean {
   return canonicalCommand(a) === canonicalCommand(b);
 }
 
+function canonicalAddress(address: CreateOrder['deliveryAddress']): unknown[] | null {
+  if (address === undefined) return null;
+  const { recipientName, line1, line2, city, postalCode, countryCode } = address;
+  return [recipientName, line1, line2 ?? null, city, postalCode, countryCode];
+}
+
 function canonicalCommand(command: CreateOrder): string {
   const items = command.items
     .map((item) => [item.productId.toLowerCase(), item.quantity, item.unitPrice] as const)
@@ -130,6 +136,10 @@ function canonicalCommand(command: CreateOrder): string {
     command.currency,
     command.paymentAuthorizationId ?? null,
     items,
+    // Beyond the catalog v1.0.0: absent in v1 commands, so their canonical form does not change.
+    ...(command.deliveryAddress === undefined && command.deliveryMethod === undefined
+      ? []
+      : [canonicalAddress(command.deliveryAddress), command.deliveryMethod ?? null]),
   ]);
 }
 

@@ -69,7 +69,7 @@ export function createOrderService({ db, workflows, createTimeoutMs, transitionW
       // A cart that already has an order answers from the database, without Temporal.
       const existing = await findOrderByCart(db, command.cartId);
       if (existing !== null) {
-        if (!sameOrderRequest(toCommand(existing), command)) {
+        if (!repeatsCreation(existing, command)) {
           throw new OrderError(
             ErrorCode.ORDER_CONFLICT,
             `cart ${command.cartId} already has order ${existing.orderId} with different contents`,
@@ -253,5 +253,18 @@ function toCommand(order: Order): CreateOrder {
     total: order.total,
     currency: order.currency,
     ...(order.paymentAuthorizationId === null ? {} : { paymentAuthorizationId: order.paymentAuthorizationId }),
+    ...(order.deliveryAddress === null ? {} : { deliveryAddress: order.deliveryAddress }),
+    ...(order.deliveryMethod === null ? {} : { deliveryMethod: order.deliveryMethod }),
   };
+}
+
+/**
+ * Whether `command` repeats the CreateOrder the order was made from. Once amended (items,
+ * method, address), the order no longer shows what its creation asked for: a repeat is then
+ * recognised by its customer and currency only (the cart is the same by construction).
+ */
+function repeatsCreation(order: Order, command: CreateOrder): boolean {
+  const changed = order.revision > 1 || order.addressRevision > 1;
+  if (!changed) return sameOrderRequest(toCommand(order), command);
+  return order.customerId === command.customerId.toLowerCase() && order.currency === command.currency;
 }

@@ -129,17 +129,23 @@ describe('the full lifecycle over HTTP', () => {
       postalCode: 'N1 9GU',
       countryCode: 'GB',
     };
-    const created = await call('POST', '/orders', {
-      ...newCreateOrder(),
-      deliveryAddress: address,
-      deliveryMethod: 'HOME_DELIVERY',
-    });
+    const creation = { ...newCreateOrder(), deliveryAddress: address, deliveryMethod: 'HOME_DELIVERY' };
+    const created = await call('POST', '/orders', creation);
     expect(created.status).toBe(201);
     const orderId = created.body.orderId;
     expect(created.body).toMatchObject({ deliveryAddress: address, addressRevision: 1, revision: 1 });
+    // The same cart with another address is another order: refused, as any different body.
+    const elsewhere = await call<{ code: string }>('POST', '/orders', {
+      ...creation,
+      deliveryAddress: { ...address, city: 'Leeds' },
+    });
+    expect(elsewhere).toMatchObject({ status: 409, body: { code: 'ORDER_CONFLICT' } });
 
     const amended = await call('PATCH', `/orders/${orderId}`, { promotionCode: 'WINTER', reason: 'customer asked' });
     expect(amended).toMatchObject({ status: 200, body: { status: 'CREATED', revision: 2, promotionCode: 'WINTER' } });
+    // Checkout retrying its CreateOrder after the amendment still gets its order.
+    const repeated = await call('POST', '/orders', creation);
+    expect(repeated).toMatchObject({ status: 200, body: { orderId, revision: 2 } });
     const confirmed = await call('POST', `/orders/${orderId}/confirm`, { inventoryReservationId: 'inv-42' });
     expect(confirmed.status).toBe(200);
     expect(confirmed.body).toMatchObject({ status: 'CONFIRMED', inventoryReservationId: 'inv-42' });
