@@ -521,13 +521,16 @@ export type TransitionDecision =
   | { kind: 'already' }
   | { kind: 'forbidden'; from: OrderStatus };
 
-/** Whether `request` applies to an order in `from` (its payload decides where a release leads). */
+/**
+ * Whether `request` applies to an order in `from`. Its payload decides where a release leads;
+ * given a command's name only, the decision names the command's first target.
+ */
 export function decideTransition(from: OrderStatus, request: TransitionRequest | CommandName): TransitionDecision {
   const name = typeof request === 'string' ? request : request.command;
   const definition = LIFECYCLE[name] as CommandDefinition;
   if (definition.from.includes(from)) {
-    const to = typeof request === 'string' ? from : definition.to(request.payload as never, from);
-    return { kind: 'apply', to };
+    if (typeof request !== 'string') return { kind: 'apply', to: definition.to(request.payload as never, from) };
+    return { kind: 'apply', to: definition.targets === 'unchanged' ? from : (definition.targets[0] as OrderStatus) };
   }
   if (definition.repeatable && definition.targets !== 'unchanged' && definition.targets.includes(from)) {
     return { kind: 'already' };

@@ -342,8 +342,12 @@ function historyIsChained(history: HistoryRow[]): boolean {
     const previous = history[index - 1];
     if (previous === undefined) return row.command === CREATION_COMMAND && row.from_status === null;
     if (!isCommandName(row.command) || row.from_status !== previous.to_status) return false;
+    // A command may lead to one of several statuses (a release, by its payload): any of them.
     const decision = decideTransition(previous.to_status, row.command);
-    return decision.kind === 'apply' && decision.to === row.to_status;
+    const targets = LIFECYCLE[row.command].targets;
+    return (
+      decision.kind === 'apply' && (targets === 'unchanged' ? previous.to_status : targets).includes(row.to_status)
+    );
   });
 }
 
