@@ -5,6 +5,7 @@
 // change in ten places.
 // Pure: no I/O, no Node modules, no TypeBox or Ajv, so the workflow sandbox runs it as is.
 import type { Order, OrderEventType, OrderItem } from '../contracts/schemas.js';
+import { duplicateProducts, itemsTotal } from './order.js';
 import { checkPayload, type PayloadSchema, type PayloadViolation } from './payload-check.js';
 
 export const ORDER_STATUSES = [
@@ -451,21 +452,9 @@ function amendmentViolations(payload: CommandPayloads['amend']): PayloadViolatio
       message: 'an amendment changes at least one of items, deliveryMethod, promotionCode',
     });
   }
-  const seen = new Map<string, number>();
-  let total = 0n;
-  payload.items?.forEach((item, index) => {
-    const first = seen.get(item.productId.toLowerCase());
-    if (first !== undefined) {
-      violations.push({
-        field: `/items/${index}/productId`,
-        code: 'DUPLICATE_PRODUCT',
-        message: `productId ${item.productId} already appears in /items/${first}`,
-      });
-    } else {
-      seen.set(item.productId.toLowerCase(), index);
-    }
-    total += BigInt(item.quantity) * BigInt(item.unitPrice);
-  });
+  const items = payload.items ?? [];
+  violations.push(...duplicateProducts(items));
+  const total = itemsTotal(items);
   if (total > BigInt(MAX_INTEGER)) {
     violations.push({
       field: '/items',

@@ -49,6 +49,25 @@ export function itemsTotal(items: readonly OrderItem[]): bigint {
 
 const ISO_4217 = new Set<string>(Intl.supportedValuesOf('currency'));
 
+/** Each item naming a product an earlier item names (ids in any letter case): one product, one line. */
+export function duplicateProducts(items: readonly OrderItem[]): Violation[] {
+  const seen = new Map<string, number>();
+  return items.flatMap((item, index) => {
+    const first = seen.get(item.productId.toLowerCase());
+    if (first === undefined) {
+      seen.set(item.productId.toLowerCase(), index);
+      return [];
+    }
+    return [
+      {
+        field: `/items/${index}/productId`,
+        code: 'DUPLICATE_PRODUCT',
+        message: `productId ${item.productId} already appears in /items/${first}`,
+      },
+    ];
+  });
+}
+
 /**
  * Rules the JSON schema cannot say. Returns every violation, each naming its field;
  * an empty list means the command may become an order.
@@ -58,18 +77,8 @@ export function validateCreateOrder(command: CreateOrder): Violation[] {
   if (command.items.length === 0) {
     violations.push({ field: '/items', code: 'ITEMS_EMPTY', message: 'an order needs at least one item' });
   }
-  const seen = new Map<string, number>();
+  violations.push(...duplicateProducts(command.items));
   command.items.forEach((item, index) => {
-    const first = seen.get(item.productId.toLowerCase());
-    if (first !== undefined) {
-      violations.push({
-        field: `/items/${index}/productId`,
-        code: 'DUPLICATE_PRODUCT',
-        message: `productId ${item.productId} already appears in /items/${first}`,
-      });
-    } else {
-      seen.set(item.productId.toLowerCase(), index);
-    }
     if (item.unitPrice < 0) {
       violations.push({
         field: `/items/${index}/unitPrice`,

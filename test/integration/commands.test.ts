@@ -12,6 +12,7 @@ import { expectValid } from '../support/catalog.js';
 import { collectOrderEvents } from '../support/events.js';
 import { newCreateOrder } from '../support/orders.js';
 import { testEnvironment, topicsOf } from '../support/stack.js';
+import { eventually } from '../support/wait.js';
 
 // The test environment's topics (KAFKA_TOPIC_PREFIX), as the worker under test consumes them.
 const { commands: COMMANDS, deadLetters: DLQ } = topicsOf(testEnvironment());
@@ -89,16 +90,6 @@ async function send(
   });
   if (metadata === undefined || metadata.baseOffset === undefined) throw new Error('no record metadata');
   return { partition: metadata.partition, offset: metadata.baseOffset };
-}
-
-async function eventually<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const result = await check();
-    if (result !== undefined) return result;
-    if (Date.now() > deadline) throw new Error(`no ${what} after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 const deadLettersOf = (key: string) => deadLetters.filter((letter) => letter.key === key);

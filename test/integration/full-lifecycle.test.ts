@@ -17,6 +17,7 @@ import { collectOrderEvents, type SeenEvent } from '../support/events.js';
 import { newCreateOrder } from '../support/orders.js';
 import { type AppProcess, freePort, startApiProcess, startWorkerProcess } from '../support/processes.js';
 import { topicsOf } from '../support/stack.js';
+import { eventually } from '../support/wait.js';
 
 const OPS_TOKEN = 'full-lifecycle-ops-token-0001';
 const quiet = { info() {}, warn() {}, error() {} };
@@ -67,16 +68,6 @@ async function call<T = Order>(method: string, path: string, body?: unknown) {
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return { status: response.status, body: (await response.json()) as T };
-}
-
-async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const result = await check();
-    if (result !== undefined) return result;
-    if (Date.now() > deadline) throw new Error(`no ${what} after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 const orderIn = (orderId: string, status: Order['status']) =>

@@ -15,6 +15,7 @@ import { collectOrderEvents } from '../support/events.js';
 import { newCreateOrder } from '../support/orders.js';
 import { type AppProcess, freePort, startApiProcess, startWorkerProcess } from '../support/processes.js';
 import { TOKENS, topicsOf } from '../support/stack.js';
+import { eventually } from '../support/wait.js';
 
 const TLS = fileURLToPath(new URL('../../.stack/tls/', import.meta.url));
 // The stack's test-only credentials (scripts/stack.sh, stack/kafka/server.properties).
@@ -106,16 +107,6 @@ async function call(method: string, path: string, body?: unknown) {
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-}
-
-async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const result = await check();
-    if (result !== undefined) return result;
-    if (Date.now() > deadline) throw new Error(`no ${what} after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 describe('an API and a worker with every connection over TLS', () => {

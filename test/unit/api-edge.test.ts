@@ -7,9 +7,10 @@ import { buildApp } from '../../src/api/app.js';
 import { parseApiKeys } from '../../src/config.js';
 import type { Order } from '../../src/contracts/schemas.js';
 import type { Database } from '../../src/db/index.js';
-import { ErrorCode, OrderError } from '../../src/domain/order.js';
+import { ErrorCode, lifecycleFieldsOfNewOrder, OrderError } from '../../src/domain/order.js';
 import { createOrderService, type OrderService } from '../../src/orders/order-service.js';
 import type { OrderWorkflowClient } from '../../src/temporal/client.js';
+import { newCreateOrder } from '../support/orders.js';
 
 const TOKENS = {
   reader: 'reader-token-0123456789',
@@ -36,18 +37,7 @@ const ORDER: Order = {
   completedAt: null,
   cancelledAt: null,
   cancellationReason: null,
-  revision: 1,
-  confirmationNumber: null,
-  confirmedAt: null,
-  inventoryReservationId: null,
-  deliveryMethod: null,
-  deliveryAddress: null,
-  addressRevision: 1,
-  promotionCode: null,
-  hold: null,
-  fulfilment: null,
-  legalHold: false,
-  archive: null,
+  ...lifecycleFieldsOfNewOrder(newCreateOrder()),
 };
 
 async function appWith(
