@@ -231,10 +231,12 @@ export const ConfigSchema = Type.Object({
   WORKER_MAX_CACHED_WORKFLOWS: Type.Integer({
     minimum: 0,
     maximum: 100_000,
-    default: 250,
+    default: 100,
     description:
       'Running workflows one worker keeps in memory (a few hundred KB each); one evicted is replayed from ' +
-      'its history when it next has work. Bounds the worker’s memory, which the SDK would size to the machine.',
+      'its history when it next has work. Bounds the worker’s memory, which the SDK would size to the machine. ' +
+      'Ended orders stay running until their archival, so a cache only a little above the orders in flight ' +
+      'keeps what works: 100 cost nothing in the bench against 250 and 54 MB less (bench/README.md).',
   }),
   COMMANDS_CONSUMER_GROUP: Type.String({
     minLength: 1,
