@@ -20,6 +20,7 @@ import { type AppProcess, startApiProcess, startWorkerProcess, workerPolls } fro
 import { spawnChild } from './lib/child.js';
 import { addCpu, cpuDelta, cpuPerLifecycle, cpuSnapshot, processCpuSeconds } from './lib/cpu.js';
 import { type EventWatch, watchTopic } from './lib/events.js';
+import { measureListing } from './lib/listing.js';
 import { type Outage, watchOutages } from './lib/outages.js';
 import {
   bareKafkaLifecycle,
@@ -52,6 +53,7 @@ const { values: args } = parseArgs({
     'bundle-at-start': { type: 'boolean', default: false },
     'worker-tsx': { type: 'boolean', default: false },
     topology: { type: 'string', short: 't' },
+    'listing-rows': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -118,6 +120,13 @@ function parseTopologies(raw: string): Topology[] {
 }
 
 const topologies = parseTopologies(args.topology || process.env.BENCH_TOPOLOGY || '1x1,2x2');
+/** Orders bulk-loaded for the listing measurements (bench/lib/listing.ts); 0 leaves them out. */
+const listingRows = Number(args['listing-rows'] ?? process.env.BENCH_LISTING_ROWS ?? 1_000_000);
+if (!Number.isInteger(listingRows) || listingRows < 0) {
+  throw new Error(
+    `--listing-rows must be a whole number, got "${args['listing-rows'] ?? process.env.BENCH_LISTING_ROWS}"`,
+  );
+}
 const output = args.output ?? join(ROOT, 'bench/results/latest.json');
 const databaseUrl =
   args['database-url'] ?? process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/orders_bench';
@@ -612,6 +621,19 @@ async function main() {
     for (const cleanup of cleanups) cleanup();
   }
 
+  // Reading at scale, on a database of its own, once the lifecycles are measured (nothing else runs).
+  const listing =
+    listingRows === 0
+      ? undefined
+      : await measureListing({
+          databaseUrl,
+          rows: listingRows,
+          env: { ...appEnvironment(`orders-bench-${runId}`), COMMANDS_ENABLED: 'false' },
+          token: BENCH_TOKEN,
+          prepareDatabase,
+          log,
+        });
+
   const summary: Record<string, Summary | undefined> = Object.fromEntries(
     Object.entries(subjects).map(([name, value]) => [name, summarize(value.samples)]),
   );
@@ -694,6 +716,8 @@ async function main() {
   const result = {
     orders,
     concurrency,
+    /** GET /orders/{id} and listings at 4 concurrent readers over `listing.rows` orders, with their plans. */
+    listing,
     warmup,
     rounds,
     /** The topology the fields up to `subjects` describe (the first of `topologies`; lost, duplicated, failed: the whole run). */
@@ -886,6 +910,16 @@ async function main() {
     );
   }
   console.log(`run: lost ${lost}, duplicated ${duplicated}, failed ${failures.length} (bare subjects included)`);
+  if (listing !== undefined) {
+    const figures = Object.entries(listing.queries)
+      .map(([name, { p50Ms, p99Ms }]) => `${name} ${p50Ms} / ${p99Ms}`)
+      .join(', ');
+    const met = Object.values(listing.queries).every(({ p99Ms }) => p99Ms <= 25);
+    console.log(
+      `listing over ${listing.rows} orders (loaded in ${listing.loadSeconds} s), ${listing.readers} readers, ` +
+        `p50 / p99 ms: ${figures}; every p99 ≤ 25 ms ${mark(met)}; plans in the results file`,
+    );
+  }
   console.log(
     `targets (order service ${primary.topology}): ratio ${orDash(ratio)} ≥ 0.8 ${mark(targets.ratioToBareTemporal.met)}; ` +
       `create p99 ${orDash(createToBareStartP99)}× bare start p99 ≤ 1.5 ${mark(targets.createP99.met)}; ` +

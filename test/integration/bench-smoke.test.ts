@@ -16,7 +16,19 @@ function runBench(output: string): Promise<{ code: number | null; log: string }>
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', 'bench/run.ts', '--orders', '50', '--concurrency', '8', '--output', output],
+      [
+        '--import',
+        'tsx',
+        'bench/run.ts',
+        '--orders',
+        '50',
+        '--concurrency',
+        '8',
+        '--listing-rows',
+        '20000',
+        '--output',
+        output,
+      ],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let log = '';
@@ -75,5 +87,14 @@ describe('npm run bench (smoke: N = 50, C = 8)', () => {
     expect(result.topologies.map((entry: { topology: string }) => entry.topology)).toEqual(['1x1', '2x2']);
     for (const entry of result.topologies) expect(entry).toMatchObject({ lost: 0, duplicated: 0, failed: 0 });
     expect(log).toContain('order service (HTTP) 2x2');
+    // Reading at scale: every query timed, and no listing reads the whole orders table.
+    expect(result.listing).toMatchObject({ rows: 20000, readers: 4 });
+    for (const name of ['byId', 'customerFirstPage', 'deepPage', 'statusAndDates']) {
+      expect(result.listing.queries[name].p99Ms, name).toBeGreaterThan(0);
+    }
+    for (const [name, plan] of Object.entries(result.listing.plans as Record<string, string[]>)) {
+      expect(plan.join('\n'), name).toMatch(/Index|Bitmap/);
+      expect(plan.join('\n'), name).not.toMatch(/Seq Scan on orders/);
+    }
   });
 });
