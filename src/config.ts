@@ -456,13 +456,15 @@ export interface TemporalConnectionSettings {
   apiKey?: string;
 }
 
+const temporalUsesTls = (config: Config) =>
+  config.TEMPORAL_TLS ||
+  config.TEMPORAL_TLS_CA_FILE !== '' ||
+  config.TEMPORAL_TLS_CERT_FILE !== '' ||
+  config.TEMPORAL_API_KEY !== '';
+
+/** The Temporal connection's settings, its PEM files read (at start: a problem names the setting). */
 export function temporalConnectionOf(config: Config): TemporalConnectionSettings {
-  const tls =
-    config.TEMPORAL_TLS ||
-    config.TEMPORAL_TLS_CA_FILE !== '' ||
-    config.TEMPORAL_TLS_CERT_FILE !== '' ||
-    config.TEMPORAL_API_KEY !== '';
-  if (!tls) return { address: config.TEMPORAL_ADDRESS };
+  if (!temporalUsesTls(config)) return { address: config.TEMPORAL_ADDRESS };
   return {
     address: config.TEMPORAL_ADDRESS,
     tls: {
@@ -483,13 +485,14 @@ export function temporalConnectionOf(config: Config): TemporalConnectionSettings
 
 /** What a start-up failure says about the Temporal connection (never the key itself). */
 export function describeTemporalConnection(config: Config): string {
-  const { tls, apiKey } = temporalConnectionOf(config);
-  if (tls === undefined)
+  if (!temporalUsesTls(config))
     return `Temporal at ${config.TEMPORAL_ADDRESS} (plaintext), namespace ${config.TEMPORAL_NAMESPACE}`;
   const parts = [
     config.TEMPORAL_TLS_CA_FILE !== '' ? `CA ${config.TEMPORAL_TLS_CA_FILE}` : 'system CAs',
-    ...(tls.clientCertPair ? [`client certificate ${config.TEMPORAL_TLS_CERT_FILE}`] : ['no client certificate']),
-    ...(apiKey ? ['API key'] : []),
+    config.TEMPORAL_TLS_CERT_FILE !== ''
+      ? `client certificate ${config.TEMPORAL_TLS_CERT_FILE}`
+      : 'no client certificate',
+    ...(config.TEMPORAL_API_KEY !== '' ? ['API key'] : []),
   ];
   return `Temporal at ${config.TEMPORAL_ADDRESS} over TLS (${parts.join(', ')}), namespace ${config.TEMPORAL_NAMESPACE}`;
 }

@@ -15,6 +15,7 @@ import {
 } from './config.js';
 import { createDatabase } from './db/index.js';
 import { countUnpublishedEvents } from './db/orders-repository.js';
+import { within } from './deadline.js';
 import { createKafka, createKafkaProbe } from './kafka/index.js';
 import { createLogger } from './logger.js';
 import { createOrderService } from './orders/order-service.js';
@@ -65,12 +66,7 @@ export async function startServer(config: Config) {
 async function unavailableOf(checks: Record<string, () => Promise<void>>): Promise<string[]> {
   const names = Object.keys(checks);
   const results = await Promise.allSettled(
-    Object.values(checks).map((check) =>
-      Promise.race([
-        check(),
-        new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2_000).unref()),
-      ]),
-    ),
+    Object.entries(checks).map(([name, check]) => within(2_000, `readiness of ${name}`, check())),
   );
   return names.filter((_, index) => results[index]?.status === 'rejected');
 }

@@ -2,7 +2,8 @@
 // wrong address, CA, certificate or password stops it at once with one line naming the
 // connection (as configured, never a secret) and the cause, not a stack trace minutes later.
 import { connect as tlsConnect } from 'node:tls';
-import type { TemporalConnectionSettings } from './config.js';
+import { ConfigError, type TemporalConnectionSettings } from './config.js';
+import { within } from './deadline.js';
 
 export class StartupError extends Error {
   constructor(message: string, options?: ErrorOptions) {
@@ -34,25 +35,19 @@ export async function reach<T>(
   attempt: () => Promise<T>,
   { timeoutMs = 20_000, explain }: { timeoutMs?: number; explain?: () => Promise<string | undefined> } = {},
 ): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-  });
   try {
-    return await Promise.race([attempt(), deadline]);
+    return await within(timeoutMs, 'the answer', attempt());
   } catch (error) {
     const explained = await explain?.().catch(() => undefined);
     const detail = explained === undefined ? '' : ` (${explained})`;
     throw new StartupError(`cannot reach ${what}: ${causesOf(error)}${detail}`, { cause: error });
-  } finally {
-    clearTimeout(timer);
   }
 }
 
 /** The one line a process prints when it cannot start: the message of a known failure, else the error. */
 export function startFailureLine(processName: string, error: unknown): string {
   const detail =
-    error instanceof StartupError || (error instanceof Error && error.name === 'ConfigError')
+    error instanceof StartupError || error instanceof ConfigError
       ? (error as Error).message
       : error instanceof Error
         ? (error.stack ?? error.message)

@@ -142,7 +142,8 @@ export function createActivities({ db, now = () => new Date(), ...outbox }: Acti
     };
     await saveOrderState(tx, next, next.items !== order.items);
     await insertStatusChange(tx, change);
-    const statusSequence = await countStatusChanges(tx, orderId);
+    // OrderStatusChanged's own sequence: read only when the transition emits one.
+    const statusSequence = next.status === order.status ? 0 : await countStatusChanges(tx, orderId);
     const events = await writeEvents(
       tx,
       orderId,

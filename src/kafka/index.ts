@@ -1,6 +1,7 @@
 // The only module that imports `kafkajs`.
 import { Kafka, logLevel, type Message, Partitioners, type Producer } from 'kafkajs';
 import { type Config, kafkaConnectionOf } from '../config.js';
+import { within } from '../deadline.js';
 import type { LogSink } from '../logger.js';
 
 /** The catalog's channel of order lifecycle events. */
@@ -114,15 +115,6 @@ export interface EventPublisherOptions {
   sendTimeoutMs?: number;
 }
 
-/** Settles as `work` does, or rejects after `ms` with `what` timed out. */
-function within<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`kafka: ${what} timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
-}
-
 /**
  * An idempotent producer fed by a queue: concurrent publishes are gathered into one
  * `sendBatch` at a time. kafkajs' idempotent producer must never send concurrently
@@ -150,7 +142,7 @@ export async function createEventPublisher(
   async function connectProducer(): Promise<Producer> {
     const candidate = newProducer();
     try {
-      await within(sendTimeoutMs, 'producer connect', candidate.connect());
+      await within(sendTimeoutMs, 'kafka: producer connect', candidate.connect());
       return candidate;
     } catch (error) {
       letGo(candidate);
@@ -159,7 +151,7 @@ export async function createEventPublisher(
   }
   /** Disconnects a producer in the background: it may be the one that hangs. */
   function letGo(old: Producer): void {
-    within(sendTimeoutMs, 'producer disconnect', old.disconnect()).catch(() => undefined);
+    within(sendTimeoutMs, 'kafka: producer disconnect', old.disconnect()).catch(() => undefined);
   }
 
   let producer: Producer | undefined = await connectProducer();
@@ -180,7 +172,7 @@ export async function createEventPublisher(
       topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
     });
     try {
-      await within(sendTimeoutMs, 'send', sending);
+      await within(sendTimeoutMs, 'kafka: send', sending);
     } catch (error) {
       logger.warn(
         { err: error, messages: batch.length },
