@@ -40,6 +40,7 @@ import {
   transitionNeeds,
   transitionViolations,
 } from '../domain/lifecycle.js';
+import { describeViolations } from '../domain/payload-check.js';
 import { uuidV5 } from '../ids.js';
 import { type OutboxPublisher, publishStoredEvents, storedEventOf } from '../outbox.js';
 import type { OrderWorkflowInput } from '../workflows/definitions.js';
@@ -120,9 +121,7 @@ export function createActivities({ db, now = () => new Date(), ...outbox }: Acti
     if (violations.length > 0) {
       throw ApplicationFailure.create({
         type: 'VALIDATION_FAILED',
-        message: `the ${request.command} of order ${orderId} breaks the order rules: ${violations
-          .map((violation) => `${violation.field} ${violation.message}`)
-          .join('; ')}`,
+        message: `the ${request.command} of order ${orderId} breaks the order rules: ${describeViolations(violations)}`,
         details: [violations],
         nonRetryable: true,
       });

@@ -28,6 +28,10 @@ export interface PayloadViolation {
   message: string;
 }
 
+/** The violations in one line, for messages an operator reads (the CLI shows only the message). */
+export const describeViolations = (violations: readonly PayloadViolation[]) =>
+  violations.map((violation) => `${violation.field} ${violation.message}`).join('; ');
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 

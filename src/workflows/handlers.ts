@@ -5,7 +5,7 @@ import { ApplicationFailure, condition, log, proxyActivities, setHandler } from 
 import type { OrderActivities } from '../activities/index.js';
 import { type CommandName, decodeTransitionRequest, LIFECYCLE, type TransitionRequest } from '../domain/lifecycle.js';
 import { sameOrderRequest } from '../domain/order.js';
-import { checkPayload, type PayloadSchema, type PayloadViolation } from '../domain/payload-check.js';
+import { checkPayload, describeViolations, type PayloadSchema } from '../domain/payload-check.js';
 import {
   cancelOrderSignal,
   completeOrderSignal,
@@ -75,9 +75,6 @@ const META_SCHEMA: PayloadSchema = {
   properties: { actor: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[^\\p{Cc}]+$' } },
   additionalProperties: false,
 };
-
-const describeViolations = (violations: PayloadViolation[]) =>
-  violations.map((violation) => `${violation.field} ${violation.message}`).join('; ');
 
 /**
  * A transition Update's arguments as a request; throws the VALIDATION_FAILED failure the

@@ -30,6 +30,7 @@ import {
   type TransitionRequest,
   transitionViolations,
 } from '../domain/lifecycle.js';
+import { describeViolations } from '../domain/payload-check.js';
 import {
   DEFAULT_DEADLINES,
   getOrderStateQuery,
@@ -164,7 +165,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<Order> {
           if (violations.length > 0) {
             throw ApplicationFailure.create({
               type: OrderFailure.VALIDATION_FAILED,
-              message: `the ${name} request breaks the order rules`,
+              message: `the ${name} request breaks the order rules: ${describeViolations(violations)}`,
               details: [violations],
               nonRetryable: true,
             });
