@@ -2,6 +2,8 @@
 # npm test: installs what is missing, starts the local stack, runs the whole suite.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# Plain text when the output is a log, not a terminal (Vitest colours it whenever CI is set).
+[[ -t 1 ]] || export NO_COLOR=1
 bash scripts/ensure-deps.sh
 # Schemathesis, for test/integration/openapi-fuzz.test.ts (scripts/fuzz-api.sh checks it again).
 bash scripts/ensure-schemathesis.sh >/dev/null
