@@ -7,11 +7,11 @@ RUN npm ci --omit=dev --no-audit --no-fund
 COPY tsconfig.json worker.ts ./
 COPY src ./src
 COPY migrations ./migrations
-# The worker runs compiled (dist/worker.mjs) with its workflows prebuilt: scripts/build-worker.ts.
-COPY scripts/build-workflows.ts scripts/build-worker.ts ./scripts/
-RUN node --import tsx scripts/build-worker.ts /app/dist
+# Both processes run compiled (dist/server.mjs, dist/worker.mjs), the workflows prebuilt: scripts/build.ts.
+COPY scripts/build-workflows.ts scripts/build.ts ./scripts/
+RUN node --import tsx scripts/build.ts /app/dist
 ENV WORKFLOW_BUNDLE_PATH=/app/dist/workflow-bundle.js
 USER node
 EXPOSE 3000
-# The API; the worker runs the same image with its command in docker-compose.yml.
-CMD ["node", "--import", "tsx", "src/server.ts"]
+# The API, with API_NODE_FLAGS of scripts/build.ts; the worker runs the same image with its command in docker-compose.yml.
+CMD ["node","--enable-source-maps","--max-semi-space-size=2","dist/server.mjs"]

@@ -1,12 +1,8 @@
 // The worker of the bare-Temporal baseline, run as its own process like the order worker:
-// the order workflow (bench/bare-workflow.ts, prebuilt bundle at BENCH_BARE_BUNDLE) with
+// the order workflow (bench/bare-workflow.ts, prebuilt bundle at BENCH_WORKFLOW_BUNDLE) with
 // activities that return what the real ones return but touch neither PostgreSQL nor Kafka.
-// It serves the SDK's Prometheus metrics at WORKER_METRICS_ADDRESS, as the order worker does:
-// the bench reads its readiness there (workflow task pollers running).
 import { ApplicationFailure } from '@temporalio/common';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { OrderActivities, PersistedOrder, PersistedTransition, TransitionInput } from '../src/activities/index.js';
-import { loadConfig } from '../src/config.js';
 import { createdEvent } from '../src/domain/events.js';
 import {
   applyTransition,
@@ -18,7 +14,7 @@ import {
 import { eventIdFor } from '../src/ids.js';
 import type { OrderWorkflowInput } from '../src/workflows/definitions.js';
 import { orderFromCommand, transitionContextAt } from '../test/support/orders.js';
-import { orderWorkerOptions } from '../worker.js';
+import { runBaselineWorker } from './lib/baseline-worker.js';
 
 /** Each open order as the database would hold it: the order and its latest transition. */
 const orders = new Map<string, PersistedTransition>();
@@ -64,33 +60,10 @@ export const bareActivities = {
   },
 
   async publishOrderEvent(_eventId: string): Promise<void> {},
-} satisfies Pick<OrderActivities, 'persistOrder' | 'persistOrderTransition' | 'publishOrderEvent'>;
+  async publishOrderEvents(_eventIds: string[]): Promise<void> {},
+} satisfies Pick<
+  OrderActivities,
+  'persistOrder' | 'persistOrderTransition' | 'publishOrderEvent' | 'publishOrderEvents'
+>;
 
-async function main() {
-  const bundle = process.env.BENCH_BARE_BUNDLE;
-  if (bundle === undefined) throw new Error('BENCH_BARE_BUNDLE: path of the prebuilt bundle of bench/bare-workflow.ts');
-  const config = loadConfig();
-  Runtime.install({
-    logger: new DefaultLogger('WARN'),
-    shutdownSignals: ['SIGTERM', 'SIGINT'],
-    telemetryOptions: {
-      metrics: { prometheus: { bindAddress: config.WORKER_METRICS_ADDRESS, countersTotalSuffix: true } },
-    },
-  });
-  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
-  const worker = await Worker.create({
-    connection,
-    namespace: config.TEMPORAL_NAMESPACE,
-    taskQueue: config.TEMPORAL_TASK_QUEUE,
-    workflowBundle: { codePath: bundle },
-    activities: bareActivities,
-    ...orderWorkerOptions(config),
-  });
-  await worker.run();
-  await connection.close();
-}
-
-main().catch((error: unknown) => {
-  console.error('bare worker failed:', error);
-  process.exit(1);
-});
+runBaselineWorker('bare worker', bareActivities);

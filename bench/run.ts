@@ -1,7 +1,9 @@
-// npm run bench [-- --orders N --concurrency C --topology 1x1,2x2 --output FILE]: full order
-// lifecycles per second and their latencies, for each topology (N API processes × M worker
-// processes), against bare Temporal, PostgreSQL and Kafka baselines measured in the same run on
-// the same services at the same concurrency. See bench/README.md.
+// npm run bench [-- --quick | --orders N --concurrency C --topology 1x1,2x2 --output FILE]: full
+// order lifecycles per second and their latencies, for each topology (N API processes × M worker
+// processes), against the fixed yardstick (bench/yardstick) and the bare Temporal, PostgreSQL and
+// Kafka baselines measured in the same run on the same services at the same concurrency; then
+// latency at fixed arrival rates (open loop), transitions among many open orders, and reads over
+// a million orders. See bench/README.md.
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -10,28 +12,32 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { buildWorker, WORKER_NODE_FLAGS } from '../scripts/build-worker.js';
+import { API_NODE_FLAGS, buildServices, WORKER_NODE_FLAGS } from '../scripts/build.js';
 import { buildWorkflowBundle } from '../scripts/build-workflows.js';
 import { type Config, loadConfig } from '../src/config.js';
 import { migrateDatabase } from '../src/db/migrate.js';
 import { createKafka, ensureTopics, ORDER_EVENTS_PARTITIONS, orderTopics } from '../src/kafka/index.js';
 import { createLogger } from '../src/logger.js';
 import { type AppProcess, startApiProcess, startWorkerProcess, workerPolls } from '../test/support/processes.js';
-import { spawnChild } from './lib/child.js';
+import { rssMbOf, spawnChild } from './lib/child.js';
 import { addCpu, cpuDelta, cpuPerLifecycle, cpuSnapshot, processCpuSeconds } from './lib/cpu.js';
 import { type EventWatch, watchTopic } from './lib/events.js';
 import { measureListing } from './lib/listing.js';
+import { measureOpenOrders, type OpenOrdersLevel } from './lib/open-orders.js';
 import { type Outage, watchOutages } from './lib/outages.js';
 import {
   bareKafkaLifecycle,
   barePostgresLifecycle,
   bareTemporalLifecycle,
   drive,
+  driveOpenLoop,
   emptySamples,
   type Lifecycle,
   type PlacedOrder,
   type Samples,
   systemLifecycle,
+  terminateOpenWorkflows,
+  yardstickLifecycle,
 } from './lib/phases.js';
 import { ENDING_COMMANDS, endingShares, endStatus, expectedEventIds } from './lib/plan.js';
 import { overallRate, percentile, round, sustainedRate } from './lib/stats.js';
@@ -54,13 +60,20 @@ const { values: args } = parseArgs({
     'worker-tsx': { type: 'boolean', default: false },
     topology: { type: 'string', short: 't' },
     'listing-rows': { type: 'string' },
+    'open-loop-seconds': { type: 'string' },
+    'open-orders': { type: 'string' },
+    'open-order-transitions': { type: 'string' },
+    quick: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 
 if (args.help) {
-  console.log(`usage: npm run bench -- [--orders N] [--concurrency C] [--topology AxW,...] [--warmup W] [--output FILE]
-  --orders, -n       measured lifecycles per phase (env BENCH_ORDERS; default 2000)
+  console.log(`usage: npm run bench -- [--quick] [--orders N] [--concurrency C] [--topology AxW,...] [--output FILE]
+  --quick            a short run of every part, as npm test's smoke run takes it: the defaults become
+                     --orders 50 --concurrency 8 --listing-rows 20000 --open-loop-seconds 5
+                     --open-orders 150,300 --open-order-transitions 20 (each still overridable)
+  --orders, -n       measured lifecycles per phase (env BENCH_ORDERS; default 1000)
   --concurrency, -c  lifecycles in flight (env BENCH_CONCURRENCY; default 64)
   --topology, -t     the order service's topologies, each measured in turn: A API processes x W worker
                      processes on one task queue, requests round robin over the APIs (env BENCH_TOPOLOGY;
@@ -69,10 +82,14 @@ if (args.help) {
   --warmup           unmeasured lifecycles of each subject before measuring (env BENCH_WARMUP; default = concurrency)
   --rounds           the order service and bare Temporal take turns, in this many chunks each
                      (env BENCH_ROUNDS; default orders/500, 1 to 4), so drifting background load hits both alike
+  --open-loop-seconds  how long each open-loop level runs, for each subject (default 30)
+  --open-orders      levels of open orders for the transitions among them (default 1000,5000; 0 leaves them out)
+  --open-order-transitions  confirms on random old orders at each level (default 200)
+  --listing-rows     orders bulk-loaded for the reads (env BENCH_LISTING_ROWS; default 1000000; 0 leaves them out)
   --output, -o       JSON results (default bench/results/latest.json)
   --database-url     order database of the run (env BENCH_DATABASE_URL; default .../orders_bench, created if missing)
   --skip-baselines   only the order service (for quick tuning loops; no ratios)
-  --worker-tsx       run the order worker through tsx (node --import tsx worker.ts) instead of compiled, to compare
+  --worker-tsx       run the order worker and the API through tsx instead of compiled, to compare
   --bundle-at-start  the same, and it bundles its workflows when it starts (no WORKFLOW_BUNDLE_PATH), to compare
 env: BENCH_WORKER_NODE_OPTIONS replaces the workers' V8 flags (WORKER_NODE_FLAGS); BENCH_API_NODE_OPTIONS`);
   process.exit(0);
@@ -85,8 +102,23 @@ function positiveInt(name: string, raw: string | undefined, fallback: number): n
   return value;
 }
 
-const orders = positiveInt('--orders', args.orders ?? process.env.BENCH_ORDERS, 2000);
-const concurrency = positiveInt('--concurrency', args.concurrency ?? process.env.BENCH_CONCURRENCY, 64);
+const quick = args.quick === true;
+const orders = positiveInt('--orders', args.orders ?? process.env.BENCH_ORDERS, quick ? 50 : 1000);
+const concurrency = positiveInt('--concurrency', args.concurrency ?? process.env.BENCH_CONCURRENCY, quick ? 8 : 64);
+/** How long each open-loop level lasts for each subject. */
+const openLoopSeconds = positiveInt('--open-loop-seconds', args['open-loop-seconds'], quick ? 5 : 30);
+/** The shares of the order service's capacity (closed loop, same run) the open-loop levels drive. */
+const OPEN_LOOP_PERCENTS = [25, 50, 75];
+/** A transition is due this long after its order's create: long enough that the create has answered. */
+const OPEN_LOOP_TRANSITION_DELAY_MS = 1_000;
+const openOrderLevels = (args['open-orders'] ?? (quick ? '150,300' : '1000,5000'))
+  .split(',')
+  .map((part) => Number(part.trim()))
+  .filter((level) => level !== 0);
+if (openOrderLevels.some((level) => !Number.isInteger(level) || level < 0)) {
+  throw new Error(`--open-orders takes whole numbers such as 1000,5000; got "${args['open-orders']}"`);
+}
+const openOrderTransitions = positiveInt('--open-order-transitions', args['open-order-transitions'], quick ? 20 : 200);
 const warmup = positiveInt('--warmup', args.warmup ?? process.env.BENCH_WARMUP, concurrency);
 const rounds = positiveInt(
   '--rounds',
@@ -121,7 +153,7 @@ function parseTopologies(raw: string): Topology[] {
 
 const topologies = parseTopologies(args.topology || process.env.BENCH_TOPOLOGY || '1x1,2x2');
 /** Orders bulk-loaded for the listing measurements (bench/lib/listing.ts); 0 leaves them out. */
-const listingRows = Number(args['listing-rows'] ?? process.env.BENCH_LISTING_ROWS ?? 1_000_000);
+const listingRows = Number(args['listing-rows'] ?? process.env.BENCH_LISTING_ROWS ?? (quick ? 20_000 : 1_000_000));
 if (!Number.isInteger(listingRows) || listingRows < 0) {
   throw new Error(
     `--listing-rows must be a whole number, got "${args['listing-rows'] ?? process.env.BENCH_LISTING_ROWS}"`,
@@ -355,7 +387,7 @@ const chunkSizes = (total: number, parts: number) =>
 
 /** A process of the run: an API, an order worker, the bare worker. */
 type Proc = Pick<AppProcess, 'child' | 'output' | 'peakRssMb' | 'stop'>;
-type Api = AppProcess & { url: string };
+type Api = Proc & { url: string };
 
 /** What one subject measured: its timings, and the CPU each part used meanwhile. */
 interface Measured {
@@ -440,15 +472,27 @@ async function main() {
   const warm = (lifecycle: Lifecycle) => drive(lifecycle, { count: warmup, concurrency, firstIndex: 1_000_000 });
 
   const outageWatch = watchOutages(servicesOf(config));
+  let listing: Awaited<ReturnType<typeof measureListing>> | undefined;
   const events = await retrying('Kafka', () => watchTopic(kafka, eventsTopic));
   let bareWorker: Awaited<ReturnType<typeof startWorkerChild>> | undefined;
   let bareClient: Awaited<ReturnType<typeof bareTemporalLifecycle>> | undefined;
-  /** The bare worker and the bare client, once (after the first topology's turns, or at the end). */
-  let bareStopped: Promise<unknown> | undefined;
-  const stopBare = () => {
-    bareStopped ??= Promise.all([bareWorker?.stop(), bareClient?.close()]);
-    return bareStopped;
+  let yardstickWorker: Awaited<ReturnType<typeof startWorkerChild>> | undefined;
+  let yardstickClient: Awaited<ReturnType<typeof yardstickLifecycle>> | undefined;
+  /** The bare and yardstick workers and clients, once (after the first topology's turns, or at the end). */
+  let baselinesStopped: Promise<unknown> | undefined;
+  const stopBaselines = () => {
+    baselinesStopped ??= Promise.all([
+      bareWorker?.stop(),
+      bareClient?.close(),
+      yardstickWorker?.stop(),
+      yardstickClient?.close(),
+    ]);
+    return baselinesStopped;
   };
+  /** Each open-loop level: its rate, and the order service's and bare Temporal's samples at it. */
+  const openLoop: { loadPercent: number; ratePerSec: number; system: Samples; bare: Samples }[] = [];
+  let openOrders: OpenOrdersLevel[] = [];
+  const openOrderFailures: string[] = [];
   /** The order service's processes alive now, to stop on the way out. */
   const alive = new Set<Proc>();
   const stopProcs = (procs: Proc[]) =>
@@ -463,13 +507,82 @@ async function main() {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       log(`${signal}: stopping the processes of the run`);
-      void Promise.all([...[...alive].map((proc) => proc.stop()), bareWorker?.stop()]).finally(() => {
-        for (const cleanup of cleanups) cleanup();
-        process.exit(signal === 'SIGINT' ? 130 : 143);
-      });
+      void Promise.all([...[...alive].map((proc) => proc.stop()), bareWorker?.stop(), yardstickWorker?.stop()]).finally(
+        () => {
+          for (const cleanup of cleanups) cleanup();
+          process.exit(signal === 'SIGINT' ? 130 : 143);
+        },
+      );
     });
   }
+  // Every topology on the same task queue, one after the other: a topology's processes are
+  // stopped before the next one's start.
+  const taskQueue = `orders-bench-${runId}`;
+  const env: Record<string, string> = {
+    ...appEnvironment(taskQueue),
+    // Commands over Kafka are not what is measured, and belong to the workers of the shared cluster.
+    COMMANDS_ENABLED: 'false',
+  };
+  const bareQueue = `orders-bench-bare-${runId}`;
+  const yardstickQueue = `orders-bench-yardstick-${runId}`;
   try {
+    // As `npm start` runs them: compiled, the workflows prebuilt (scripts/build.ts). --worker-tsx:
+    // both through tsx, as before; --bundle-at-start: without the prebuilt bundle either (to compare).
+    const tsx = args['worker-tsx'] || args['bundle-at-start'];
+    // Inside the checkout, so that the compiled processes find node_modules.
+    const built = tsx ? undefined : await buildServices(join(ROOT, 'dist', `bench-${runId}`));
+    if (built !== undefined) cleanups.push(() => rmSync(dirname(built.worker), { recursive: true, force: true }));
+    const bundle: Record<string, string> = args['bundle-at-start']
+      ? {}
+      : {
+          WORKFLOW_BUNDLE_PATH:
+            built?.workflowBundle ?? (await buildWorkflowBundle(join(scratch, 'workflow-bundle.js'))),
+        };
+    const startWorker = async (name: string): Promise<Proc> => {
+      const metrics = { WORKER_METRICS_ADDRESS: `127.0.0.1:${await freePort()}` };
+      if (built === undefined) return startWorkerProcess({ ...env, ...bundle, ...workerNodeOptions, ...metrics });
+      return startWorkerChild(name, built.worker, { ...env, ...bundle, ...metrics }, workerFlags);
+    };
+    /** A baseline's worker process (through tsx) on `queue`, its workflows at `workflows` bundled first. */
+    const startBaselineWorker = async (name: string, workflows: string, entry: string, queue: string) => {
+      const bundlePath = await buildWorkflowBundle(join(scratch, `${name}-bundle.js`), join(ROOT, workflows));
+      // With the order worker's V8 flags, on its command line (as the compiled worker gets them).
+      return startWorkerChild(
+        name,
+        entry,
+        {
+          ...appEnvironment(queue),
+          BENCH_WORKFLOW_BUNDLE: bundlePath,
+          WORKER_METRICS_ADDRESS: `127.0.0.1:${await freePort()}`,
+        },
+        [...workerFlags, '--import', 'tsx'],
+      );
+    };
+    /** An API process of the run with `apiEnv`, answering /healthz. */
+    const startApi = async (name: string, apiEnv: Record<string, string>): Promise<Api> => {
+      const port = await freePort();
+      if (built === undefined) return startApiProcess({ ...apiEnv, ...apiNodeOptions }, port);
+      const api = await spawnChild(
+        name,
+        built.api,
+        { ...apiEnv, ...apiNodeOptions, PORT: String(port) },
+        API_NODE_FLAGS,
+      );
+      const url = `http://127.0.0.1:${port}`;
+      try {
+        await api.waitUntil('answers on /healthz', () =>
+          fetch(`${url}/healthz`).then(
+            (response) => response.ok,
+            () => false,
+          ),
+        );
+      } catch (error) {
+        await api.stop();
+        throw error;
+      }
+      return { ...api, url };
+    };
+
     if (baselines) {
       log('bare Kafka: the same events through the batching idempotent producer');
       const bareKafka = await bareKafkaLifecycle({ kafka, config });
@@ -483,63 +596,22 @@ async function main() {
       await measure(subject('barePostgres'), barePostgres.lifecycle, orders, 0);
       await barePostgres.close();
 
-      log('bare Temporal: bundling bench/bare-workflow.ts');
-      const bundlePath = await buildWorkflowBundle(
-        join(scratch, 'bare-workflow-bundle.js'),
-        join(ROOT, 'bench/bare-workflow.ts'),
-      );
-      const bareQueue = `orders-bench-bare-${runId}`;
-      // With the order worker's V8 flags, on its command line (as the compiled worker gets them).
-      bareWorker = await startWorkerChild(
+      log('bare Temporal: the order workflow with no-I/O activities (bench/bare-workflow.ts)');
+      bareWorker = await startBaselineWorker(
         'bare-worker',
+        'bench/bare-workflow.ts',
         'bench/bare-worker.ts',
-        {
-          ...appEnvironment(bareQueue),
-          BENCH_BARE_BUNDLE: bundlePath,
-          WORKER_METRICS_ADDRESS: `127.0.0.1:${await freePort()}`,
-        },
-        [...workerFlags, '--import', 'tsx'],
+        bareQueue,
       );
       bareClient = await bareTemporalLifecycle({ config, taskQueue: bareQueue });
-    }
-
-    // Every topology on the same task queue, one after the other: a topology's processes are
-    // stopped before the next one's start.
-    const taskQueue = `orders-bench-${runId}`;
-    const env: Record<string, string> = {
-      ...appEnvironment(taskQueue),
-      // Commands over Kafka are not what is measured, and belong to the workers of the shared cluster.
-      COMMANDS_ENABLED: 'false',
-    };
-    // As `npm start` runs it: compiled, its workflows prebuilt. --worker-tsx: through tsx, as
-    // before; --bundle-at-start: without the prebuilt bundle either (both to compare).
-    let startWorker: (name: string) => Promise<Proc>;
-    if (args['worker-tsx'] || args['bundle-at-start']) {
-      const bundle: Record<string, string> = args['bundle-at-start']
-        ? {}
-        : { WORKFLOW_BUNDLE_PATH: await buildWorkflowBundle(join(scratch, 'workflow-bundle.js')) };
-      startWorker = async () =>
-        startWorkerProcess({
-          ...env,
-          ...bundle,
-          ...workerNodeOptions,
-          WORKER_METRICS_ADDRESS: `127.0.0.1:${await freePort()}`,
-        });
-    } else {
-      // Inside the checkout, so that the compiled worker finds node_modules.
-      const built = await buildWorker(join(ROOT, 'dist', `bench-${runId}`));
-      cleanups.push(() => rmSync(dirname(built.entry), { recursive: true, force: true }));
-      startWorker = async (name) =>
-        startWorkerChild(
-          name,
-          built.entry,
-          {
-            ...env,
-            WORKFLOW_BUNDLE_PATH: built.workflowBundle,
-            WORKER_METRICS_ADDRESS: `127.0.0.1:${await freePort()}`,
-          },
-          workerFlags,
-        );
+      log('yardstick: the classic order workflow, frozen (bench/yardstick)');
+      yardstickWorker = await startBaselineWorker(
+        'yardstick-worker',
+        'bench/yardstick/workflow.ts',
+        'bench/yardstick/worker.ts',
+        yardstickQueue,
+      );
+      yardstickClient = await yardstickLifecycle({ config, taskQueue: yardstickQueue });
     }
 
     for (const [position, topology] of topologies.entries()) {
@@ -556,10 +628,7 @@ async function main() {
           track,
         ),
         startAll(
-          Array.from(
-            { length: topology.apis },
-            () => async () => startApiProcess({ ...env, ...apiNodeOptions }, await freePort()),
-          ),
+          Array.from({ length: topology.apis }, (_, index) => () => startApi(names.api(index), env)),
           track,
         ),
       ]);
@@ -580,6 +649,7 @@ async function main() {
 
       log(`${label}: warm-up`);
       if (first && bareClient) await warm(bareClient.lifecycle);
+      if (first && yardstickClient) await warm(yardstickClient.lifecycle);
       await warm(system.lifecycle);
 
       const pids = { api: apis.map((api) => api.child.pid), worker: workers.map((worker) => worker.child.pid) };
@@ -588,23 +658,70 @@ async function main() {
         log(`bare Temporal: ${size} lifecycles`);
         await measure(subject('bareTemporal'), bareClient.lifecycle, size, at, { worker: bareWorker?.pid });
       };
+      const yardstickTurn = async (size: number, at: number) => {
+        if (yardstickClient === undefined || !first) return;
+        log(`yardstick: ${size} lifecycles`);
+        await measure(subject('yardstick'), yardstickClient.lifecycle, size, at, { worker: yardstickWorker?.pid });
+      };
       const systemTurn = async (size: number, at: number) => {
         log(`${label}: ${size} lifecycles over HTTP`);
         await measure(run.measured, system.lifecycle, size, at, pids);
       };
       let firstIndex = 0;
       for (const [round, size] of chunkSizes(orders, rounds).entries()) {
-        if (round % 2 === 0) {
-          await bareTurn(size, firstIndex);
-          await systemTurn(size, firstIndex);
-        } else {
-          await systemTurn(size, firstIndex);
-          await bareTurn(size, firstIndex);
-        }
+        const turns = [yardstickTurn, bareTurn, systemTurn];
+        for (const turn of round % 2 === 0 ? turns : turns.reverse()) await turn(size, firstIndex);
         firstIndex += size;
       }
-      // Bare Temporal is done: its worker would only sit on the machine the next topology measures.
-      if (first) await stopBare();
+
+      // Open loop: arrivals at fixed rates, shares of the capacity just measured, for the order
+      // service and bare Temporal in turn (alternating which goes first).
+      const capacity = summarize(run.measured.samples).perSec;
+      if (first && capacity > 0) {
+        for (const [level, loadPercent] of OPEN_LOOP_PERCENTS.entries()) {
+          const ratePerSec = (capacity * loadPercent) / 100;
+          const count = Math.max(5, Math.round(ratePerSec * openLoopSeconds));
+          const entry = { loadPercent, ratePerSec, system: emptySamples(), bare: emptySamples() };
+          openLoop.push(entry);
+          const at = firstIndex;
+          const levelOf = async (name: string, lifecycle: Lifecycle | undefined, samples: Samples) => {
+            if (lifecycle === undefined) return;
+            log(
+              `${name}: open loop, ${count} lifecycles at ${round(ratePerSec, 2)}/s (${loadPercent} % of ${capacity}/s)`,
+            );
+            await driveOpenLoop(lifecycle, {
+              count,
+              ratePerSec,
+              transitionDelayMs: OPEN_LOOP_TRANSITION_DELAY_MS,
+              firstIndex: at,
+              samples,
+            });
+          };
+          const levels = [
+            () => levelOf(label, system.lifecycle, entry.system),
+            () => levelOf('bare Temporal', bareClient?.lifecycle, entry.bare),
+          ];
+          for (const runLevel of level % 2 === 0 ? levels : levels.reverse()) await runLevel();
+          firstIndex += count;
+        }
+      }
+      // The baselines are done: their workers would only sit on the machine the next parts measure.
+      if (first) await stopBaselines();
+
+      const firstWorker = workers[0];
+      const firstApi = apis[0];
+      if (first && openOrderLevels.length > 0 && firstWorker !== undefined && firstApi !== undefined) {
+        openOrders = await measureOpenOrders({
+          apiUrl: firstApi.url,
+          token: BENCH_TOKEN,
+          levels: openOrderLevels,
+          transitions: openOrderTransitions,
+          cached: config.WORKER_MAX_CACHED_WORKFLOWS,
+          workerRssMb: () => ({ current: rssMbOf(firstWorker.child.pid), peak: firstWorker.peakRssMb() }),
+          log,
+          failures: openOrderFailures,
+        });
+      }
 
       log(`${label}: verifying every order in PostgreSQL and its events on Kafka`);
       run.verification = await verify(system.placed, events);
@@ -613,26 +730,31 @@ async function main() {
       // The next topology polls the same task queue: these processes go first.
       await stopProcs([...apis, ...workers]);
     }
+    // Reading at scale, on a database of its own, once the lifecycles are measured (nothing else runs).
+    listing =
+      listingRows === 0
+        ? undefined
+        : await measureListing({
+            databaseUrl,
+            rows: listingRows,
+            env,
+            startApi: (apiEnv) => startApi('listing-api', apiEnv),
+            token: BENCH_TOKEN,
+            prepareDatabase,
+            log,
+          });
   } finally {
     outages = outageWatch.stop();
-    await Promise.all([stopProcs([...alive]), stopBare()]);
+    await Promise.all([stopProcs([...alive]), stopBaselines()]);
+    // What the run leaves open (open orders, ended ones awaiting archival) ends, so runs do not
+    // pile up on the server: a batch operation it carries out after the run.
+    await terminateOpenWorkflows(config, [taskQueue, bareQueue, yardstickQueue], `bench-${runId}`).catch(
+      (error: unknown) => log(`could not end the run's open workflows: ${String(error)}`),
+    );
     await events.close();
     rmSync(scratch, { recursive: true, force: true });
     for (const cleanup of cleanups) cleanup();
   }
-
-  // Reading at scale, on a database of its own, once the lifecycles are measured (nothing else runs).
-  const listing =
-    listingRows === 0
-      ? undefined
-      : await measureListing({
-          databaseUrl,
-          rows: listingRows,
-          env: { ...appEnvironment(`orders-bench-${runId}`), COMMANDS_ENABLED: 'false' },
-          token: BENCH_TOKEN,
-          prepareDatabase,
-          log,
-        });
 
   const summary: Record<string, Summary | undefined> = Object.fromEntries(
     Object.entries(subjects).map(([name, value]) => [name, summarize(value.samples)]),
@@ -640,6 +762,11 @@ async function main() {
   const bare = summary.bareTemporal;
   const ratioToBare = (value: number) => ratioOf(value, bare?.perSec);
   const rssOf = (proc: Proc) => round(proc.peakRssMb(), 0);
+  /** Busy CPU of the whole machine (every process and the kernel) per lifecycle of a subject, in ms. */
+  const machineCpuMs = (measured: Measured | undefined) =>
+    measured === undefined || lifecyclesOf(measured) === 0
+      ? undefined
+      : round(((measured.cpu.machineBusy ?? 0) * 1000) / lifecyclesOf(measured), 1);
   const topologyResults = runs.map((run, position) => {
     const figures = summarize(run.measured.samples);
     const verification = run.verification as Verification;
@@ -675,7 +802,8 @@ async function main() {
       /** Requests each API served (round robin; warm-up and repeats after a 202 included). */
       requestsPerApi: run.system.requestsPerApi,
       verification,
-      cpuMsPerLifecycle: cpuPerLifecycle(run.measured.cpu, lifecyclesOf(run.measured)),
+      cpuMsPerLifecycle: machineCpuMs(run.measured) ?? null,
+      cpuMsPerLifecycleByPart: cpuPerLifecycle(run.measured.cpu, lifecyclesOf(run.measured)),
       failures: run.measured.samples.failures.slice(0, 20),
     };
   });
@@ -687,7 +815,42 @@ async function main() {
   const failures = [
     ...Object.values(subjects).flatMap((value) => value.samples.failures),
     ...runs.slice(1).flatMap((run) => run.measured.samples.failures),
+    ...openLoop.flatMap((entry) => [...entry.system.failures, ...entry.bare.failures]),
+    ...openOrderFailures,
   ];
+  const yardstick = summary.yardstick;
+  const ratioToYardstick = ratioOf(sys.perSec, yardstick?.perSec);
+  const cpuMsPerLifecycle = machineCpuMs(subjects.system);
+  const bareCpuMsPerLifecycle = machineCpuMs(subjects.bareTemporal);
+  const cpuToBare = ratioOf(cpuMsPerLifecycle, bareCpuMsPerLifecycle);
+  const openLoopResults = openLoop.map(({ loadPercent, ratePerSec, system: own, bare: baseline }) => {
+    const mine = summarize(own);
+    const theirs = baseline.startMs.length > 0 ? summarize(baseline) : undefined;
+    return {
+      loadPercent,
+      ratePerSec: round(ratePerSec, 2),
+      lifecycles: own.startMs.length + own.failures.length,
+      createP50Ms: mine.startP50Ms,
+      createP99Ms: mine.startP99Ms,
+      transitionP50Ms: mine.transitionP50Ms,
+      transitionP99Ms: mine.transitionP99Ms,
+      bareStartP50Ms: theirs?.startP50Ms ?? null,
+      bareStartP99Ms: theirs?.startP99Ms ?? null,
+      bareTransitionP50Ms: theirs?.transitionP50Ms ?? null,
+      bareTransitionP99Ms: theirs?.transitionP99Ms ?? null,
+      createP99ToBareStartP99: ratioOf(mine.startP99Ms, theirs?.startP99Ms) ?? null,
+      failed: own.failures.length + baseline.failures.length,
+    };
+  });
+  const openLoopAtHalf = openLoopResults.find((entry) => entry.loadPercent === 50);
+  const fewestOpen = openOrders[0];
+  const mostOpen = openOrders.at(-1);
+  const openOrdersP99Growth =
+    openOrders.length > 1 ? ratioOf(mostOpen?.transitionP99Ms, fewestOpen?.transitionP99Ms) : undefined;
+  const openOrdersRssGrowth =
+    openOrders.length > 1 ? ratioOf(mostOpen?.workerRssMb, fewestOpen?.workerRssMb) : undefined;
+  const listingWorstP99 =
+    listing === undefined ? undefined : Math.max(...Object.values(listing.queries).map(({ p99Ms }) => p99Ms));
   const lost = topologyResults.reduce((sum, run) => sum + run.lost, 0);
   const duplicated = topologyResults.reduce((sum, run) => sum + run.duplicated, 0);
   const ratio = ratioOf(sys.perSec, bare?.perSec);
@@ -713,6 +876,7 @@ async function main() {
   const apiRssMb = Math.max(...primary.apiRssMb);
   const workerRssMb = Math.max(...primary.workerRssMb);
   const bareWorkerRssMb = bareWorker === undefined ? undefined : round(bareWorker.peakRssMb(), 0);
+  const yardstickWorkerRssMb = yardstickWorker === undefined ? undefined : round(yardstickWorker.peakRssMb(), 0);
   const result = {
     orders,
     concurrency,
@@ -723,8 +887,21 @@ async function main() {
     /** The topology the fields up to `subjects` describe (the first of `topologies`; lost, duplicated, failed: the whole run). */
     topology: primary.topology,
     lifecyclesPerSec: sys.perSec,
+    /** The frozen classic order workflow (bench/yardstick), no I/O: the figure that does not move with our workflow. */
+    yardstickPerSec: yardstick?.perSec ?? null,
+    ratioToYardstick: ratioToYardstick ?? null,
+    /** Our own workflow with no-I/O activities: moves whenever the workflow changes. */
     bareTemporalPerSec: bare?.perSec ?? null,
     ratioToBareTemporal: ratio ?? null,
+    /** Busy CPU of the whole machine per lifecycle (ms), order service and bare Temporal, closed loop. */
+    cpuMsPerLifecycle: cpuMsPerLifecycle ?? null,
+    bareCpuMsPerLifecycle: bareCpuMsPerLifecycle ?? null,
+    yardstickCpuMsPerLifecycle: machineCpuMs(subjects.yardstick) ?? null,
+    cpuToBare: cpuToBare ?? null,
+    /** Arrivals at fixed rates (shares of lifecyclesPerSec); latencies from each request's scheduled time. */
+    openLoop: openLoopResults,
+    /** Confirms on random old orders (out of the worker's cache) with this many orders open. */
+    openOrders,
     createP50Ms: sys.startP50Ms,
     createP95Ms: sys.startP95Ms,
     createP99Ms: sys.startP99Ms,
@@ -757,7 +934,8 @@ async function main() {
     subjects: summary,
     /** The first topology's (each topology's is in `topologies`). */
     verification,
-    cpuMsPerLifecycle: Object.fromEntries(
+    /** Each subject's CPU ms per lifecycle, part by part (`other`: the rest of the machine). */
+    cpuMsPerLifecycleByPart: Object.fromEntries(
       Object.entries(subjects).map(([name, value]) => [name, cpuPerLifecycle(value.cpu, lifecyclesOf(value))]),
     ),
     /** Each topology of the order service (APIs x workers), in the order measured; the first is the one above. */
@@ -768,6 +946,27 @@ async function main() {
     /** Services that refused connections during the run: its figures are then not comparable. */
     outages,
     targets: {
+      ratioToYardstick: {
+        target: '>= 1.0',
+        met: ratioToYardstick === undefined ? null : ratioToYardstick >= 1,
+      },
+      openLoopCreateP99AtHalf: {
+        target: '<= 1.5 x bareStartP99 at 50 % of capacity',
+        met:
+          typeof openLoopAtHalf?.createP99ToBareStartP99 === 'number'
+            ? openLoopAtHalf.createP99ToBareStartP99 <= 1.5
+            : null,
+      },
+      openOrdersTransitionP99: {
+        target: `at ${mostOpen?.openOrders ?? '-'} open <= 1.5 x at ${fewestOpen?.openOrders ?? '-'}`,
+        met: openOrdersP99Growth === undefined ? null : openOrdersP99Growth <= 1.5,
+      },
+      openOrdersWorkerRss: {
+        target: 'flat (+-10 %)',
+        met: openOrdersRssGrowth === undefined ? null : Math.abs(openOrdersRssGrowth - 1) <= 0.1,
+      },
+      listingP99: { target: '<= 25 ms each', met: listingWorstP99 === undefined ? null : listingWorstP99 <= 25 },
+      cpuPerLifecycle: { target: '<= 1.15 x bare', met: cpuToBare === undefined ? null : cpuToBare <= 1.15 },
       ratioToBareTemporal: { target: '>= 0.8', met: ratio === undefined ? null : ratio >= 0.8 },
       createP99: {
         target: '<= 1.5 x bareStartP99',
@@ -782,7 +981,7 @@ async function main() {
         met: transitionP99ToBare === undefined ? null : transitionP99ToBare <= 1.5,
       },
       lostAndDuplicated: { target: '= 0', met: lost === 0 && duplicated === 0 },
-      apiRss: { target: '< 250 MB', met: apiRssMb < 250 },
+      apiRss: { target: '< 150 MB', met: apiRssMb < 150 },
       workerRss: { target: '< 250 MB', met: workerRssMb < 250 },
     },
     date: new Date().toISOString(),
@@ -851,6 +1050,7 @@ async function main() {
     ]);
   }
   const names = [
+    ['yardstick', 'yardstick (frozen)'],
     ['bareTemporal', 'bare Temporal'],
     ['barePostgres', 'bare PostgreSQL'],
     ['bareKafka', 'bare Kafka'],
@@ -869,7 +1069,11 @@ async function main() {
       value.transitionP99Ms,
       value.lifecycleP50Ms,
       value.lifecycleP99Ms,
-      name === 'bareTemporal' ? `worker ${orDash(bareWorkerRssMb)}` : '-',
+      name === 'bareTemporal'
+        ? `worker ${orDash(bareWorkerRssMb)}`
+        : name === 'yardstick'
+          ? `worker ${orDash(yardstickWorkerRssMb)}`
+          : '-',
     ]);
   }
   const mark = (met: boolean | null) => (met === null ? 'n/a' : met ? 'met' : 'NOT MET');
@@ -882,9 +1086,10 @@ async function main() {
   console.log(table(rows));
   const endings = ENDING_COMMANDS.join('/');
   console.log(
-    '(ms; start = until the 201 of POST /orders, or until update-with-start returned; ' +
+    '(ms; start = until the 201 of POST /orders, or until update-with-start (yardstick: start) returned; ' +
       `transition = POST ${endings} until its 200, or the ${endings} Update until it returned; ` +
-      'lifecycle = until the ending transition’s events are on Kafka, or (bare) its Update returned' +
+      'lifecycle = until the ending transition’s events are on Kafka, or (bare) its Update returned, ' +
+      'or (yardstick) signal until the workflow’s result' +
       (topologyResults.length > 1 && bare ? `; bare Temporal took turns with ${primary.topology} only` : '') +
       ')',
   );
@@ -910,6 +1115,44 @@ async function main() {
     );
   }
   console.log(`run: lost ${lost}, duplicated ${duplicated}, failed ${failures.length} (bare subjects included)`);
+  if (openLoopResults.length > 0) {
+    console.log('\nOpen loop (arrivals at a fixed rate; ms from each request’s scheduled time):');
+    console.log(
+      table([
+        ['load', 'rate/s', 'create p50', 'p99', 'transition p50', 'p99', 'bare start p50', 'p99', 'create p99 / bare'],
+        ...openLoopResults.map((entry) => [
+          `${entry.loadPercent} %`,
+          entry.ratePerSec,
+          entry.createP50Ms,
+          entry.createP99Ms,
+          entry.transitionP50Ms,
+          entry.transitionP99Ms,
+          orDash(entry.bareStartP50Ms),
+          orDash(entry.bareStartP99Ms),
+          orDash(entry.createP99ToBareStartP99),
+        ]),
+      ]),
+    );
+  }
+  if (openOrders.length > 0) {
+    console.log('\nOpen orders (confirms on random old orders, 4 at a time):');
+    console.log(
+      table([
+        ['open orders', 'confirms', 'p50 ms', 'p99 ms', 'worker RSS MB', 'peak MB', 'created', 'in s'],
+        ...openOrders.map((level) => [
+          level.openOrders,
+          level.transitions,
+          level.transitionP50Ms,
+          level.transitionP99Ms,
+          level.workerRssMb,
+          level.workerPeakRssMb,
+          level.createdForLevel,
+          level.createSeconds,
+        ]),
+      ]),
+    );
+  }
+  console.log('');
   if (listing !== undefined) {
     const figures = Object.entries(listing.queries)
       .map(([name, { p50Ms, p99Ms }]) => `${name} ${p50Ms} / ${p99Ms}`)
@@ -921,22 +1164,27 @@ async function main() {
     );
   }
   console.log(
-    `targets (order service ${primary.topology}): ratio ${orDash(ratio)} ≥ 0.8 ${mark(targets.ratioToBareTemporal.met)}; ` +
+    `targets (order service ${primary.topology}): ratio to yardstick ${orDash(ratioToYardstick)} ≥ 1.0 ${mark(targets.ratioToYardstick.met)}; ` +
+      `open loop at 50 %: create p99 ${orDash(openLoopAtHalf?.createP99ToBareStartP99)}× bare start p99 ≤ 1.5 ${mark(targets.openLoopCreateP99AtHalf.met)}; ` +
+      `open orders: transition p99 ${orDash(openOrdersP99Growth)}× ≤ 1.5 ${mark(targets.openOrdersTransitionP99.met)}, ` +
+      `worker RSS ${orDash(openOrdersRssGrowth)}× flat ±10 % ${mark(targets.openOrdersWorkerRss.met)}; ` +
+      `CPU per lifecycle ${orDash(cpuMsPerLifecycle)} ms = ${orDash(cpuToBare)}× bare ≤ 1.15 ${mark(targets.cpuPerLifecycle.met)}; ` +
+      `ratio to bare ${orDash(ratio)} ≥ 0.8 ${mark(targets.ratioToBareTemporal.met)}; ` +
       `create p99 ${orDash(createToBareStartP99)}× bare start p99 ≤ 1.5 ${mark(targets.createP99.met)}; ` +
       `transition p50 ${orDash(transitionP50ToBare)}× bare ≤ 1.5 ${mark(targets.transitionP50.met)}, ` +
       `p99 ${orDash(transitionP99ToBare)}× bare ≤ 1.5 ${mark(targets.transitionP99.met)}; ` +
       `lost = duplicated = 0 (every topology) ${mark(targets.lostAndDuplicated.met)}; ` +
-      `API ${apiRssMb} MB < 250 ${mark(targets.apiRss.met)}; worker ${workerRssMb} MB < 250 ${mark(targets.workerRss.met)}`,
+      `API ${apiRssMb} MB < 150 ${mark(targets.apiRss.met)}; worker ${workerRssMb} MB < 250 ${mark(targets.workerRss.met)}`,
   );
   console.log('CPU ms per lifecycle:');
   const cpuLines: [string, Record<string, number>][] = [
-    ...Object.entries(result.cpuMsPerLifecycle).map(([name, parts]): [string, Record<string, number>] => [
+    ...Object.entries(result.cpuMsPerLifecycleByPart).map(([name, parts]): [string, Record<string, number>] => [
       name === 'system' ? `system ${primary.topology}` : name,
       parts,
     ]),
     ...topologyResults
       .slice(1)
-      .map((run): [string, Record<string, number>] => [`system ${run.topology}`, run.cpuMsPerLifecycle]),
+      .map((run): [string, Record<string, number>] => [`system ${run.topology}`, run.cpuMsPerLifecycleByPart]),
   ];
   for (const [name, parts] of cpuLines) {
     console.log(

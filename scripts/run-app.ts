@@ -4,7 +4,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { prettyFactory } from 'pino-pretty';
-import { DEFAULT_WORKER_DIR, WORKER_NODE_FLAGS } from './build-worker.js';
+import { API_NODE_FLAGS, DEFAULT_BUILD_DIR, WORKER_NODE_FLAGS } from './build.js';
 
 const pretty = prettyFactory({ colorize: process.stdout.isTTY, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' });
 
@@ -22,15 +22,13 @@ function run(name: string, nodeArgs: string[], env: Record<string, string> = {})
   return child;
 }
 
-// The worker as production runs it, built by scripts/start.sh: compiled, with its prebuilt
-// workflow bundle and a small V8 heap (scripts/build-worker.ts).
-const worker = {
-  entry: resolve(DEFAULT_WORKER_DIR, 'worker.mjs'),
-  bundle: resolve(DEFAULT_WORKER_DIR, 'workflow-bundle.js'),
-};
+// Both processes as production runs them, built by scripts/start.sh (scripts/build.ts): compiled,
+// with their V8 flags, the worker with its prebuilt workflow bundle.
 const children = [
-  run('worker', [...WORKER_NODE_FLAGS, worker.entry], { WORKFLOW_BUNDLE_PATH: worker.bundle }),
-  run('api', ['--import', 'tsx', 'src/server.ts']),
+  run('worker', [...WORKER_NODE_FLAGS, resolve(DEFAULT_BUILD_DIR, 'worker.mjs')], {
+    WORKFLOW_BUNDLE_PATH: resolve(DEFAULT_BUILD_DIR, 'workflow-bundle.js'),
+  }),
+  run('api', [...API_NODE_FLAGS, resolve(DEFAULT_BUILD_DIR, 'server.mjs')]),
 ];
 let stopping = false;
 let failed = false;

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # npm start: installs what is missing, starts the local stack, migrates the database, builds
-# the worker (scripts/build-worker.ts), then runs the API and the worker in the foreground
+# both processes (scripts/build.ts), then runs the API and the worker in the foreground
 # with readable logs. Ctrl-C stops the app; the stack keeps running (scripts/stack.sh stop ends it).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/ensure-deps.sh
 bash scripts/stack.sh start
 node --import tsx src/db/migrate.ts
-# The worker runs compiled, with its workflows prebuilt: it starts sooner and uses less memory.
-node --import tsx scripts/build-worker.ts >/dev/null
+# Both run compiled, the worker's workflows prebuilt: they start sooner and use less memory.
+node --import tsx scripts/build.ts >/dev/null
 
 # Dev tokens when API_KEYS is unset: made once, kept in the git-ignored stack folder, printed
 # only when made (they are secrets, however local).

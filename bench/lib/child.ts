@@ -1,13 +1,14 @@
-// A node child process with its output kept and its RSS sampled, for the bare-Temporal worker
-// (through tsx) and the order worker compiled to JavaScript (test/support/processes.ts does the
-// same for the API and the worker run through tsx).
+// A node child process with its output kept and its RSS sampled, for the bench's processes: the
+// bare and yardstick workers (through tsx), the order worker and the API compiled to JavaScript
+// (test/support/processes.ts does the same for the API and the worker run through tsx).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-function rssMbOf(pid: number | undefined): number {
+/** Resident memory of a process now, in MB (0 once it is gone). */
+export function rssMbOf(pid: number | undefined): number {
   if (pid === undefined) return 0;
   try {
     return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;

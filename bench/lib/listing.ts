@@ -4,7 +4,6 @@
 // PostgreSQL chose for each listing (EXPLAIN ANALYZE of the statement the API runs).
 import pg from 'pg';
 import { listOrdersQuery, type OrderListFilter } from '../../src/db/orders-repository.js';
-import { freePort, startApiProcess } from '../../test/support/processes.js';
 import { percentile } from './stats.js';
 
 /** Orders per customer on average: 1,000,000 orders make 50,000 customers. */
@@ -81,6 +80,8 @@ export async function measureListing(options: {
   rows: number;
   /** Environment of an API process of the run (its database is replaced). */
   env: Record<string, string>;
+  /** Starts an API process of the run with `env`, as the run starts its others. */
+  startApi(env: Record<string, string>): Promise<{ url: string; stop(): Promise<unknown> }>;
   token: string;
   prepareDatabase(url: string): Promise<void>;
   log(message: string): void;
@@ -93,11 +94,16 @@ export async function measureListing(options: {
   try {
     options.log(`listing: ${options.rows} orders in ${url.pathname.slice(1)} (bulk-loaded once, reused after)`);
     const loadSeconds = await bulkLoad(db, options.rows);
-    const sample = async (sql: string) => (await db.query<{ v: string }>(sql)).rows.map((row) => row.v);
-    const orderIds = await sample('SELECT order_id::text AS v FROM orders TABLESAMPLE SYSTEM (1) LIMIT 1000');
-    const customerIds = await sample(
-      'SELECT DISTINCT customer_id::text AS v FROM orders TABLESAMPLE SYSTEM (1) LIMIT 1000',
-    );
+    // Pages sampled at random: 1 % of a million orders, more of a small table (a sample of none would read nothing).
+    const percent = Math.min(100, Math.max(1, 200_000 / options.rows));
+    const sample = async (column: string) => {
+      const sql = `SELECT DISTINCT ${column}::text AS v FROM orders TABLESAMPLE SYSTEM (${percent}) LIMIT 1000`;
+      const values = (await db.query<{ v: string }>(sql)).rows.map((row) => row.v);
+      if (values.length === 0) throw new Error(`listing benchmark: no ${column} in a ${percent} % sample`);
+      return values;
+    };
+    const orderIds = await sample('order_id');
+    const customerIds = await sample('customer_id');
     // A page 500 pages deep (10,000 orders in): its cursor is the (createdAt, orderId) of the order before it.
     const { rows: deep } = await db.query<{ created_at: Date; order_id: string }>(
       'SELECT created_at, order_id FROM orders ORDER BY created_at DESC, order_id DESC OFFSET $1 LIMIT 1',
@@ -129,8 +135,7 @@ export async function measureListing(options: {
       plans[name] = rows.map((row) => row['QUERY PLAN']);
     }
 
-    const port = await freePort();
-    const api = await startApiProcess({ ...options.env, DATABASE_URL: url.toString(), LOG_LEVEL: 'warn' }, port);
+    const api = await options.startApi({ ...options.env, DATABASE_URL: url.toString(), LOG_LEVEL: 'warn' });
     try {
       const get = (path: string) =>
         fetch(`${api.url}${path}`, { headers: { authorization: `Bearer ${options.token}` } });

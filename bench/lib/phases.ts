@@ -17,6 +17,8 @@ import { startOrderOperation } from '../../src/temporal/client.js';
 import { createOrderUpdate, transitionUpdates } from '../../src/workflows/definitions.js';
 import type { orderWorkflow } from '../../src/workflows/order-workflow.js';
 import { newCreateOrder, orderFromCommand, transitionContextAt } from '../../test/support/orders.js';
+import { endOrderSignal, type YardstickEnding } from '../yardstick/definitions.js';
+import type { yardstickOrderWorkflow } from '../yardstick/workflow.js';
 import type { EventWatch } from './events.js';
 import { ENDING_SEQUENCE, endingEventIds, endingRequest, endStatus } from './plan.js';
 import { runPool } from './stats.js';
@@ -49,23 +51,41 @@ export const emptySamples = (): Samples => ({
   failures: [],
 });
 
-/** One order from create to end; `record` is undefined for warm-up lifecycles. */
-export type Lifecycle = (index: number, record: Recorder | undefined) => Promise<void>;
+/**
+ * One order from create to end; `record` is undefined for warm-up lifecycles. With a `schedule`
+ * (open loop, bench/lib/open-loop.ts) the create leaves at `createAt` and the transition at
+ * `transitionAt` or as soon as the create answered, whichever is later, and each latency counts
+ * from its scheduled time, so a slow answer delays nothing that follows it.
+ */
+export type Lifecycle = (index: number, record: Recorder | undefined, schedule?: Schedule) => Promise<void>;
+
+/** When an open-loop lifecycle's requests are due (performance.now() times). */
+export interface Schedule {
+  createAt: number;
+  transitionAt: number;
+}
+
+/** Waits until `time` (performance.now()); at once when it is past. */
+const until = (time: number) =>
+  new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, time - performance.now())));
+
+/** The transition's send time as its latency counts it: now (closed loop), or when it was due. */
+async function transitionDue(schedule: Schedule | undefined): Promise<number> {
+  if (schedule === undefined) return performance.now();
+  await until(schedule.transitionAt);
+  return schedule.transitionAt;
+}
 
 export interface Recorder {
   ok(times: { sentAt: number; startedAt: number; transitionMs: number; endedAt: number }): void;
   fail(what: string): void;
 }
 
-/** Runs `count` lifecycles (indexes from `firstIndex`) at `concurrency`, as one measured chunk of `samples` (or as warm-up). */
-export async function drive(
-  lifecycle: Lifecycle,
-  options: { count: number; concurrency: number; firstIndex: number; samples?: Samples },
-): Promise<void> {
-  const { samples } = options;
+/** A new measured chunk of `samples`, and the recorder its lifecycles report to. */
+function recorderOf(samples: Samples): Recorder {
   const chunk = { startedAt: performance.now(), completedAt: [] as number[] };
-  samples?.chunks.push(chunk);
-  const recorder: Recorder | undefined = samples && {
+  samples.chunks.push(chunk);
+  return {
     ok({ sentAt, startedAt, transitionMs, endedAt }) {
       samples.startMs.push(startedAt - sentAt);
       samples.transitionMs.push(transitionMs);
@@ -74,7 +94,37 @@ export async function drive(
     },
     fail: (what) => samples.failures.push(what),
   };
+}
+
+/** Runs `count` lifecycles (indexes from `firstIndex`) at `concurrency`, as one measured chunk of `samples` (or as warm-up). */
+export async function drive(
+  lifecycle: Lifecycle,
+  options: { count: number; concurrency: number; firstIndex: number; samples?: Samples },
+): Promise<void> {
+  const recorder = options.samples && recorderOf(options.samples);
   await runPool(options.count, options.concurrency, (index) => lifecycle(options.firstIndex + index, recorder));
+}
+
+/**
+ * Runs `count` lifecycles as one measured chunk of `samples` at a fixed arrival rate (open
+ * loop): lifecycle i's create is due i / ratePerSec after the start and its transition
+ * `transitionDelayMs` later, whether or not earlier ones have answered.
+ */
+export async function driveOpenLoop(
+  lifecycle: Lifecycle,
+  options: { count: number; ratePerSec: number; transitionDelayMs: number; firstIndex: number; samples: Samples },
+): Promise<void> {
+  const recorder = recorderOf(options.samples);
+  const startedAt = performance.now();
+  const intervalMs = 1000 / options.ratePerSec;
+  const inFlight: Promise<void>[] = [];
+  for (let index = 0; index < options.count; index++) {
+    const createAt = startedAt + index * intervalMs;
+    await until(createAt);
+    const schedule = { createAt, transitionAt: createAt + options.transitionDelayMs };
+    inFlight.push(lifecycle(options.firstIndex + index, recorder, schedule));
+  }
+  await Promise.all(inFlight);
 }
 
 const describeError = (error: unknown) => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
@@ -117,14 +167,14 @@ export function systemLifecycle(options: {
     return { status: response.status, text: await response.text() };
   };
 
-  const lifecycle: Lifecycle = async (index, record) => {
+  const lifecycle: Lifecycle = async (index, record, schedule) => {
     const createOrder = newCreateOrder();
     const orderId = orderIdForCart(createOrder.cartId);
     const ending = endingRequest(index);
     placed.push({ orderId, command: ending.command });
     const fail = (what: string) => record?.fail(`order ${orderId}: ${what}`);
     try {
-      const sentAt = performance.now();
+      const sentAt = schedule?.createAt ?? performance.now();
       let created = await post('/orders', createOrder);
       // 202: not committed within CREATE_ORDER_TIMEOUT_MS. The same command again answers 200
       // once it is (201 went to the first request); the latency runs until then.
@@ -142,7 +192,7 @@ export function systemLifecycle(options: {
       // answers 200 once the transition is committed (a repeat changes nothing); the latency
       // runs until then, as for create.
       const path = `/orders/${orderId}/${ending.command}`;
-      const transitionSentAt = performance.now();
+      const transitionSentAt = await transitionDue(schedule);
       let ended = await post(path, ending.payload);
       while (ended.status === 202) {
         counters.transitionAccepted202++;
@@ -173,13 +223,13 @@ export async function bareTemporalLifecycle(options: { config: Config; taskQueue
   const connection = await Connection.connect({ address: options.config.TEMPORAL_ADDRESS });
   const client = new Client({ connection, namespace: options.config.TEMPORAL_NAMESPACE });
 
-  const lifecycle: Lifecycle = async (index, record) => {
+  const lifecycle: Lifecycle = async (index, record, schedule) => {
     const createOrder = newCreateOrder();
     const orderId = orderIdForCart(createOrder.cartId);
     const workflowId = `bench-bare-${workflowIdForOrder(orderId)}`;
     const { command, payload } = endingRequest(index);
     try {
-      const sentAt = performance.now();
+      const sentAt = schedule?.createAt ?? performance.now();
       // Started exactly as the order service starts an order.
       const startWorkflowOperation = startOrderOperation(orderId, createOrder, options.taskQueue, {
         workflowId,
@@ -189,7 +239,7 @@ export async function bareTemporalLifecycle(options: { config: Config; taskQueue
       const startedAt = performance.now();
       const handle = client.workflow.getHandle<typeof orderWorkflow>(workflowId);
       // The Update the API sends (src/temporal/client.ts): it returns once the transition is committed.
-      const transitionSentAt = performance.now();
+      const transitionSentAt = await transitionDue(schedule);
       const { order } = await handle.executeUpdate(transitionUpdates[command], {
         args: [payload, { actor: BENCH_ACTOR }],
       });
@@ -200,6 +250,62 @@ export async function bareTemporalLifecycle(options: { config: Config; taskQueue
       // here, follows). The order service's ends later, when its events are on Kafka: the
       // comparison favours the baseline.
       record?.ok({ sentAt, startedAt, transitionMs, endedAt: performance.now() });
+    } catch (error) {
+      record?.fail(`workflow ${workflowId}: ${describeError(error)}`);
+    }
+  };
+  return { lifecycle, close: () => connection.close() };
+}
+
+/**
+ * Ends the workflows still open on `taskQueues` (open orders, ended ones awaiting archival) with
+ * one batch operation, which the server carries out in the background.
+ */
+export async function terminateOpenWorkflows(config: Config, taskQueues: string[], jobId: string): Promise<void> {
+  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  try {
+    const queues = taskQueues.map((queue) => `TaskQueue = '${queue.replaceAll("'", '')}'`).join(' OR ');
+    await connection.workflowService.startBatchOperation({
+      namespace: config.TEMPORAL_NAMESPACE,
+      jobId,
+      reason: 'benchmark run over',
+      visibilityQuery: `ExecutionStatus = 'Running' AND (${queues})`,
+      terminationOperation: { identity: 'order-bench' },
+    });
+  } finally {
+    await connection.close();
+  }
+}
+
+// ---- The yardstick: the classic order workflow of bench/yardstick, frozen, no I/O --------------
+
+export async function yardstickLifecycle(options: { config: Config; taskQueue: string }) {
+  const connection = await Connection.connect({ address: options.config.TEMPORAL_ADDRESS });
+  const client = new Client({ connection, namespace: options.config.TEMPORAL_NAMESPACE });
+
+  const lifecycle: Lifecycle = async (index, record, schedule) => {
+    const createOrder = newCreateOrder();
+    const orderId = orderIdForCart(createOrder.cartId);
+    const workflowId = `bench-yardstick-${orderId}`;
+    const { command, payload } = endingRequest(index);
+    const ending: YardstickEnding =
+      command === 'cancel' ? { command, reason: (payload as { reason: string }).reason } : { command: 'complete' };
+    try {
+      const sentAt = schedule?.createAt ?? performance.now();
+      const { customerId, currency, items, total } = createOrder;
+      const handle = await client.workflow.start<typeof yardstickOrderWorkflow>('yardstickOrderWorkflow', {
+        taskQueue: options.taskQueue,
+        workflowId,
+        args: [{ orderId, customerId, currency, items, total }],
+      });
+      const startedAt = performance.now();
+      // The classic shape: a signal, then the workflow's result once the ending is persisted and published.
+      const transitionSentAt = await transitionDue(schedule);
+      await handle.signal(endOrderSignal, ending);
+      const status = await handle.result();
+      const endedAt = performance.now();
+      if (status !== endStatus(command)) throw new Error(`${command} left the order ${status}`);
+      record?.ok({ sentAt, startedAt, transitionMs: endedAt - transitionSentAt, endedAt });
     } catch (error) {
       record?.fail(`workflow ${workflowId}: ${describeError(error)}`);
     }

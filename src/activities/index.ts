@@ -101,6 +101,22 @@ export function createActivities({ db, now = () => new Date(), ...outbox }: Acti
     return written;
   }
 
+  /** Publishes those of `eventIds` not yet published, in the order given, then marks them published. */
+  async function publishEvents(eventIds: string[]): Promise<void> {
+    const unpublished = [];
+    for (const eventId of eventIds) {
+      const event = await findEvent(db, eventId);
+      if (event === null) throw refused('EVENT_NOT_FOUND', `event ${eventId} is not in the outbox`);
+      if (event.publishedAt === null) unpublished.push(event);
+    }
+    if (unpublished.length === 0) return;
+    await publishStoredEvents(outbox, unpublished);
+    await markEventsPublished(
+      db,
+      unpublished.map((event) => event.eventId),
+    );
+  }
+
   /** What the transition needs from the database: a confirmation number, the record's checksum. */
   async function contextFor(tx: Queryable, order: Order, input: TransitionInput): Promise<TransitionContext> {
     const needs = transitionNeeds(order, input.request);
@@ -282,11 +298,12 @@ export function createActivities({ db, now = () => new Date(), ...outbox }: Acti
 
     /** Sends the stored event, byte for byte, and marks it published. */
     async publishOrderEvent(eventId: string): Promise<void> {
-      const event = await findEvent(db, eventId);
-      if (event === null) throw refused('EVENT_NOT_FOUND', `event ${eventId} is not in the outbox`);
-      if (event.publishedAt !== null) return;
-      await publishStoredEvents(outbox, [event]);
-      await markEventsPublished(db, [eventId]);
+      await publishEvents([eventId]);
+    },
+
+    /** The events of one commit, in their order, in one activity (runs since the local-activities patch). */
+    async publishOrderEvents(eventIds: string[]): Promise<void> {
+      await publishEvents(eventIds);
     },
   });
 }

@@ -1,5 +1,5 @@
-// Rot guard of `npm run bench`: a small run (50 lifecycles at concurrency 8) end to end, as a
-// child process. It checks that the results file has its fields and that nothing was lost or
+// Rot guard of `npm run bench`: its --quick run (50 lifecycles at concurrency 8, every part
+// short) end to end, as a child process. It checks that the results file has its fields and that nothing was lost or
 // duplicated; it asserts no timings (those are the benchmark's to print, not a test's to judge).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -14,23 +14,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function runBench(output: string): Promise<{ code: number | null; log: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        'bench/run.ts',
-        '--orders',
-        '50',
-        '--concurrency',
-        '8',
-        '--listing-rows',
-        '20000',
-        '--output',
-        output,
-      ],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--output', output], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let log = '';
     child.stdout.on('data', (chunk: Buffer) => {
       log += chunk.toString('utf8');
@@ -43,9 +30,9 @@ function runBench(output: string): Promise<{ code: number | null; log: string }>
   });
 }
 
-describe('npm run bench (smoke: N = 50, C = 8)', () => {
+describe('npm run bench -- --quick (N = 50, C = 8)', () => {
   it('measures the order service and its baselines, and loses and duplicates nothing', {
-    timeout: 150_000,
+    timeout: 240_000,
   }, async () => {
     const output = join(dir, 'results.json');
     const { code, log } = await runBench(output);
@@ -55,6 +42,11 @@ describe('npm run bench (smoke: N = 50, C = 8)', () => {
     expect(result).toMatchObject({ orders: 50, concurrency: 8, lost: 0, duplicated: 0, failed: 0 });
     for (const field of [
       'lifecyclesPerSec',
+      'yardstickPerSec',
+      'ratioToYardstick',
+      'cpuMsPerLifecycle',
+      'bareCpuMsPerLifecycle',
+      'yardstickCpuMsPerLifecycle',
       'bareTemporalPerSec',
       'ratioToBareTemporal',
       'createP50Ms',
@@ -73,8 +65,11 @@ describe('npm run bench (smoke: N = 50, C = 8)', () => {
       expect(result[field], field).toEqual(expect.any(Number));
       expect(result[field], field).toBeGreaterThan(0);
     }
-    // The measured orders and the warm-up ones, each with OrderCreated and its ending command's events.
-    const placed = 50 + result.warmup;
+    // The measured orders, the warm-up ones and the open-loop ones, each with OrderCreated and its ending command's events.
+    const placed =
+      50 +
+      result.warmup +
+      result.openLoop.reduce((sum: number, entry: { lifecycles: number }) => sum + entry.lifecycles, 0);
     expect(result.verification).toMatchObject({ ordersChecked: placed, eventsMissing: 0 });
     expect(result.verification.eventsExpected).toBeGreaterThanOrEqual(2 * placed);
     expect(result.machine).toMatchObject({ nproc: expect.any(Number), cpuModel: expect.any(String) });
@@ -87,6 +82,32 @@ describe('npm run bench (smoke: N = 50, C = 8)', () => {
     expect(result.topologies.map((entry: { topology: string }) => entry.topology)).toEqual(['1x1', '2x2']);
     for (const entry of result.topologies) expect(entry).toMatchObject({ lost: 0, duplicated: 0, failed: 0 });
     expect(log).toContain('order service (HTTP) 2x2');
+    // The frozen yardstick ran beside the order service, in its own worker.
+    expect(log).toContain('yardstick (frozen)');
+    // Open loop at 25, 50 and 75 % of the capacity just measured, both subjects at each rate.
+    expect(result.openLoop.map((entry: { loadPercent: number }) => entry.loadPercent)).toEqual([25, 50, 75]);
+    for (const entry of result.openLoop) {
+      expect(entry.ratePerSec).toBeCloseTo((result.lifecyclesPerSec * entry.loadPercent) / 100, 1);
+      for (const field of ['createP50Ms', 'createP99Ms', 'transitionP99Ms', 'bareStartP50Ms', 'bareStartP99Ms']) {
+        expect(entry[field], `${entry.loadPercent} % ${field}`).toBeGreaterThan(0);
+      }
+      expect(entry.failed).toBe(0);
+    }
+    // Transitions among many open orders: two levels, each with its confirms timed and the worker's RSS.
+    expect(result.openOrders.map((level: { openOrders: number }) => level.openOrders)).toEqual([150, 300]);
+    for (const level of result.openOrders) {
+      expect(level).toMatchObject({ transitions: 20, failed: 0 });
+      expect(level.transitionP99Ms).toBeGreaterThan(0);
+      expect(level.workerRssMb).toBeGreaterThan(0);
+    }
+    expect(Object.keys(result.targets)).toEqual(
+      expect.arrayContaining([
+        'ratioToYardstick',
+        'openLoopCreateP99AtHalf',
+        'openOrdersTransitionP99',
+        'cpuPerLifecycle',
+      ]),
+    );
     // Reading at scale: every query timed, and no listing reads the whole orders table.
     expect(result.listing).toMatchObject({ rows: 20000, readers: 4 });
     for (const name of ['byId', 'customerFirstPage', 'deepPage', 'statusAndDates']) {

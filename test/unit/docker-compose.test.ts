@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { API_NODE_FLAGS, WORKER_NODE_FLAGS } from '../../scripts/build.js';
 import { CONFIG_VARIABLES, loadConfig } from '../../src/config.js';
 
 interface Service {
@@ -60,6 +61,13 @@ describe('docker-compose.yml', () => {
       loadConfig(Object.fromEntries(Object.entries(services.api?.environment ?? {}).map(([k, v]) => [k, String(v)])))
         .PORT,
     ).toBe(3000);
+  });
+
+  it('runs both processes compiled, with the V8 flags npm start gives them (scripts/build.ts)', () => {
+    expect(services.worker?.command).toEqual(['node', ...WORKER_NODE_FLAGS, 'dist/worker.mjs']);
+    const dockerfile = readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8');
+    expect(dockerfile).toContain(`CMD ${JSON.stringify(['node', ...API_NODE_FLAGS, 'dist/server.mjs'])}`);
+    expect(dockerfile).toContain('RUN node --import tsx scripts/build.ts /app/dist');
   });
 
   it('points the app at the services by their compose names', () => {

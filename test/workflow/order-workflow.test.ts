@@ -34,6 +34,8 @@ const V1_WORKFLOWS_PATH = fileURLToPath(new URL('../fixtures/order-workflow-v1/i
 /** In-memory stand-ins for the activities, recording what the workflow asked for. */
 function mockActivities(options: { failCreatedPublishes?: number; refuseTransitions?: number } = {}) {
   const calls: string[] = [];
+  /** Events published so far, by id. */
+  const published = new Set<string>();
   const transitions: TransitionInput[] = [];
   /** Transitions committed, `sequence:command`: retries of a local activity do not add any. */
   const committed: string[] = [];
@@ -56,7 +58,11 @@ function mockActivities(options: { failCreatedPublishes?: number; refuseTransiti
       calls.push('persistOrder');
       const createdId = `${orderId}:0:OrderCreated`;
       const known = orders.get(orderId);
-      if (known !== undefined) return { ...known, eventId: createdId, unpublished: [] };
+      // As the real one: a repeat (a local activity run again after a lost workflow task) finds what is still unpublished.
+      if (known !== undefined) {
+        const unpublished = published.has(createdId) ? [] : [{ eventId: createdId, type: 'OrderCreated' as const }];
+        return { ...known, eventId: createdId, unpublished };
+      }
       const order = orderFromCommand(orderId, command, at);
       orders.set(orderId, { order, sequence: 0 });
       return { order, sequence: 0, eventId: createdId, unpublished: [{ eventId: createdId, type: 'OrderCreated' }] };
@@ -105,14 +111,22 @@ function mockActivities(options: { failCreatedPublishes?: number; refuseTransiti
       return { order, eventId: `${orderId}:1:${transitionEvents(known.order, order, asRequest)[0]}` };
     },
     async publishOrderEvent(eventId: string) {
-      if (eventId.endsWith(':OrderCreated') && createdPublishFailures > 0) {
-        createdPublishFailures--;
-        calls.push('publish failed');
-        throw new Error('kafka is down');
-      }
-      calls.push(`publish:${eventId.split(':').at(-1)}`);
+      await publishOrderEvents([eventId]);
     },
+    publishOrderEvents,
   };
+  /** As the real one: a commit's events in turn (a failure leaves them all to the retry). */
+  async function publishOrderEvents(eventIds: string[]) {
+    if (eventIds.some((eventId) => eventId.endsWith(':OrderCreated')) && createdPublishFailures > 0) {
+      createdPublishFailures--;
+      calls.push('publish failed');
+      throw new Error('kafka is down');
+    }
+    for (const eventId of eventIds) {
+      calls.push(`publish:${eventId.split(':').at(-1)}`);
+      published.add(eventId);
+    }
+  }
   return { activities, calls, transitions, committed };
 }
 
@@ -249,7 +263,7 @@ describe('orderWorkflow', () => {
       const description = await handle.describe();
       expect(description.typedSearchAttributes.get(OrderStatusAttribute)).toBe('ARCHIVED');
       expect(await description.memo).toMatchObject({ currency: 'EUR', itemCount: 2 });
-      await recordHistory('v3-order-completed-then-archived', handle);
+      await recordHistory('v4-order-completed-then-archived', handle);
     });
   });
 
@@ -262,7 +276,7 @@ describe('orderWorkflow', () => {
       expect((await handle.describe()).typedSearchAttributes.get(OrderStatusAttribute)).toBe('CANCELLED');
       expect(await endedOrder(handle)).toMatchObject({ status: 'CANCELLED', cancellationReason: 'OUT_OF_STOCK' });
       expect(transitions.map((input) => input.request.command)).toEqual(['cancel', 'archive']);
-      await recordHistory('v3-order-cancelled', handle);
+      await recordHistory('v4-order-cancelled', handle);
     });
   });
 
@@ -291,7 +305,7 @@ describe('orderWorkflow', () => {
       expect(committed).toEqual([`1:${winner}`, '2:archive']);
       // OrderCreated; the winner's event and OrderStatusChanged; OrderArchived and OrderStatusChanged.
       expect(calls.filter((call) => call.startsWith('publish:'))).toHaveLength(5);
-      await recordHistory('v3-order-racing-updates', handle);
+      await recordHistory('v4-order-racing-updates', handle);
     });
   });
 
@@ -326,7 +340,7 @@ describe('orderWorkflow', () => {
         'OrderArchived',
         'OrderStatusChanged',
       ]);
-      await recordHistory('v3-order-bad-signals', handle);
+      await recordHistory('v4-order-bad-signals', handle);
     });
   });
 
@@ -498,7 +512,7 @@ describe('orderWorkflow', () => {
       // ...and the terminal event still followed it.
       expect(calls.indexOf('publish:OrderCreated')).toBeLessThan(calls.indexOf('publish:OrderCompleted'));
       expect(calls.filter((call) => call === 'publish failed')).toHaveLength(3);
-      await recordHistory('v3-order-completed-after-publish-retries', handle);
+      await recordHistory('v4-order-completed-after-publish-retries', handle);
     });
   });
 
@@ -565,7 +579,7 @@ describe('orderWorkflow', () => {
           'complete by api:test',
           'archive by temporal:archive',
         ]);
-        await recordHistory('v3-order-full-lifecycle', handle);
+        await recordHistory('v4-order-full-lifecycle', handle);
       },
       { deadlines },
     );

@@ -37,7 +37,31 @@ describe('replay of recorded order histories', () => {
       'v3-order-completed-then-archived.json',
       'v3-order-full-lifecycle.json',
       'v3-order-racing-updates.json',
+      // persistOrder as a local activity, each commit's events in one publishOrderEvents.
+      'v4-order-bad-signals.json',
+      'v4-order-cancelled.json',
+      'v4-order-completed-after-publish-retries.json',
+      'v4-order-completed-then-archived.json',
+      'v4-order-full-lifecycle.json',
+      'v4-order-racing-updates.json',
     ]);
+  });
+
+  it('v4 runs persist the order in a local activity (a marker) and publish each commit in one activity', () => {
+    for (const file of files.filter((name) => name.startsWith('v4-'))) {
+      const { events } = JSON.parse(readFileSync(new URL(file, dir), 'utf8')) as {
+        events: {
+          activityTaskScheduledEventAttributes?: { activityType: { name: string } };
+          markerRecordedEventAttributes?: { markerName: string };
+        }[];
+      };
+      const scheduled = events.flatMap((event) => event.activityTaskScheduledEventAttributes?.activityType.name ?? []);
+      expect(scheduled, file).not.toContain('persistOrder');
+      expect(scheduled, file).not.toContain('publishOrderEvent');
+      expect(scheduled, file).toContain('publishOrderEvents');
+      const markers = events.flatMap((event) => event.markerRecordedEventAttributes?.markerName ?? []);
+      expect(markers, file).toContain('core_local_activity');
+    }
   });
 
   it.each(files)('%s replays without nondeterminism', async (file) => {
