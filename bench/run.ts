@@ -82,7 +82,7 @@ if (args.help) {
   --warmup           unmeasured lifecycles of each subject before measuring (env BENCH_WARMUP; default = concurrency)
   --rounds           the order service and bare Temporal take turns, in this many chunks each
                      (env BENCH_ROUNDS; default orders/500, 1 to 4), so drifting background load hits both alike
-  --open-loop-seconds  how long each open-loop level runs, for each subject (default 30)
+  --open-loop-seconds  how long each open-loop level runs, for each subject (default 20)
   --open-orders      levels of open orders for the transitions among them (default 1000,5000; 0 leaves them out)
   --open-order-transitions  confirms on random old orders at each level (default 200)
   --listing-rows     orders bulk-loaded for the reads (env BENCH_LISTING_ROWS; default 1000000; 0 leaves them out)
@@ -106,7 +106,7 @@ const quick = args.quick === true;
 const orders = positiveInt('--orders', args.orders ?? process.env.BENCH_ORDERS, quick ? 50 : 1000);
 const concurrency = positiveInt('--concurrency', args.concurrency ?? process.env.BENCH_CONCURRENCY, quick ? 8 : 64);
 /** How long each open-loop level lasts for each subject. */
-const openLoopSeconds = positiveInt('--open-loop-seconds', args['open-loop-seconds'], quick ? 5 : 30);
+const openLoopSeconds = positiveInt('--open-loop-seconds', args['open-loop-seconds'], quick ? 5 : 20);
 /** The shares of the order service's capacity (closed loop, same run) the open-loop levels drive. */
 const OPEN_LOOP_PERCENTS = [25, 50, 75];
 /** A transition is due this long after its order's create: long enough that the create has answered. */
@@ -748,7 +748,9 @@ async function main() {
     await Promise.all([stopProcs([...alive]), stopBaselines()]);
     // What the run leaves open (open orders, ended ones awaiting archival) ends, so runs do not
     // pile up on the server: a batch operation it carries out after the run.
-    await terminateOpenWorkflows(config, [taskQueue, bareQueue, yardstickQueue], `bench-${runId}`).catch(
+    log('ending the run’s open workflows (one batch terminate)');
+    await terminateOpenWorkflows(config, [taskQueue, bareQueue, yardstickQueue], `bench-${runId}`).then(
+      (count) => log(`${count} open workflows ended`),
       (error: unknown) => log(`could not end the run's open workflows: ${String(error)}`),
     );
     await events.close();

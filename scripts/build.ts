@@ -19,11 +19,11 @@ export const DEFAULT_BUILD_DIR = resolve(ROOT, 'dist');
 export const WORKER_NODE_FLAGS = ['--enable-source-maps', '--max-semi-space-size=2', '--max-old-space-size=128'];
 
 /**
- * Node options of the API process: source maps, and semi-spaces of 2 MB instead of V8's 16,
- * which keep its RSS under 150 MB at saturation at no measurable cost in requests/s
- * (bench/README.md). docker-compose.yml's and the Dockerfile's API command repeat them.
+ * Node options of the API process: source maps, and semi-spaces of 1 MB instead of V8's 16,
+ * which keep its RSS under 150 MB at saturation (bench/README.md). The Dockerfile's API
+ * command repeats them.
  */
-export const API_NODE_FLAGS = ['--enable-source-maps', '--max-semi-space-size=2'];
+export const API_NODE_FLAGS = ['--enable-source-maps', '--max-semi-space-size=1'];
 
 async function compile(entry: string, outfile: string): Promise<void> {
   await build({

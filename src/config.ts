@@ -231,12 +231,13 @@ export const ConfigSchema = Type.Object({
   WORKER_MAX_CACHED_WORKFLOWS: Type.Integer({
     minimum: 0,
     maximum: 100_000,
-    default: 100,
+    default: 30,
     description:
       'Running workflows one worker keeps in memory (a few hundred KB each); one evicted is replayed from ' +
       'its history when it next has work. Bounds the worker’s memory, which the SDK would size to the machine. ' +
-      'Ended orders stay running until their archival, so a cache only a little above the orders in flight ' +
-      'keeps what works: 100 cost nothing in the bench against 250 and 54 MB less (bench/README.md).',
+      'Ended orders stay running until their archival and most open orders wait for days, so the cache holds ' +
+      'little that comes back soon: 30 cost no throughput in the bench against 100 and 20 MB less; a transition ' +
+      'on an order out of the cache took 200 ms at p50 with 1,000 or 5,000 open (bench/README.md).',
   }),
   COMMANDS_CONSUMER_GROUP: Type.String({
     minLength: 1,

@@ -75,7 +75,7 @@ async function timed(count: number, request: (index: number) => Promise<Response
 }
 
 export async function measureListing(options: {
-  /** The run's database URL: the listing database is named after it (`<name>_listing`). */
+  /** The run's database URL: the listing database is named after it (`<name>_listing_<rows>`). */
   databaseUrl: string;
   rows: number;
   /** Environment of an API process of the run (its database is replaced). */
@@ -87,7 +87,8 @@ export async function measureListing(options: {
   log(message: string): void;
 }): Promise<ListingFigures> {
   const url = new URL(options.databaseUrl);
-  url.pathname = `${url.pathname}_listing`;
+  // One database per size, so the smoke run's small one and a full run's million both stay loaded.
+  url.pathname = `${url.pathname}_listing_${options.rows}`;
   await options.prepareDatabase(url.toString());
   const db = new pg.Client({ connectionString: url.toString() });
   await db.connect();
