@@ -231,13 +231,12 @@ export const ConfigSchema = Type.Object({
   WORKER_MAX_CACHED_WORKFLOWS: Type.Integer({
     minimum: 0,
     maximum: 100_000,
-    default: 30,
+    default: 100,
     description:
       'Running workflows one worker keeps in memory (a few hundred KB each); one evicted is replayed from ' +
       'its history when it next has work. Bounds the worker’s memory, which the SDK would size to the machine. ' +
-      'Ended orders stay running until their archival and most open orders wait for days, so the cache holds ' +
-      'little that comes back soon: 30 cost no throughput in the bench against 100 and 20 MB less; a transition ' +
-      'on an order out of the cache took 200 ms at p50 with 1,000 or 5,000 open (bench/README.md).',
+      '30 saved 20–30 MB, but with 250 creates in flight through a PostgreSQL restart it let some answer 500 ' +
+      '(fault suite c), so 100 stays the default (bench/README.md).',
   }),
   COMMANDS_CONSUMER_GROUP: Type.String({
     minLength: 1,
