@@ -301,7 +301,7 @@ export function createActivities({ db, now = () => new Date(), ...outbox }: Acti
       await publishEvents([eventId]);
     },
 
-    /** The events of one commit, in their order, in one activity (runs since the local-activities patch). */
+    /** The events of one commit, in their order, in one activity (runs since the fewer-workflow-tasks patch). */
     async publishOrderEvents(eventIds: string[]): Promise<void> {
       await publishEvents(eventIds);
     },
