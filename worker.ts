@@ -1,9 +1,15 @@
 // Entry point of the Temporal worker: builds its dependencies from the config, runs the
 // order workflows and activities, and on SIGTERM/SIGINT lets running activities finish
 // before closing its dependencies in reverse order.
+import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { LogLevel, LogMetadata } from '@temporalio/common';
-import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import {
+  OpenTelemetryActivityInboundInterceptor,
+  OpenTelemetryActivityOutboundInterceptor,
+  type OpenTelemetrySinks,
+} from '@temporalio/interceptors-opentelemetry';
+import { type InjectedSinks, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './src/activities/index.js';
 import { createCommandHandler } from './src/commands/command-handler.js';
 import {
@@ -29,9 +35,38 @@ import { createLogger, type Logger } from './src/logger.js';
 import { createOrderService } from './src/orders/order-service.js';
 import { createPublishMetrics, startOutboxSweeper } from './src/outbox.js';
 import { reach, startFailureLine, temporalTlsProblem } from './src/startup.js';
+import { startTelemetry, type Telemetry } from './src/telemetry.js';
 import { connectOrderWorkflowClient } from './src/temporal/client.js';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('./src/workflows/index.ts', import.meta.url));
+
+/**
+ * Bundled with the order workflows, always (one bundle, whatever the config): OpenTelemetry's
+ * workflow interceptors. They continue the caller's trace inside the workflow and hand their
+ * spans to the worker through the `exporter` sink; they add no command, so histories replay
+ * the same with them or without.
+ */
+export const ORDER_WORKFLOW_INTERCEPTOR_MODULES = [
+  createRequire(import.meta.url).resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors'),
+];
+
+/** The sink the bundled interceptors call: their spans, with the workflow's id, go to the worker's exporter (or nowhere). */
+export function orderWorkflowSinks(
+  telemetry: Pick<Telemetry, 'exportWorkflowSpans'>,
+): InjectedSinks<OpenTelemetrySinks> {
+  return {
+    exporter: {
+      export: {
+        fn: (info, spans) =>
+          telemetry.exportWorkflowSpans(spans, {
+            'workflow.id': info.workflowId,
+            'temporal.workflow.run_id': info.runId,
+            'temporal.workflow.type': info.workflowType,
+          }),
+      },
+    },
+  };
+}
 
 export interface OrderWorker {
   /** Runs until shutdown is requested, then closes the worker's dependencies. */
@@ -65,6 +100,7 @@ export async function createOrderWorker(
   config: Config,
   logger: Logger,
   workflowCode: Pick<WorkerOptions, 'workflowsPath' | 'workflowBundle'> = { workflowsPath: WORKFLOWS_PATH },
+  telemetry: Telemetry = startTelemetry(config, 'order-worker'),
 ): Promise<OrderWorker> {
   const db = createDatabase(config, logger);
   await reach(describeDatabaseConnection(config), db.ping);
@@ -96,6 +132,19 @@ export async function createOrderWorker(
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     ...workflowCode,
     activities: createActivities({ db, ...outbox }),
+    interceptors: {
+      workflowModules: ORDER_WORKFLOW_INTERCEPTOR_MODULES,
+      // Each activity is a span of the workflow's trace; its log lines carry trace_id and span_id.
+      activity: telemetry.enabled
+        ? [
+            (context) => ({
+              inbound: new OpenTelemetryActivityInboundInterceptor(context),
+              outbound: new OpenTelemetryActivityOutboundInterceptor(context),
+            }),
+          ]
+        : [],
+    },
+    sinks: orderWorkflowSinks(telemetry),
     ...orderWorkerOptions(config),
   });
   const sweeper = startOutboxSweeper({
@@ -138,6 +187,7 @@ export async function createOrderWorker(
         await connection.close();
         await publisher.close();
         await db.close();
+        await telemetry.shutdown();
       }
     },
     shutdown: () => {
@@ -175,6 +225,8 @@ function temporalLogger(logger: Logger) {
 
 async function main() {
   const config = loadConfig();
+  // First: pg's instrumentation must be in place before the pool loads `pg`.
+  const telemetry = startTelemetry(config, 'order-worker');
   const logger = createLogger(config, 'worker');
   // The runtime turns SIGTERM/SIGINT into worker.shutdown(): activities in flight may finish.
   Runtime.install({
@@ -191,6 +243,7 @@ async function main() {
     config.WORKFLOW_BUNDLE_PATH === ''
       ? { workflowsPath: WORKFLOWS_PATH }
       : { workflowBundle: { codePath: config.WORKFLOW_BUNDLE_PATH } },
+    telemetry,
   );
   logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker polling');
   await orderWorker.run();

@@ -5,6 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
+import { ORDER_WORKFLOW_INTERCEPTOR_MODULES } from '../worker.js';
 
 export const WORKFLOWS_ENTRY = fileURLToPath(new URL('../src/workflows/index.ts', import.meta.url));
 export const DEFAULT_BUNDLE_PATH = fileURLToPath(new URL('../dist/workflow-bundle.js', import.meta.url));
@@ -14,7 +15,11 @@ export async function buildWorkflowBundle(
   outputPath: string = DEFAULT_BUNDLE_PATH,
   workflowsPath: string = WORKFLOWS_ENTRY,
 ): Promise<string> {
-  const { code } = await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
+  const { code } = await bundleWorkflowCode({
+    workflowsPath,
+    workflowInterceptorModules: ORDER_WORKFLOW_INTERCEPTOR_MODULES,
+    logger: new DefaultLogger('WARN'),
+  });
   const path = resolve(outputPath);
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, code);

@@ -250,9 +250,41 @@ export const ConfigSchema = Type.Object({
       'Whether the worker consumes ordering.commands. Every consumer group gets every command: switch it off ' +
       'for a worker that must not serve them (one on another database or task queue sharing the Kafka cluster).',
   }),
+  OTEL_EXPORTER_OTLP_ENDPOINT: Type.String({
+    default: '',
+    pattern: '^(https?://.+)?$',
+    description:
+      'OpenTelemetry: base URL of an OTLP/HTTP collector (e.g. `http://127.0.0.1:4318`); traces go to its ' +
+      '`/v1/traces` as protobuf. Unset: no tracing at all. The SDK reads the other standard `OTEL_*` variables itself ' +
+      '(`OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_TRACES_SAMPLER`, `OTEL_BSP_*`).',
+  }),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: Type.String({
+    default: '',
+    pattern: '^(https?://.+)?$',
+    description:
+      'OpenTelemetry: full URL traces are posted to, instead of `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces`.',
+  }),
+  OTEL_BSP_SCHEDULE_DELAY: Type.Integer({
+    minimum: 1,
+    maximum: 600_000,
+    default: 5_000,
+    description: 'OpenTelemetry: milliseconds between two exports of the spans gathered meanwhile.',
+  }),
+  OTEL_SDK_DISABLED: Type.Boolean({
+    default: false,
+    description: 'OpenTelemetry: `true` turns tracing off even with an endpoint set.',
+  }),
 });
 
 export type Config = Static<typeof ConfigSchema>;
+
+/** Whether the processes trace: an OTLP endpoint is set and the SDK is not disabled (src/telemetry.ts). */
+export function tracingEnabled(config: Config): boolean {
+  return (
+    !config.OTEL_SDK_DISABLED &&
+    (config.OTEL_EXPORTER_OTLP_ENDPOINT !== '' || config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT !== '')
+  );
+}
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {

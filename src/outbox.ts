@@ -8,9 +8,18 @@ import { cloudEventHeaders, type NewEvent, type StoredEvent } from './domain/eve
 import { eventIdFor } from './ids.js';
 import type { EventPublisher } from './kafka/index.js';
 import type { LogSink } from './logger.js';
+import { orderAttributes, type TraceContext, traceContextFrom } from './tracing.js';
 
-/** An event of an order's transition number `sequence` as the outbox keeps it: its ce_id and its exact bytes. */
-export function storedEventOf(orderId: string, sequence: number, event: NewEvent): StoredEvent {
+/**
+ * An event of an order's transition number `sequence` as the outbox keeps it: its ce_id, its
+ * exact bytes, and the trace context it is committed in (published as ce_traceparent).
+ */
+export function storedEventOf(
+  orderId: string,
+  sequence: number,
+  event: NewEvent,
+  traceContext: TraceContext | undefined,
+): StoredEvent {
   return {
     eventId: eventIdFor(orderId, sequence, event.type),
     orderId,
@@ -18,6 +27,7 @@ export function storedEventOf(orderId: string, sequence: number, event: NewEvent
     type: event.type,
     payload: JSON.stringify(event.payload),
     occurredAt: event.occurredAt,
+    ...traceContext,
   };
 }
 
@@ -58,6 +68,9 @@ export async function publishStoredEvents(
           key: event.orderId,
           value: event.payload,
           headers: cloudEventHeaders(event, eventSource),
+          // The send belongs to the trace the event was committed in, whoever sends it.
+          traceContext: traceContextFrom(event.traceparent, event.tracestate),
+          spanAttributes: { ...orderAttributes({ orderId: event.orderId }), 'messaging.message.id': event.eventId },
         }),
       ),
     );

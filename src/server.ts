@@ -20,9 +20,12 @@ import { createKafka, createKafkaProbe } from './kafka/index.js';
 import { createLogger } from './logger.js';
 import { createOrderService } from './orders/order-service.js';
 import { reach, startFailureLine, temporalTlsProblem } from './startup.js';
+import { startTelemetry } from './telemetry.js';
 import { connectOrderWorkflowClient } from './temporal/client.js';
 
 export async function startServer(config: Config) {
+  // First: pg's instrumentation must be in place before the pool loads `pg`.
+  const telemetry = startTelemetry(config, 'order-api');
   const logger = createLogger(config, 'api');
   const db = createDatabase(config, logger);
   await reach(describeDatabaseConnection(config), db.ping);
@@ -47,6 +50,7 @@ export async function startServer(config: Config) {
     rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
     metrics: createApiMetrics(() => countUnpublishedEvents(db)),
     readiness: () => unavailableOf({ postgresql: db.ping, temporal: workflows.ping, kafka: kafkaProbe.ping }),
+    tracing: telemetry.fastifyPlugin,
   });
   await app.listen({ host: config.HOST, port: config.PORT });
   return {
@@ -58,6 +62,7 @@ export async function startServer(config: Config) {
       await kafkaProbe.close();
       await workflows.close();
       await db.close();
+      await telemetry.shutdown();
     },
   };
 }

@@ -383,7 +383,7 @@ export async function bareKafkaLifecycle(options: { kafka: Kafka; config: Config
   /** The events of an order's transition number `sequence`, one after the other, as the workflow publishes them. */
   const send = async (orderId: string, sequence: number, events: NewEvent[]) => {
     for (const event of events) {
-      const stored = storedEventOf(orderId, sequence, event);
+      const stored = storedEventOf(orderId, sequence, event, undefined);
       await publisher.publish(BARE_KAFKA_TOPIC, {
         key: orderId,
         value: stored.payload,

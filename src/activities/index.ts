@@ -43,6 +43,7 @@ import {
 import { describeViolations } from '../domain/payload-check.js';
 import { uuidV5 } from '../ids.js';
 import { type OutboxPublisher, publishStoredEvents, storedEventOf } from '../outbox.js';
+import { activeTraceContext, annotateActiveSpan } from '../tracing.js';
 import type { OrderWorkflowInput } from '../workflows/definitions.js';
 
 /** From this attempt on, each failure of an activity is logged at warn and counted in `order_activity_failures`. */
@@ -94,7 +95,7 @@ export function createActivities({ db, now = () => new Date(), ...outbox }: Acti
   async function writeEvents(tx: Queryable, orderId: string, sequence: number, events: NewEvent[]) {
     const written: PublishableEvent[] = [];
     for (const [position, event] of events.entries()) {
-      const stored = storedEventOf(orderId, sequence, event);
+      const stored = storedEventOf(orderId, sequence, event, activeTraceContext());
       await insertEvent(tx, stored, position);
       written.push({ eventId: stored.eventId, type: stored.type });
     }
@@ -319,7 +320,9 @@ function watched<T extends Record<string, (...args: never[]) => Promise<unknown>
     name,
     async (...args: never[]) => {
       try {
-        return await activity(...args);
+        const result = await activity(...args);
+        annotateActiveSpan({ ...orderOf(result), workflowId: currentContext()?.info.workflowExecution?.workflowId });
+        return result;
       } catch (error) {
         if (isPermanentDatabaseError(error)) {
           throw ApplicationFailure.create({
@@ -341,6 +344,12 @@ function watched<T extends Record<string, (...args: never[]) => Promise<unknown>
     },
   ]);
   return Object.fromEntries(wrapped) as T;
+}
+
+/** The id and status of the order an activity returned, for its span. */
+function orderOf(result: unknown): { orderId?: string; status?: string } {
+  const order = (result as { order?: Partial<Order> } | null | undefined)?.order;
+  return { orderId: order?.orderId, status: order?.status };
 }
 
 /** The running activity's context; undefined when called outside one (a test calling the function directly). */

@@ -1,9 +1,15 @@
 // The HTTP gateway: a Fastify instance with its dependencies passed in, nothing global.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyPluginCallback,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import type { ApiKey } from '../config.js';
 import { createCoercingAjv, createExactAjv } from '../contracts/validation.js';
 import type { OrderService } from '../orders/order-service.js';
+import { annotateActiveSpan } from '../tracing.js';
 import type { JwtOptions } from './auth.js';
 import { sendError, sendRouteMiss } from './errors.js';
 import type { ApiMetrics } from './metrics.js';
@@ -27,6 +33,8 @@ export interface AppDependencies {
   /** Checks each dependency for /readyz: the names of those that do not answer. */
   readiness?: () => Promise<string[]>;
   metrics?: ApiMetrics;
+  /** OpenTelemetry's Fastify instrumentation (src/telemetry.ts), when tracing is on. */
+  tracing?: FastifyPluginCallback | undefined;
 }
 
 /**
@@ -66,6 +74,7 @@ export async function buildApp({
   rateLimitPerMinute,
   readiness,
   metrics,
+  tracing,
 }: AppDependencies) {
   const app = Fastify({
     loggerInstance: logger,
@@ -79,6 +88,20 @@ export async function buildApp({
     // Errors the router raises before any route (bad URL, overlong parameter) get our error body too.
     frameworkErrors: (error, request, reply) => sendError(error, request, reply),
   }).withTypeProvider<TypeBoxTypeProvider>();
+
+  if (tracing !== undefined) {
+    // First: each request is a span continuing the caller's traceparent, around every hook and handler.
+    await app.register(tracing);
+    // The order an answer is about, on the request's span: operators find its trace by order.id.
+    app.addHook('preSerialization', async (request, _reply, payload) => {
+      const { orderId, status } = (payload ?? {}) as { orderId?: unknown; status?: unknown };
+      const otel = request.opentelemetry();
+      if (otel.enabled && typeof orderId === 'string') {
+        annotateActiveSpan({ orderId, status: typeof status === 'string' ? status : undefined }, otel.span);
+      }
+      return payload;
+    });
+  }
 
   // JSON only: a text/plain body is refused with 415 rather than parsed as a string.
   app.removeContentTypeParser('text/plain');

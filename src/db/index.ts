@@ -1,5 +1,6 @@
 // The only module that imports `pg`: one pool per process and one withTransaction.
-import pg from 'pg';
+import { createRequire } from 'node:module';
+import type pgModule from 'pg';
 import type { Config } from '../config.js';
 import type { LogSink } from '../logger.js';
 
@@ -20,7 +21,17 @@ export interface Database extends Queryable {
   close(): Promise<void>;
 }
 
+/**
+ * `pg`, loaded when the first pool is made rather than when this module is: by then the process
+ * has started OpenTelemetry (src/telemetry.ts), whose pg instrumentation patches `pg` as it is
+ * required, so every statement becomes a span of the operation it runs in.
+ */
+function loadPg(): typeof pgModule {
+  return createRequire(import.meta.url)('pg');
+}
+
 export function createDatabase(config: Config, logger: LogSink): Database {
+  const pg = loadPg();
   const pool = new pg.Pool({
     connectionString: config.DATABASE_URL,
     max: config.DATABASE_POOL_MAX,
@@ -80,5 +91,5 @@ export function createDatabase(config: Config, logger: LogSink): Database {
  * it cannot help.
  */
 export function isPermanentDatabaseError(error: unknown): boolean {
-  return error instanceof pg.DatabaseError && /^2[23]/.test(error.code ?? '');
+  return error instanceof loadPg().DatabaseError && /^2[23]/.test(error.code ?? '');
 }

@@ -294,6 +294,8 @@ interface EventRow {
   payload: string;
   occurred_at: Date;
   published_at: Date | null;
+  traceparent: string | null;
+  tracestate: string | null;
 }
 
 const toStoredEvent = (row: EventRow): StoredEvent => ({
@@ -303,14 +305,26 @@ const toStoredEvent = (row: EventRow): StoredEvent => ({
   type: row.event_type,
   payload: row.payload,
   occurredAt: iso(row.occurred_at),
+  ...(row.traceparent === null ? {} : { traceparent: row.traceparent }),
+  ...(row.tracestate === null ? {} : { tracestate: row.tracestate }),
 });
 
 /** Writes an event to the outbox; `position` orders the events of one transition. */
 export async function insertEvent(tx: Queryable, event: StoredEvent, position = 0): Promise<void> {
   await tx.query(
-    `INSERT INTO order_events (event_id, order_id, sequence, event_type, payload, occurred_at, position)
-     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING`,
-    [event.eventId, event.orderId, event.sequence, event.type, event.payload, event.occurredAt, position],
+    `INSERT INTO order_events (event_id, order_id, sequence, event_type, payload, occurred_at, position, traceparent, tracestate)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (event_id) DO NOTHING`,
+    [
+      event.eventId,
+      event.orderId,
+      event.sequence,
+      event.type,
+      event.payload,
+      event.occurredAt,
+      position,
+      event.traceparent ?? null,
+      event.tracestate ?? null,
+    ],
   );
 }
 

@@ -180,6 +180,12 @@ export interface StoredEvent {
   /** The JSON payload, byte for byte as published. */
   payload: string;
   occurredAt: string;
+  /**
+   * The W3C trace context the event was committed in, published as the CloudEvents
+   * distributed-tracing extension (ce_traceparent, ce_tracestate); absent when untraced.
+   */
+  traceparent?: string;
+  tracestate?: string;
 }
 
 /** CloudEvents 1.0 Kafka protocol binding, binary content mode: attributes as `ce_` headers. */
@@ -192,5 +198,7 @@ export function cloudEventHeaders(event: StoredEvent, source: string): Record<st
     ce_time: event.occurredAt,
     ce_subject: event.orderId,
     'content-type': 'application/json',
+    ...(event.traceparent === undefined ? {} : { ce_traceparent: event.traceparent }),
+    ...(event.tracestate === undefined ? {} : { ce_tracestate: event.tracestate }),
   };
 }

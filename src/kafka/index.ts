@@ -1,8 +1,10 @@
 // The only module that imports `kafkajs`.
+import { type Attributes, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { Kafka, logLevel, type Message, Partitioners, type Producer } from 'kafkajs';
 import { type Config, kafkaConnectionOf } from '../config.js';
 import { within } from '../deadline.js';
 import type { LogSink } from '../logger.js';
+import { contextOf, type TraceContext } from '../tracing.js';
 
 /** The catalog's channel of order lifecycle events. */
 export const ORDER_EVENTS_TOPIC = 'ordering.orders';
@@ -90,6 +92,10 @@ export interface OutgoingMessage {
   key: string | Buffer | null;
   value: string | Buffer | null;
   headers: MessageHeaders;
+  /** The trace its send span continues (an event's stored context); the active one when absent. */
+  traceContext?: TraceContext;
+  /** More attributes of the send span (e.g. the order's id). */
+  spanAttributes?: Attributes;
 }
 
 export interface EventPublisher {
@@ -103,6 +109,27 @@ interface Pending {
   message: Message;
   resolve: () => void;
   reject: (error: unknown) => void;
+}
+
+const tracer = trace.getTracer('order-service/kafka');
+
+/** A PRODUCER span per message, `send <topic>` (messaging semantic conventions), ended by the broker's answer. */
+function startSendSpan(topic: string, { key, traceContext, spanAttributes }: OutgoingMessage): Span {
+  return tracer.startSpan(
+    `send ${topic}`,
+    {
+      kind: SpanKind.PRODUCER,
+      attributes: {
+        'messaging.system': 'kafka',
+        'messaging.operation.name': 'send',
+        'messaging.operation.type': 'send',
+        'messaging.destination.name': topic,
+        ...(key === null ? {} : { 'messaging.kafka.message.key': key.toString() }),
+        ...spanAttributes,
+      },
+    },
+    contextOf(traceContext),
+  );
 }
 
 const MAX_BATCH = 500;
@@ -203,10 +230,25 @@ export async function createEventPublisher(
   }
 
   return {
-    publish(topic, { key, value, headers }) {
+    publish(topic, message) {
       if (closed) return Promise.reject(new Error('event publisher is closed'));
+      const { key, value, headers } = message;
+      const span = startSendSpan(topic, message);
       return new Promise<void>((resolve, reject) => {
-        queue.push({ topic, message: { key, value, headers }, resolve, reject });
+        queue.push({
+          topic,
+          message: { key, value, headers },
+          resolve: () => {
+            span.end();
+            resolve();
+          },
+          reject: (error) => {
+            span.recordException(error instanceof Error ? error : String(error));
+            span.setStatus({ code: SpanStatusCode.ERROR, message: 'the broker did not acknowledge the message' });
+            span.end();
+            reject(error);
+          },
+        });
         void flush();
       });
     },

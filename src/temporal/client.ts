@@ -12,8 +12,9 @@ import {
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
 import { backoffDelays } from '../backoff.js';
-import { type Config, temporalConnectionOf } from '../config.js';
+import { type Config, temporalConnectionOf, tracingEnabled } from '../config.js';
 import type { CreateOrder } from '../contracts/schemas.js';
 import type { OrderStatus, TransitionRequest } from '../domain/lifecycle.js';
 import { ErrorCode, itemsTotal, OrderError, type Violation } from '../domain/order.js';
@@ -113,7 +114,12 @@ const RESOURCE_EXHAUSTED = 8;
 
 export async function connectOrderWorkflowClient(config: Config): Promise<OrderWorkflowClient> {
   const connection = await Connection.connect(temporalConnectionOf(config));
-  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const client = new Client({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    // Starts, Updates and signals carry the caller's trace into the workflow (header _tracer-data).
+    interceptors: tracingEnabled(config) ? { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } : {},
+  });
   const deadlines: OrderDeadlines = {
     amendmentWindowMs: config.AMENDMENT_WINDOW_MS,
     archiveAfterMs: config.ARCHIVE_AFTER_MS,

@@ -10,7 +10,7 @@ import { loadConfig } from '../../src/config.js';
 import type { Order } from '../../src/contracts/schemas.js';
 import { createLogger } from '../../src/logger.js';
 import { startServer } from '../../src/server.js';
-import { createOrderWorker, WORKFLOWS_PATH } from '../../worker.js';
+import { createOrderWorker, ORDER_WORKFLOW_INTERCEPTOR_MODULES, WORKFLOWS_PATH } from '../../worker.js';
 import { collectOrderEvents } from '../support/events.js';
 import { newCreateOrder } from '../support/orders.js';
 import { TOKENS, topicsOf } from '../support/stack.js';
@@ -37,7 +37,11 @@ beforeAll(async () => {
   const logger = new DefaultLogger('WARN');
   [v1Bundle, currentBundle] = await Promise.all([
     bundleWorkflowCode({ workflowsPath: V1_WORKFLOWS_PATH, logger }),
-    bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger }),
+    bundleWorkflowCode({
+      workflowsPath: WORKFLOWS_PATH,
+      workflowInterceptorModules: ORDER_WORKFLOW_INTERCEPTOR_MODULES,
+      logger,
+    }),
   ]);
 });
 

@@ -7,7 +7,7 @@ import { loadConfig } from '../../src/config.js';
 import { migrateDatabase } from '../../src/db/migrate.js';
 import { createLogger } from '../../src/logger.js';
 import { startServer } from '../../src/server.js';
-import { createOrderWorker, WORKFLOWS_PATH } from '../../worker.js';
+import { createOrderWorker, ORDER_WORKFLOW_INTERCEPTOR_MODULES, WORKFLOWS_PATH } from '../../worker.js';
 import { testEnvironment } from './stack.js';
 
 declare module 'vitest' {
@@ -36,7 +36,11 @@ async function startStack(): Promise<Stack> {
   });
   await migrateDatabase(config.DATABASE_URL);
 
-  const workflowBundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
+  const workflowBundle = await bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    workflowInterceptorModules: ORDER_WORKFLOW_INTERCEPTOR_MODULES,
+    logger: new DefaultLogger('WARN'),
+  });
   const worker = await createOrderWorker(config, createLogger(config, 'worker'), { workflowBundle });
   const running = worker.run();
   const server = await startServer(config);

@@ -24,7 +24,7 @@ import {
   OrderStatusAttribute,
   transitionUpdates,
 } from '../../src/workflows/definitions.js';
-import { WORKFLOWS_PATH } from '../../worker.js';
+import { ORDER_WORKFLOW_INTERCEPTOR_MODULES, orderWorkflowSinks, WORKFLOWS_PATH } from '../../worker.js';
 import { newCreateOrder, orderFromCommand, transitionContextAt } from '../support/orders.js';
 import { createTestEnvironment } from '../support/temporal.js';
 
@@ -138,7 +138,11 @@ beforeAll(async () => {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   [env, workflowBundle, v1Bundle] = await Promise.all([
     createTestEnvironment(),
-    bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('ERROR') }),
+    bundleWorkflowCode({
+      workflowsPath: WORKFLOWS_PATH,
+      workflowInterceptorModules: ORDER_WORKFLOW_INTERCEPTOR_MODULES,
+      logger: new DefaultLogger('ERROR'),
+    }),
     bundleWorkflowCode({ workflowsPath: V1_WORKFLOWS_PATH, logger: new DefaultLogger('ERROR') }),
   ]);
 });
@@ -171,6 +175,8 @@ async function withWorker<T>(
     taskQueue,
     workflowBundle: bundle,
     activities,
+    // The bundled tracing interceptors' sink, as the order worker gives it (spans dropped: tracing is off here).
+    sinks: orderWorkflowSinks({ exportWorkflowSpans: () => undefined }),
   });
   const workflows = await connectOrderWorkflowClient(
     loadConfig({ TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: taskQueue, ...deadlines }),

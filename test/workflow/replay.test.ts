@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { WORKFLOWS_PATH } from '../../worker.js';
+import { ORDER_WORKFLOW_INTERCEPTOR_MODULES, WORKFLOWS_PATH } from '../../worker.js';
 
 const dir = new URL('./histories/', import.meta.url);
 const files = readdirSync(dir).filter((file) => file.endsWith('.json'));
@@ -67,7 +67,11 @@ describe('replay of recorded order histories', () => {
   it.each(files)('%s replays without nondeterminism', async (file) => {
     const history = JSON.parse(readFileSync(new URL(file, dir), 'utf8'));
     await expect(
-      Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, history, `replay-${file}`),
+      Worker.runReplayHistory(
+        { workflowsPath: WORKFLOWS_PATH, interceptors: { workflowModules: ORDER_WORKFLOW_INTERCEPTOR_MODULES } },
+        history,
+        `replay-${file}`,
+      ),
     ).resolves.toBeUndefined();
   });
 });
