@@ -20,7 +20,7 @@ const BAR_RIGHT = WIDTH - 70;
 const INDENT = 14;
 /** Average glyph width of 12px sans-serif, to size tags and cut labels without measuring text. */
 const CHAR_WIDTH = 6.6;
-const TAG_CHAR_WIDTH = 5.8;
+const TAG_CHAR_WIDTH = 5.6;
 // Tableau 10, darker yellow so white tag text stays readable.
 const PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#b8a02e', '#b07aa1', '#ff9da7', '#9c755f'];
 /** Attributes worth reading in the picture, shown in grey after the span's name. */
@@ -81,14 +81,19 @@ function asTree(spans: ReceivedSpan[]): { span: ReceivedSpan; depth: number }[] 
 function tickStep(totalMs: number): number {
   const rough = Math.max(totalMs, 0.001) / 8;
   const power = 10 ** Math.floor(Math.log10(rough));
-  return ([1, 2, 5, 10].map((m) => m * power).find((step) => step >= rough) ?? 10 * power) as number;
+  return [1, 2, 5].map((m) => m * power).find((step) => step >= rough) ?? 10 * power;
 }
 
 /** The spans of one trace as an SVG waterfall. Pure: no I/O. */
 export function renderTraceSvg(spans: ReceivedSpan[], title: string): string {
   const rows = asTree(spans);
-  const t0 = spans.reduce((min, span) => (span.startNs < min ? span.startNs : min), spans[0]?.startNs ?? 0n);
-  const t1 = spans.reduce((max, span) => (span.endNs > max ? span.endNs : max), spans[0]?.endNs ?? 0n);
+  // Bigints, which Math.min and Math.max do not take.
+  let t0 = spans[0]?.startNs ?? 0n;
+  let t1 = spans[0]?.endNs ?? 0n;
+  for (const span of spans) {
+    if (span.startNs < t0) t0 = span.startNs;
+    if (span.endNs > t1) t1 = span.endNs;
+  }
   const totalMs = Number(t1 - t0) / 1e6;
   const x = (ns: bigint) => BAR_LEFT + (totalMs > 0 ? (Number(ns - t0) / 1e6 / totalMs) * (BAR_RIGHT - BAR_LEFT) : 0);
   const height = HEADER_HEIGHT + rows.length * ROW_HEIGHT + 12;
@@ -112,18 +117,24 @@ export function renderTraceSvg(spans: ReceivedSpan[], title: string): string {
   // Alternate row shading first, so grid lines and bars draw over it.
   rows.forEach((_, i) => {
     if (i % 2 === 1) {
-      out.push(`<rect x="0" y="${HEADER_HEIGHT + i * ROW_HEIGHT}" width="${WIDTH}" height="${ROW_HEIGHT}" fill="#f7f7f7"/>`);
+      out.push(
+        `<rect x="0" y="${HEADER_HEIGHT + i * ROW_HEIGHT}" width="${WIDTH}" height="${ROW_HEIGHT}" fill="#f7f7f7"/>`,
+      );
     }
   });
 
   // Time axis: a tick label above the rows and a light grid line through them.
   const step = tickStep(totalMs);
   const gridBottom = HEADER_HEIGHT + rows.length * ROW_HEIGHT;
-  for (let ms = 0; ms <= totalMs + step / 1000; ms += step) {
+  const decimals = Math.max(0, -Math.floor(Math.log10(step)));
+  for (let k = 0; k * step <= totalMs * (1 + 1e-9); k++) {
+    const ms = k * step;
     const gx = (BAR_LEFT + (totalMs > 0 ? (ms / totalMs) * (BAR_RIGHT - BAR_LEFT) : 0)).toFixed(1);
-    const label = step < 1 ? ms.toFixed(String(step).split('.')[1]?.length ?? 1) : ms.toFixed(0);
+    const label = ms.toFixed(decimals);
     out.push(`<line x1="${gx}" y1="${HEADER_HEIGHT - 6}" x2="${gx}" y2="${gridBottom}" stroke="#e4e4e4"/>`);
-    out.push(`<text x="${gx}" y="${HEADER_HEIGHT - 10}" text-anchor="middle" font-size="10" fill="#888">${label} ms</text>`);
+    out.push(
+      `<text x="${gx}" y="${HEADER_HEIGHT - 10}" text-anchor="middle" font-size="10" fill="#888">${label} ms</text>`,
+    );
   }
 
   rows.forEach(({ span, depth }, i) => {
@@ -137,17 +148,18 @@ export function renderTraceSvg(spans: ReceivedSpan[], title: string): string {
     const left = 10 + depth * INDENT;
     const tag = truncate(service, 120, TAG_CHAR_WIDTH);
     const tagWidth = tag.length * TAG_CHAR_WIDTH + 10;
-    out.push(`<rect x="${left}" y="${top + 4}" width="${tagWidth.toFixed(1)}" height="${ROW_HEIGHT - 8}" rx="3" fill="${colour}"/>`);
+    out.push(
+      `<rect x="${left}" y="${top + 4}" width="${tagWidth.toFixed(1)}" height="${ROW_HEIGHT - 8}" rx="3" fill="${colour}"/>`,
+    );
     out.push(`<text x="${left + 5}" y="${baseline - 1}" font-size="10" fill="#fff">${escapeXml(tag)}</text>`);
     const nameLeft = left + tagWidth + 6;
     const noted = NOTED_ATTRIBUTES.map((key) => span.attributes[key]).find((value) => value !== undefined);
-    const room = LABEL_WIDTH - nameLeft;
-    const name = truncate(span.name, room);
-    const extra = noted === undefined ? '' : truncate(` ${String(noted)}`, room - name.length * CHAR_WIDTH);
-    const extraSpan = extra && room - name.length * CHAR_WIDTH > 3 * CHAR_WIDTH ? extra : '';
+    const name = truncate(span.name, LABEL_WIDTH - nameLeft);
+    const roomLeft = LABEL_WIDTH - nameLeft - name.length * CHAR_WIDTH;
+    const extra = noted !== undefined && roomLeft > 3 * CHAR_WIDTH ? truncate(` ${String(noted)}`, roomLeft) : '';
     out.push(
       `<text x="${nameLeft.toFixed(1)}" y="${baseline}" fill="#222">${escapeXml(name)}${
-        extraSpan ? `<tspan fill="#888">${escapeXml(extraSpan)}</tspan>` : ''
+        extra ? `<tspan fill="#888">${escapeXml(extra)}</tspan>` : ''
       }</text>`,
     );
 

@@ -1,6 +1,7 @@
 // What both versions of the order workflow share: its activities, its state, the createOrder
 // Update, and the checks of what an Update or a signal carries. Everything that reaches a handler is untrusted:
 // an operator can type any JSON (or none) into the Temporal CLI or UI.
+import { type Context, context } from '@opentelemetry/api';
 import {
   ApplicationFailure,
   condition,
@@ -52,13 +53,20 @@ export function newWorkflowState(orderId: string): OrderWorkflowState {
 }
 
 /** The Update sent with the workflow's start, and repeats of the same CreateOrder. */
-export function registerCreateOrder(input: OrderWorkflowInput, state: OrderWorkflowState): void {
+/**
+ * Registers the createOrder Update. Returns the trace of its first request (the update-with-start
+ * that created the run), so the creation's activities join that request's trace; undefined for a
+ * run started without it.
+ */
+export function registerCreateOrder(input: OrderWorkflowInput, state: OrderWorkflowState): () => Context | undefined {
   let createRequests = 0;
+  let createdIn: Context | undefined;
   setHandler(
     createOrderUpdate,
     async () => {
       // The update that came with the start is the first one; later ones are repeats.
       const created = createRequests++ === 0;
+      if (created) createdIn = context.active();
       await condition(() => state.order !== null);
       return { order: state.order as NonNullable<OrderWorkflowState['order']>, created };
     },
@@ -74,6 +82,7 @@ export function registerCreateOrder(input: OrderWorkflowInput, state: OrderWorkf
       },
     },
   );
+  return () => createdIn;
 }
 
 /** Keeps the latest refusals for getOrderState and says why in the log. */

@@ -6,6 +6,7 @@
 // Runs started before this loop existed take orderWorkflowV1 (see LIFECYCLE_ENGINE_PATCH);
 // runs started before the deadlines end at COMPLETED or CANCELLED (DURABLE_DEADLINES_PATCH);
 // runs started before FEWER_TASKS_PATCH persist the order in a remote activity and publish each event in its own.
+import { type Context, context } from '@opentelemetry/api';
 import {
   ActivityFailure,
   ApplicationFailure,
@@ -69,6 +70,17 @@ interface Ticket {
   actor: string;
   via: 'signal' | 'update' | 'deadline';
   outcome?: { ok: true; result: TransitionResult } | { ok: false; failure: ApplicationFailure };
+  /** The trace of the Update or signal that asked for it (OpenTelemetry's workflow interceptors). */
+  trace?: Context;
+}
+
+/**
+ * Runs `work` in the trace of the request it serves: its activities then continue that request's
+ * trace instead of the run's. Only the tracing headers of the scheduled activities change, never
+ * a command, so histories replay the same.
+ */
+function inTraceOf<T>(trace: Context | undefined, work: () => Promise<T>): Promise<T> {
+  return trace === undefined ? work() : context.with(trace, work);
 }
 
 type Deadline =
@@ -121,7 +133,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<Order> {
     ...state,
     pendingTransitions: queue.map(({ request, actor }) => ({ command: request.command, actor })),
   }));
-  registerCreateOrder(input, state);
+  const creationTrace = registerCreateOrder(input, state);
 
   const loaded = (): Order | null => state.order;
   /** The status the order will have once every accepted transition is carried out. */
@@ -160,7 +172,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<Order> {
         const { request, actor } = decodeUpdate(name, payload, meta);
         const order = loaded();
         if (order !== null && finished()) return { order, changed: false };
-        const ticket: Ticket = { request, actor, via: 'update' };
+        const ticket: Ticket = { request, actor, via: 'update', trace: context.active() };
         queue.push(ticket);
         await condition(() => ticket.outcome !== undefined);
         const outcome = ticket.outcome as NonNullable<Ticket['outcome']>;
@@ -198,10 +210,10 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<Order> {
         decision?.kind === 'already' ? `the order is already ${status}` : forbiddenMessage(orderId, status, name);
       return recordRefusal(state, { via: 'signal', name, reason });
     }
-    queue.push({ request: decoded.request, actor: decoded.actor, via: 'signal' });
+    queue.push({ request: decoded.request, actor: decoded.actor, via: 'signal', trace: context.active() });
   });
 
-  const persisted = await persistOrder(input);
+  const persisted = await inTraceOf(creationTrace(), () => persistOrder(input));
   state.order = persisted.order;
   state.status = persisted.order.status;
   state.sequence = persisted.sequence;
@@ -214,7 +226,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<Order> {
 
   // Publishing does not hold the order back (a Kafka outage must not block transitions), but
   // each transition's events go out after the previous ones, so consumers see them in order.
-  let publishing = publishInOrder(Promise.resolve(), persisted.unpublished);
+  let publishing = inTraceOf(creationTrace(), () => publishInOrder(Promise.resolve(), persisted.unpublished));
   function publishInOrder(previous: Promise<void>, events: PublishableEvent[]): Promise<void> {
     return previous.then(async () => {
       const batches = fewerTasks ? [events] : events.map((event) => [event]);
@@ -314,7 +326,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<Order> {
     }
     const ticket = queue[0];
     if (ticket === undefined) break;
-    ticket.outcome = await carryOut(ticket, state.order as Order);
+    ticket.outcome = await inTraceOf(ticket.trace, () => carryOut(ticket, state.order as Order));
     queue.shift();
     if (!ticket.outcome.ok) {
       recordRefusal(state, { via: ticket.via, name: ticket.request.command, reason: ticket.outcome.failure.message });
