@@ -4,11 +4,8 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { LogLevel, LogMetadata } from '@temporalio/common';
-import {
-  OpenTelemetryActivityInboundInterceptor,
-  OpenTelemetryActivityOutboundInterceptor,
-  type OpenTelemetrySinks,
-} from '@temporalio/interceptors-opentelemetry';
+import type { OpenTelemetrySinks } from '@temporalio/interceptors-opentelemetry';
+import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import { type InjectedSinks, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './src/activities/index.js';
 import { createCommandHandler } from './src/commands/command-handler.js';
@@ -100,8 +97,9 @@ export async function createOrderWorker(
   config: Config,
   logger: Logger,
   workflowCode: Pick<WorkerOptions, 'workflowsPath' | 'workflowBundle'> = { workflowsPath: WORKFLOWS_PATH },
-  telemetry: Telemetry = startTelemetry(config, 'order-worker'),
+  given?: Telemetry,
 ): Promise<OrderWorker> {
+  const telemetry = given ?? (await startTelemetry(config, 'order-worker'));
   const db = createDatabase(config, logger);
   await reach(describeDatabaseConnection(config), db.ping);
   const kafka = createKafka(config, logger);
@@ -134,15 +132,7 @@ export async function createOrderWorker(
     activities: createActivities({ db, ...outbox }),
     interceptors: {
       workflowModules: ORDER_WORKFLOW_INTERCEPTOR_MODULES,
-      // Each activity is a span of the workflow's trace; its log lines carry trace_id and span_id.
-      activity: telemetry.enabled
-        ? [
-            (context) => ({
-              inbound: new OpenTelemetryActivityInboundInterceptor(context),
-              outbound: new OpenTelemetryActivityOutboundInterceptor(context),
-            }),
-          ]
-        : [],
+      activity: telemetry.enabled ? [await tracingActivityInterceptors()] : [],
     },
     sinks: orderWorkflowSinks(telemetry),
     ...orderWorkerOptions(config),
@@ -197,6 +187,18 @@ export async function createOrderWorker(
   };
 }
 
+/**
+ * Each activity a span of the workflow's trace, its log lines with trace_id and span_id. Imported
+ * only when tracing is on: the package costs ~25 MB of memory once loaded.
+ */
+async function tracingActivityInterceptors(): Promise<ActivityInterceptorsFactory> {
+  const otel = await import('@temporalio/interceptors-opentelemetry');
+  return (context) => ({
+    inbound: new otel.OpenTelemetryActivityInboundInterceptor(context),
+    outbound: new otel.OpenTelemetryActivityOutboundInterceptor(context),
+  });
+}
+
 /** The consumer of ordering.commands, or one that does nothing when COMMANDS_ENABLED is off. */
 async function startCommandConsumer(enabled: boolean, ...args: Parameters<typeof createCommandConsumer>) {
   return enabled ? createCommandConsumer(...args) : { stop: async () => {} };
@@ -226,7 +228,7 @@ function temporalLogger(logger: Logger) {
 async function main() {
   const config = loadConfig();
   // First: pg's instrumentation must be in place before the pool loads `pg`.
-  const telemetry = startTelemetry(config, 'order-worker');
+  const telemetry = await startTelemetry(config, 'order-worker');
   const logger = createLogger(config, 'worker');
   // The runtime turns SIGTERM/SIGINT into worker.shutdown(): activities in flight may finish.
   Runtime.install({

@@ -18,6 +18,7 @@ import { type Config, loadConfig } from '../src/config.js';
 import { migrateDatabase } from '../src/db/migrate.js';
 import { createKafka, ensureTopics, ORDER_EVENTS_PARTITIONS, orderTopics } from '../src/kafka/index.js';
 import { createLogger } from '../src/logger.js';
+import { startOtlpReceiver } from '../test/support/otlp-receiver.js';
 import { type AppProcess, startApiProcess, startWorkerProcess, workerPolls } from '../test/support/processes.js';
 import { rssMbOf, spawnChild } from './lib/child.js';
 import { addCpu, cpuDelta, cpuPerLifecycle, cpuSnapshot, processCpuSeconds } from './lib/cpu.js';
@@ -63,6 +64,8 @@ const { values: args } = parseArgs({
     'open-loop-seconds': { type: 'string' },
     'open-orders': { type: 'string' },
     'open-order-transitions': { type: 'string' },
+    'tracing-orders': { type: 'string' },
+    'skip-tracing': { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -72,7 +75,7 @@ if (args.help) {
   console.log(`usage: npm run bench -- [--quick] [--orders N] [--concurrency C] [--topology AxW,...] [--output FILE]
   --quick            a short run of every part, as npm test's smoke run takes it: the defaults become
                      --orders 50 --concurrency 8 --listing-rows 20000 --open-loop-seconds 5
-                     --open-orders 150,300 --open-order-transitions 20 (each still overridable)
+                     --open-orders 150,300 --open-order-transitions 20 --tracing-orders 20 (each still overridable)
   --orders, -n       measured lifecycles per phase (env BENCH_ORDERS; default 1000)
   --concurrency, -c  lifecycles in flight (env BENCH_CONCURRENCY; default 64)
   --topology, -t     the order service's topologies, each measured in turn: A API processes x W worker
@@ -85,6 +88,9 @@ if (args.help) {
   --open-loop-seconds  how long each open-loop level runs, for each subject (default 20)
   --open-orders      levels of open orders for the transitions among them (default 1000,5000; 0 leaves them out)
   --open-order-transitions  confirms on random old orders at each level (default 200)
+  --tracing-orders   lifecycles of each of two 1x1 services, tracing off and exporting every span over OTLP
+                     to a receiver in the bench, taking turns (default orders/2)
+  --skip-tracing     leave that comparison out
   --listing-rows     orders bulk-loaded for the reads (env BENCH_LISTING_ROWS; default 1000000; 0 leaves them out)
   --output, -o       JSON results (default bench/results/latest.json)
   --database-url     order database of the run (env BENCH_DATABASE_URL; default .../orders_bench, created if missing)
@@ -118,6 +124,9 @@ const openOrderLevels = (args['open-orders'] ?? (quick ? '150,300' : '1000,5000'
 if (openOrderLevels.some((level) => !Number.isInteger(level) || level < 0)) {
   throw new Error(`--open-orders takes whole numbers such as 1000,5000; got "${args['open-orders']}"`);
 }
+const tracingOrders = args['skip-tracing']
+  ? 0
+  : positiveInt('--tracing-orders', args['tracing-orders'], quick ? 20 : Math.max(1, Math.round(orders / 2)));
 const openOrderTransitions = positiveInt('--open-order-transitions', args['open-order-transitions'], quick ? 20 : 200);
 const warmup = positiveInt('--warmup', args.warmup ?? process.env.BENCH_WARMUP, concurrency);
 const rounds = positiveInt(
@@ -492,6 +501,20 @@ async function main() {
   /** Each open-loop level: its rate, and the order service's and bare Temporal's samples at it. */
   const openLoop: { loadPercent: number; ratePerSec: number; system: Samples; bare: Samples }[] = [];
   let openOrders: OpenOrdersLevel[] = [];
+  /** Busy CPU of the whole machine (every process and the kernel) per lifecycle of a subject, in ms. */
+  const machineCpuMs = (measured: Measured | undefined) =>
+    measured === undefined || lifecyclesOf(measured) === 0
+      ? undefined
+      : round(((measured.cpu.machineBusy ?? 0) * 1000) / lifecyclesOf(measured), 1);
+  interface TracingFigures {
+    perSec: number;
+    createP99Ms: number;
+    cpuMsPerLifecycle: number | null;
+    verification: Verification;
+    failures: string[];
+  }
+  const tracing: { off?: TracingFigures; exported?: TracingFigures; spansExported?: number; exportRequests?: number } =
+    {};
   const openOrderFailures: string[] = [];
   /** The order service's processes alive now, to stop on the way out. */
   const alive = new Set<Proc>();
@@ -524,6 +547,7 @@ async function main() {
     COMMANDS_ENABLED: 'false',
   };
   const bareQueue = `orders-bench-bare-${runId}`;
+  const tracingQueues = { off: `orders-bench-tracing-off-${runId}`, exported: `orders-bench-tracing-on-${runId}` };
   const yardstickQueue = `orders-bench-yardstick-${runId}`;
   try {
     // As `npm start` runs them: compiled, the workflows prebuilt (scripts/build.ts). --worker-tsx:
@@ -538,10 +562,10 @@ async function main() {
           WORKFLOW_BUNDLE_PATH:
             built?.workflowBundle ?? (await buildWorkflowBundle(join(scratch, 'workflow-bundle.js'))),
         };
-    const startWorker = async (name: string): Promise<Proc> => {
+    const startWorker = async (name: string, workerEnv: Record<string, string> = env): Promise<Proc> => {
       const metrics = { WORKER_METRICS_ADDRESS: `127.0.0.1:${await freePort()}` };
-      if (built === undefined) return startWorkerProcess({ ...env, ...bundle, ...workerNodeOptions, ...metrics });
-      return startWorkerChild(name, built.worker, { ...env, ...bundle, ...metrics }, workerFlags);
+      if (built === undefined) return startWorkerProcess({ ...workerEnv, ...bundle, ...workerNodeOptions, ...metrics });
+      return startWorkerChild(name, built.worker, { ...workerEnv, ...bundle, ...metrics }, workerFlags);
     };
     /** A baseline's worker process (through tsx) on `queue`, its workflows at `workflows` bundled first. */
     const startBaselineWorker = async (name: string, workflows: string, entry: string, queue: string) => {
@@ -730,6 +754,60 @@ async function main() {
       // The next topology polls the same task queue: these processes go first.
       await stopProcs([...apis, ...workers]);
     }
+    // Tracing exported vs off: two 1x1 services side by side, each on a task queue of its own,
+    // one with no OTLP endpoint (the default), one exporting every span to a receiver in this
+    // process; they take turns (ABBA…) on the same number of lifecycles.
+    if (tracingOrders > 0) {
+      const receiver = await startOtlpReceiver();
+      try {
+        const pairs = await Promise.all(
+          (['off', 'exported'] as const).map(async (mode) => {
+            const pairEnv: Record<string, string> = {
+              ...env,
+              TEMPORAL_TASK_QUEUE: tracingQueues[mode],
+              ...(mode === 'exported' ? { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url } : {}),
+            };
+            const [worker, api] = await Promise.all([
+              startWorker(`tracing-${mode}-worker`, pairEnv),
+              startApi(`tracing-${mode}-api`, pairEnv),
+            ]);
+            alive.add(worker);
+            alive.add(api);
+            const service = systemLifecycle({
+              apiUrls: [api.url],
+              token: BENCH_TOKEN,
+              events,
+              lifecycleTimeoutMs: 120_000,
+            });
+            const pids = { api: [api.child.pid], worker: [worker.child.pid] };
+            return { mode, worker, api, service, pids, measured: emptyMeasured() };
+          }),
+        );
+        for (const pair of pairs) await warm(pair.service.lifecycle);
+        let at = 0;
+        for (const [round, size] of chunkSizes(tracingOrders, rounds).entries()) {
+          for (const pair of round % 2 === 0 ? pairs : [...pairs].reverse()) {
+            log(`tracing ${pair.mode}: ${size} lifecycles over HTTP`);
+            await measure(pair.measured, pair.service.lifecycle, size, at, pair.pids);
+          }
+          at += size;
+        }
+        for (const pair of pairs) {
+          tracing[pair.mode] = {
+            perSec: summarize(pair.measured.samples).perSec,
+            createP99Ms: summarize(pair.measured.samples).startP99Ms,
+            cpuMsPerLifecycle: machineCpuMs(pair.measured) ?? null,
+            verification: await verify(pair.service.placed, events),
+            failures: pair.measured.samples.failures.slice(0, 20),
+          };
+        }
+        tracing.spansExported = receiver.spans().length;
+        tracing.exportRequests = receiver.requests();
+        await stopProcs(pairs.flatMap((pair) => [pair.api, pair.worker]));
+      } finally {
+        await receiver.close();
+      }
+    }
     // Reading at scale, on a database of its own, once the lifecycles are measured (nothing else runs).
     listing =
       listingRows === 0
@@ -749,7 +827,11 @@ async function main() {
     // What the run leaves open (open orders, ended ones awaiting archival) ends, so runs do not
     // pile up on the server: a batch operation it carries out after the run.
     log('ending the run’s open workflows (one batch terminate)');
-    await terminateOpenWorkflows(config, [taskQueue, bareQueue, yardstickQueue], `bench-${runId}`).then(
+    await terminateOpenWorkflows(
+      config,
+      [taskQueue, bareQueue, yardstickQueue, tracingQueues.off, tracingQueues.exported],
+      `bench-${runId}`,
+    ).then(
       (count) => log(`${count} open workflows ended`),
       (error: unknown) => log(`could not end the run's open workflows: ${String(error)}`),
     );
@@ -764,11 +846,6 @@ async function main() {
   const bare = summary.bareTemporal;
   const ratioToBare = (value: number) => ratioOf(value, bare?.perSec);
   const rssOf = (proc: Proc) => round(proc.peakRssMb(), 0);
-  /** Busy CPU of the whole machine (every process and the kernel) per lifecycle of a subject, in ms. */
-  const machineCpuMs = (measured: Measured | undefined) =>
-    measured === undefined || lifecyclesOf(measured) === 0
-      ? undefined
-      : round(((measured.cpu.machineBusy ?? 0) * 1000) / lifecyclesOf(measured), 1);
   const topologyResults = runs.map((run, position) => {
     const figures = summarize(run.measured.samples);
     const verification = run.verification as Verification;
@@ -819,6 +896,8 @@ async function main() {
     ...runs.slice(1).flatMap((run) => run.measured.samples.failures),
     ...openLoop.flatMap((entry) => [...entry.system.failures, ...entry.bare.failures]),
     ...openOrderFailures,
+    ...(tracing.off?.failures ?? []),
+    ...(tracing.exported?.failures ?? []),
   ];
   const yardstick = summary.yardstick;
   const ratioToYardstick = ratioOf(sys.perSec, yardstick?.perSec);
@@ -904,6 +983,13 @@ async function main() {
     openLoop: openLoopResults,
     /** Confirms on random old orders (out of the worker's cache) with this many orders open. */
     openOrders,
+    /** Two 1x1 services taking turns: no OTLP endpoint (off) vs every span exported to a receiver. */
+    tracing: {
+      ...tracing,
+      exportedToOff: ratioOf(tracing.exported?.perSec, tracing.off?.perSec) ?? null,
+      cpuExportedToOff:
+        ratioOf(tracing.exported?.cpuMsPerLifecycle ?? undefined, tracing.off?.cpuMsPerLifecycle ?? undefined) ?? null,
+    },
     createP50Ms: sys.startP50Ms,
     createP95Ms: sys.startP95Ms,
     createP99Ms: sys.startP99Ms,
@@ -1152,6 +1238,31 @@ async function main() {
           level.createSeconds,
         ]),
       ]),
+    );
+  }
+  if (tracing.off !== undefined && tracing.exported !== undefined) {
+    console.log(
+      '\nTracing (two 1x1 services taking turns; exported: every span over OTLP to a receiver in the bench):',
+    );
+    console.log(
+      table([
+        ['tracing', 'lifecycles/s', 'create p99 ms', 'CPU ms/lifecycle', 'lost', 'duplicated'],
+        ...(['off', 'exported'] as const).map((mode) => {
+          const figures = tracing[mode] as TracingFigures;
+          return [
+            mode,
+            figures.perSec,
+            figures.createP99Ms,
+            orDash(figures.cpuMsPerLifecycle ?? undefined),
+            figures.verification.lost,
+            figures.verification.duplicated,
+          ];
+        }),
+      ]),
+    );
+    console.log(
+      `exported ÷ off: ${orDash(result.tracing.exportedToOff ?? undefined)} lifecycles/s, ` +
+        `${orDash(result.tracing.cpuExportedToOff ?? undefined)} CPU; ${tracing.spansExported} spans in ${tracing.exportRequests} OTLP requests`,
     );
   }
   console.log('');

@@ -18,6 +18,7 @@ import {
   ORDER_EVENTS_PARTITIONS,
   ORDER_EVENTS_TOPIC,
 } from '../src/kafka/index.js';
+import { MAX_TRACESTATE_LENGTH } from '../src/tracing.js';
 
 export const ASYNCAPI_PATH = fileURLToPath(new URL('../asyncapi.yaml', import.meta.url));
 
@@ -114,6 +115,20 @@ const eventHeaders = (type: string) =>
       }),
       ce_time: Type.String({ format: 'date-time', description: 'When it happened: equals the payload timestamp' }),
       ce_subject: Type.String({ format: 'uuid', description: 'The orderId' }),
+      ce_traceparent: Type.Optional(
+        Type.String({
+          pattern: '^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$',
+          description:
+            'W3C traceparent: the CloudEvents distributed-tracing extension in binary mode. The trace context ' +
+            'the event was committed in, for consumers to continue the trace; absent when the producer did not trace',
+        }),
+      ),
+      ce_tracestate: Type.Optional(
+        Type.String({
+          maxLength: MAX_TRACESTATE_LENGTH,
+          description: 'W3C tracestate of that trace context (distributed-tracing extension); only with ce_traceparent',
+        }),
+      ),
       'content-type': Type.Literal('application/json'),
     },
     { description: 'CloudEvents 1.0 Kafka protocol binding, binary content mode' },

@@ -25,7 +25,7 @@ import { connectOrderWorkflowClient } from './temporal/client.js';
 
 export async function startServer(config: Config) {
   // First: pg's instrumentation must be in place before the pool loads `pg`.
-  const telemetry = startTelemetry(config, 'order-api');
+  const telemetry = await startTelemetry(config, 'order-api');
   const logger = createLogger(config, 'api');
   const db = createDatabase(config, logger);
   await reach(describeDatabaseConnection(config), db.ping);

@@ -6,21 +6,12 @@
 // The SDK reads the standard variables itself (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES,
 // OTEL_EXPORTER_OTLP_HEADERS, OTEL_TRACES_SAMPLER, OTEL_PROPAGATORS, …); the config module
 // decides whether it runs (tracingEnabled) and how often it exports (OTEL_BSP_SCHEDULE_DELAY).
-import { FastifyOtelInstrumentation } from '@fastify/otel';
+// The SDK's packages are imported only when tracing is on: loaded, they cost each process
+// tens of MB (sdk-node brings every exporter), which an untraced process should not pay.
 import type { Attributes } from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import type { Instrumentation } from '@opentelemetry/instrumentation';
-import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
-import {
-  detectResources,
-  envDetector,
-  hostDetector,
-  processDetector,
-  type Resource,
-  resourceFromAttributes,
-} from '@opentelemetry/resources';
-import { NodeSDK } from '@opentelemetry/sdk-node';
-import { BatchSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace';
+import type { Resource } from '@opentelemetry/resources';
+import type { NodeSDKConfiguration } from '@opentelemetry/sdk-node';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import type { SerializableSpan } from '@temporalio/interceptors-opentelemetry';
 import type { FastifyPluginCallback, FastifyRequest } from 'fastify';
 import { type Config, tracingEnabled } from './config.js';
@@ -45,8 +36,23 @@ const disabled: Telemetry = {
   shutdown: async () => undefined,
 };
 
-export function startTelemetry(config: Config, serviceName: ServiceName): Telemetry {
+export async function startTelemetry(config: Config, serviceName: ServiceName): Promise<Telemetry> {
   if (!tracingEnabled(config)) return disabled;
+  const [
+    { FastifyOtelInstrumentation },
+    { OTLPTraceExporter },
+    { PgInstrumentation },
+    { detectResources, envDetector, hostDetector, processDetector, resourceFromAttributes },
+    { NodeSDK },
+    { BatchSpanProcessor },
+  ] = await Promise.all([
+    import('@fastify/otel'),
+    import('@opentelemetry/exporter-trace-otlp-proto'),
+    import('@opentelemetry/instrumentation-pg'),
+    import('@opentelemetry/resources'),
+    import('@opentelemetry/sdk-node'),
+    import('@opentelemetry/sdk-trace'),
+  ]);
   // The process and host, then what OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES say, over our defaults.
   const resource = resourceFromAttributes({ 'service.name': serviceName, 'service.namespace': 'acme.ordering' }).merge(
     detectResources({ detectors: [processDetector, hostDetector, envDetector] }),
@@ -56,11 +62,11 @@ export function startTelemetry(config: Config, serviceName: ServiceName): Teleme
     exporter: new OTLPTraceExporter(),
     scheduledDelayMillis: config.OTEL_BSP_SCHEDULE_DELAY,
   });
-  const instrumentations: Instrumentation[] = [
+  const instrumentations: NodeSDKConfiguration['instrumentations'] = [
     // Statements only inside a traced operation: the sweeper's polling would be noise.
     new PgInstrumentation({ requireParentSpan: true }),
   ];
-  let fastify: FastifyOtelInstrumentation | undefined;
+  let fastify: InstanceType<typeof FastifyOtelInstrumentation> | undefined;
   if (serviceName === 'order-api') {
     fastify = new FastifyOtelInstrumentation({
       instrumentHooks: false,

@@ -11,6 +11,10 @@ export interface TraceContext {
 }
 
 const TRACEPARENT = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+/** All-zero trace and span ids are invalid (W3C Trace Context). */
+const ZERO_IDS = /^00-(0{32}-[0-9a-f]{16}|[0-9a-f]{32}-0{16})-/;
+/** tracestate is printable ASCII: list members of key=value, comma-separated. */
+const TRACESTATE = /^[\x20-\x7e]+$/;
 /** W3C allows 32 list members of up to 256 characters; more than this is not worth storing. */
 export const MAX_TRACESTATE_LENGTH = 512;
 
@@ -23,8 +27,8 @@ export function activeTraceContext(): TraceContext | undefined {
 
 /** A well-formed trace context from header values, or undefined: a malformed one is dropped, never stored. */
 export function traceContextFrom(traceparent: unknown, tracestate: unknown): TraceContext | undefined {
-  if (typeof traceparent !== 'string' || !TRACEPARENT.test(traceparent)) return undefined;
-  if (typeof tracestate === 'string' && tracestate !== '' && tracestate.length <= MAX_TRACESTATE_LENGTH) {
+  if (typeof traceparent !== 'string' || !TRACEPARENT.test(traceparent) || ZERO_IDS.test(traceparent)) return undefined;
+  if (typeof tracestate === 'string' && TRACESTATE.test(tracestate) && tracestate.length <= MAX_TRACESTATE_LENGTH) {
     return { traceparent, tracestate };
   }
   return { traceparent };
