@@ -1,10 +1,10 @@
 // The only module that imports `kafkajs`.
-import { type Attributes, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { type Attributes, context, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { Kafka, logLevel, type Message, Partitioners, type Producer } from 'kafkajs';
 import { type Config, kafkaConnectionOf } from '../config.js';
 import { within } from '../deadline.js';
 import type { LogSink } from '../logger.js';
-import { contextOf, type TraceContext } from '../tracing.js';
+import { contextOf, type TraceContext, traceContextFrom } from '../tracing.js';
 
 /** The catalog's channel of order lifecycle events. */
 export const ORDER_EVENTS_TOPIC = 'ordering.orders';
@@ -314,6 +314,49 @@ export interface CommandConsumer {
 
 const HEARTBEAT_EVERY_MS = 3_000;
 
+/** One header's value as text (kafkajs gives Buffers), the first of several. */
+function headerText(headers: MessageHeaders, name: string): string | undefined {
+  const value = headers[name];
+  const first = Array.isArray(value) ? value[0] : value;
+  return first === undefined ? undefined : first.toString();
+}
+
+/**
+ * A CONSUMER span per message, `process <topic>` (messaging semantic conventions), continuing
+ * the trace the sender put in the CloudEvents distributed-tracing headers (ce_traceparent,
+ * ce_tracestate) or in plain W3C ones; a malformed one is ignored and the span starts a trace.
+ */
+function startProcessSpan(
+  topic: string,
+  partition: number,
+  offset: string,
+  key: Buffer | null,
+  headers: MessageHeaders,
+): Span {
+  const sender =
+    traceContextFrom(headerText(headers, 'ce_traceparent'), headerText(headers, 'ce_tracestate')) ??
+    traceContextFrom(headerText(headers, 'traceparent'), headerText(headers, 'tracestate'));
+  return tracer.startSpan(
+    `process ${topic}`,
+    {
+      kind: SpanKind.CONSUMER,
+      attributes: {
+        'messaging.system': 'kafka',
+        'messaging.operation.name': 'process',
+        'messaging.operation.type': 'process',
+        'messaging.destination.name': topic,
+        'messaging.destination.partition.id': String(partition),
+        'messaging.kafka.offset': Number(offset),
+        ...(key === null ? {} : { 'messaging.kafka.message.key': key.toString() }),
+        ...(headerText(headers, 'ce_type') === undefined
+          ? {}
+          : { 'cloudevents.event_type': headerText(headers, 'ce_type') }),
+      },
+    },
+    sender === undefined ? context.active() : contextOf(sender),
+  );
+}
+
 /**
  * Consumes `topic` in consumer group `groupId`, one message at a time per partition, committing
  * each offset only once `handle` resolved for it (at-least-once: a crash replays from there).
@@ -350,22 +393,22 @@ export async function createCommandConsumer(
             lost.abort(error);
           });
         }, HEARTBEAT_EVERY_MS);
+        const headers = message.headers ?? {};
+        const span = startProcessSpan(from, partition, message.offset, message.key, headers);
         try {
-          await handle(
-            {
-              topic: from,
-              partition,
-              offset: message.offset,
-              key: message.key,
-              value: message.value,
-              headers: message.headers ?? {},
-            },
-            { signal: AbortSignal.any([stopping.signal, lost.signal]) },
+          // The command's handling continues the sender's trace (its ce_traceparent, or traceparent).
+          await context.with(trace.setSpan(context.active(), span), () =>
+            handle(
+              { topic: from, partition, offset: message.offset, key: message.key, value: message.value, headers },
+              { signal: AbortSignal.any([stopping.signal, lost.signal]) },
+            ),
           );
         } catch (error) {
+          span.setStatus({ code: SpanStatusCode.ERROR, message: 'the command was not handled; it is read again' });
           throw heartbeatError ?? error;
         } finally {
           clearInterval(ticker);
+          span.end();
         }
         if (heartbeatError !== undefined) throw heartbeatError;
         await consumer.commitOffsets([{ topic: from, partition, offset: (BigInt(message.offset) + 1n).toString() }]);

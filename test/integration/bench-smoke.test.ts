@@ -109,6 +109,15 @@ describe('npm run bench -- --quick (N = 50, C = 8)', () => {
       ]),
     );
     // Reading at scale: every query timed, and no listing reads the whole orders table.
+    // Tracing exported vs off, in the same run: both measured, every span received, nothing lost.
+    for (const mode of ['off', 'exported']) {
+      expect(result.tracing[mode].perSec, mode).toBeGreaterThan(0);
+      expect(result.tracing[mode].verification, mode).toMatchObject({ lost: 0, duplicated: 0 });
+    }
+    expect(result.tracing.exportedToOff).toBeGreaterThan(0);
+    expect(result.tracing.spansExported).toBeGreaterThan(20 * 10);
+    expect(log).toContain('Tracing (two 1x1 services taking turns');
+
     expect(result.listing).toMatchObject({ rows: 20000, readers: 4 });
     for (const name of ['byId', 'customerFirstPage', 'deepPage', 'statusAndDates']) {
       expect(result.listing.queries[name].p99Ms, name).toBeGreaterThan(0);

@@ -7,6 +7,7 @@
 // and task queue of their own, so their quick sweeper touches no other test's events.
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spansToJson } from '../../scripts/trace-picture.js';
@@ -27,7 +28,9 @@ const env: Record<string, string> = {
   ...base,
   DATABASE_URL,
   TEMPORAL_TASK_QUEUE: 'orders-test-tracing',
-  COMMANDS_ENABLED: 'false',
+  // Topics of their own: the commands this test sends reach only these processes.
+  KAFKA_TOPIC_PREFIX: 'test-tracing.',
+  COMMANDS_ENABLED: 'true',
   LOG_LEVEL: 'info',
   OTEL_BSP_SCHEDULE_DELAY: '100',
   // Republishes what stayed unpublished for 3 s, every 300 ms: the test makes one such event.
@@ -287,5 +290,58 @@ describe('one trace per order (OpenTelemetry)', () => {
     } finally {
       await untracedEvents.close();
     }
+  });
+
+  it('a command on ordering.commands continues the trace in its ce_traceparent', async () => {
+    const created = await call<Order>('POST', '/orders', newCreateOrder(), newTraceparent().traceparent);
+    expect(created.status).toBe(201);
+    const { orderId: commanded } = created.body;
+    const sender = newTraceparent();
+    const kafka = new Kafka({
+      clientId: 'tracing-test',
+      brokers: (env.KAFKA_BROKERS ?? '').split(','),
+      logLevel: logLevel.NOTHING,
+    });
+    const producer = kafka.producer();
+    await producer.connect();
+    try {
+      await producer.send({
+        topic: topicsOf(env).commands,
+        acks: -1,
+        messages: [
+          {
+            key: commanded,
+            value: JSON.stringify({ orderId: commanded }),
+            headers: {
+              ce_specversion: '1.0',
+              ce_id: randomBytes(16).toString('hex'),
+              ce_source: '/acme/tests/tracing',
+              ce_type: 'CompleteOrder',
+              ce_traceparent: sender.traceparent,
+              'content-type': 'application/json',
+            },
+          },
+        ],
+      });
+    } finally {
+      await producer.disconnect();
+    }
+    const processSpan = `process ${topicsOf(env).commands}`;
+    const trace = await traceWith(sender.traceId, sender.spanId, {
+      process: named(processSpan),
+      update: named('StartWorkflowUpdate:complete'),
+      activity: named('RunActivity:persistOrderTransition'),
+      send: named(`send ${topicsOf(env).events}`),
+    });
+    const consumer = trace.find(named(processSpan));
+    expect(consumer?.kind).toBe('consumer');
+    expect(consumer?.parentSpanId).toBe(sender.spanId);
+    expect(consumer?.attributes).toMatchObject({
+      'messaging.destination.name': topicsOf(env).commands,
+      'messaging.kafka.message.key': commanded,
+    });
+    const seen = await events.waitFor(commanded, 2);
+    const completedEvent = seen.find((event) => event.headers.ce_type === 'OrderCompleted');
+    expect(completedEvent?.headers.ce_traceparent?.split('-')[1]).toBe(sender.traceId);
   });
 });
