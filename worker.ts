@@ -41,7 +41,10 @@ export const WORKFLOWS_PATH = fileURLToPath(new URL('./src/workflows/index.ts', 
  * Bundled with the order workflows, always (one bundle, whatever the config): OpenTelemetry's
  * workflow interceptors. They continue the caller's trace inside the workflow and hand their
  * spans to the worker through the `exporter` sink; they add no command, so histories replay
- * the same with them or without.
+ * the same with them or without. package.json `overrides` keeps one @opentelemetry/api for them
+ * and us: with the copy they pin (<1.10) beside ours, the workflow's code would not see their
+ * context (an older global is not compatible with a newer API) and transitions would lose their
+ * request's trace.
  */
 export const ORDER_WORKFLOW_INTERCEPTOR_MODULES = [
   createRequire(import.meta.url).resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors'),
