@@ -113,20 +113,24 @@ interface Pending {
 
 const tracer = trace.getTracer('order-service/kafka');
 
+/** The messaging semantic conventions' attributes of a Kafka span; the key as the sender wrote it, bounded. */
+function messagingAttributes(operation: 'send' | 'process', topic: string, key: string | Buffer | null): Attributes {
+  return {
+    'messaging.system': 'kafka',
+    'messaging.operation.name': operation,
+    'messaging.operation.type': operation,
+    'messaging.destination.name': topic,
+    ...(key === null ? {} : { 'messaging.kafka.message.key': key.toString().slice(0, 200) }),
+  };
+}
+
 /** A PRODUCER span per message, `send <topic>` (messaging semantic conventions), ended by the broker's answer. */
 function startSendSpan(topic: string, { key, traceContext, spanAttributes }: OutgoingMessage): Span {
   return tracer.startSpan(
     `send ${topic}`,
     {
       kind: SpanKind.PRODUCER,
-      attributes: {
-        'messaging.system': 'kafka',
-        'messaging.operation.name': 'send',
-        'messaging.operation.type': 'send',
-        'messaging.destination.name': topic,
-        ...(key === null ? {} : { 'messaging.kafka.message.key': key.toString() }),
-        ...spanAttributes,
-      },
+      attributes: { ...messagingAttributes('send', topic, key), ...spanAttributes },
     },
     contextOf(traceContext),
   );
@@ -341,16 +345,11 @@ function startProcessSpan(
     {
       kind: SpanKind.CONSUMER,
       attributes: {
-        'messaging.system': 'kafka',
-        'messaging.operation.name': 'process',
-        'messaging.operation.type': 'process',
-        'messaging.destination.name': topic,
+        ...messagingAttributes('process', topic, key),
         'messaging.destination.partition.id': String(partition),
         'messaging.kafka.offset': Number(offset),
-        ...(key === null ? {} : { 'messaging.kafka.message.key': key.toString() }),
-        ...(headerText(headers, 'ce_type') === undefined
-          ? {}
-          : { 'cloudevents.event_type': headerText(headers, 'ce_type') }),
+        // What the sender wrote, bounded: a hostile header must not make a huge span.
+        'cloudevents.event_type': (headerText(headers, 'ce_type') ?? '').slice(0, 100),
       },
     },
     sender === undefined ? context.active() : contextOf(sender),
