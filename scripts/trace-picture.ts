@@ -106,7 +106,9 @@ export function renderTraceSvg(spans: ReceivedSpan[], title: string): string {
   }
 
   const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" font-size="12" role="img">`,
+    // The picture's text alternative (screen readers; Biome's a11y rule).
+    `<title>${escapeXml(`${title}: the ${spans.length} spans of one trace, as a waterfall`)}</title>`,
     `<rect width="${WIDTH}" height="${height}" fill="#ffffff"/>`,
     `<text x="10" y="24" font-size="16" font-weight="bold" fill="#222">${escapeXml(title)}</text>`,
     `<text x="10" y="44" fill="#666">${escapeXml(
