@@ -8,7 +8,7 @@
 // decides whether it runs (tracingEnabled) and how often it exports (OTEL_BSP_SCHEDULE_DELAY).
 // The SDK's packages are imported only when tracing is on: loaded, they cost each process
 // tens of MB (sdk-node brings every exporter), which an untraced process should not pay.
-import type { Attributes } from '@opentelemetry/api';
+import type { Attributes, Span } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import type { NodeSDKConfiguration } from '@opentelemetry/sdk-node';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
@@ -98,7 +98,7 @@ export async function startTelemetry(config: Config, serviceName: ServiceName): 
 }
 
 /** HTTP server spans are named `{method} {route}` (semantic conventions), e.g. `POST /orders/:orderId/complete`. */
-function nameRequestSpan(span: import('@opentelemetry/api').Span, request: FastifyRequest): void {
+function nameRequestSpan(span: Span, request: FastifyRequest): void {
   const route = request.routeOptions.url;
   if (route !== undefined) span.updateName(`${request.method} ${route}`);
   const orderId = (request.params as { orderId?: unknown } | undefined)?.orderId;
