@@ -6,7 +6,7 @@
 // outbox sweeper republishes keeps the context it was committed in. The processes get a database
 // and task queue of their own, so their quick sweeper touches no other test's events.
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -37,6 +37,8 @@ const env: Record<string, string> = {
   OUTBOX_SWEEP_INTERVAL_MS: '300',
   OUTBOX_SWEEP_AFTER_MS: '3000',
 };
+
+const RESULTS_DIR = new URL('../../test-results/', import.meta.url);
 
 let receiver: OtlpReceiver;
 let api: AppProcess & { url: string };
@@ -150,7 +152,9 @@ describe('one trace per order (OpenTelemetry)', () => {
         span.attributes['db.system.name'] === 'postgresql' || span.attributes['db.system'] === 'postgresql',
       send: named(`send ${topic}`),
     });
-    writeFileSync('test-results/order-trace.json', spansToJson(trace));
+    // Kept for the README's picture (node --import tsx scripts/trace-picture.ts <this file> docs/order-trace.svg).
+    mkdirSync(RESULTS_DIR, { recursive: true });
+    writeFileSync(new URL('order-trace.json', RESULTS_DIR), spansToJson(trace));
 
     // Every span has its parent in the trace (traceWith waited for that), except the request's,
     // whose parent is the caller's span: one tree under the caller.
