@@ -58,6 +58,8 @@ function formatEvent(topic: string, partition: number, message: KafkaMessage): s
     `${time}  ${bold(label)}  orderId ${orderId}  ce_id ${headers.ce_id ?? '-'}  ${dim(`${topic}/${partition}@${message.offset}`)}`,
     `  ${text}`,
   ];
+  // The trace to look up in Jaeger (or a collector's backend) when the service traces.
+  if (headers.ce_traceparent !== undefined) lines.push(`  ${dim(`trace ${headers.ce_traceparent.split('-')[1]}`)}`);
   if (deadLetter) {
     const why = Object.entries(headers)
       .filter(([name]) => name.startsWith('dlq_') && name !== 'dlq_original_topic')

@@ -8,6 +8,7 @@ import Fastify, {
 } from 'fastify';
 import type { ApiKey } from '../config.js';
 import { createCoercingAjv, createExactAjv } from '../contracts/validation.js';
+import { workflowIdForOrder } from '../ids.js';
 import type { OrderService } from '../orders/order-service.js';
 import { annotateActiveSpan } from '../tracing.js';
 import type { JwtOptions } from './auth.js';
@@ -97,7 +98,14 @@ export async function buildApp({
       const { orderId, status } = (payload ?? {}) as { orderId?: unknown; status?: unknown };
       const otel = request.opentelemetry();
       if (otel.enabled && typeof orderId === 'string') {
-        annotateActiveSpan({ orderId, status: typeof status === 'string' ? status : undefined }, otel.span);
+        annotateActiveSpan(
+          {
+            orderId,
+            status: typeof status === 'string' ? status : undefined,
+            workflowId: workflowIdForOrder(orderId),
+          },
+          otel.span,
+        );
       }
       return payload;
     });

@@ -168,6 +168,7 @@ describe('one trace per order (OpenTelemetry)', () => {
     expect(request?.attributes).toMatchObject({
       'order.id': orderId,
       'order.status': 'CREATED',
+      'workflow.id': workflowIdForOrder(orderId),
       'http.route': '/orders',
     });
 
