@@ -5,8 +5,14 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { LogLevel, LogMetadata } from '@temporalio/common';
 import type { OpenTelemetrySinks } from '@temporalio/interceptors-opentelemetry';
-import type { ActivityInterceptorsFactory } from '@temporalio/worker';
-import { type InjectedSinks, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import {
+  type ActivityInterceptorsFactory,
+  type InjectedSinks,
+  NativeConnection,
+  Runtime,
+  Worker,
+  type WorkerOptions,
+} from '@temporalio/worker';
 import { createActivities } from './src/activities/index.js';
 import { createCommandHandler } from './src/commands/command-handler.js';
 import {

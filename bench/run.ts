@@ -932,8 +932,13 @@ async function main() {
     openOrders.length > 1 ? ratioOf(mostOpen?.workerRssMb, fewestOpen?.workerRssMb) : undefined;
   const listingWorstP99 =
     listing === undefined ? undefined : Math.max(...Object.values(listing.queries).map(({ p99Ms }) => p99Ms));
-  const lost = topologyResults.reduce((sum, run) => sum + run.lost, 0);
-  const duplicated = topologyResults.reduce((sum, run) => sum + run.duplicated, 0);
+  // Every part that placed orders: the topologies and the tracing comparison.
+  const verified = [
+    ...topologyResults,
+    ...[tracing.off, tracing.exported].flatMap((figures) => (figures === undefined ? [] : [figures.verification])),
+  ];
+  const lost = verified.reduce((sum, run) => sum + run.lost, 0);
+  const duplicated = verified.reduce((sum, run) => sum + run.duplicated, 0);
   const ratio = ratioOf(sys.perSec, bare?.perSec);
   const createToBareStartP99 = ratioOf(sys.startP99Ms, bare?.startP99Ms);
   const transitionP50ToBare = ratioOf(sys.transitionP50Ms, bare?.transitionP50Ms);
@@ -1010,7 +1015,7 @@ async function main() {
     apiRssMb,
     workerRssMb,
     bareWorkerRssMb: bareWorkerRssMb ?? null,
-    /** Over every topology of the run. */
+    /** Over every topology of the run and the tracing comparison. */
     lost,
     duplicated,
     /** Failed lifecycles of every subject and topology. */

@@ -256,7 +256,7 @@ export const ConfigSchema = Type.Object({
     description:
       'OpenTelemetry: base URL of an OTLP/HTTP collector (e.g. `http://127.0.0.1:4318`); traces go to its ' +
       '`/v1/traces` as protobuf. Unset: no tracing at all. The SDK reads the other standard `OTEL_*` variables itself ' +
-      '(`OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_TRACES_SAMPLER`, `OTEL_BSP_*`).',
+      '(`OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_TRACES_SAMPLER`, …).',
   }),
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: Type.String({
     default: '',

@@ -34,7 +34,7 @@ export function traceContextFrom(traceparent: unknown, tracestate: unknown): Tra
   return { traceparent };
 }
 
-/** The OpenTelemetry context a stored trace context continues (the root context when there is none). */
+/** The OpenTelemetry context a stored trace context continues (the active one when there is none). */
 export function contextOf(stored: TraceContext | undefined): Context {
   if (stored === undefined) return context.active();
   return propagation.extract(ROOT_CONTEXT, { ...stored });

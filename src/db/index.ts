@@ -26,13 +26,14 @@ export interface Database extends Queryable {
  * has started OpenTelemetry (src/telemetry.ts), whose pg instrumentation patches `pg` as it is
  * required, so every statement becomes a span of the operation it runs in.
  */
+let pg: typeof pgModule | undefined;
 function loadPg(): typeof pgModule {
-  return createRequire(import.meta.url)('pg');
+  pg ??= createRequire(import.meta.url)('pg') as typeof pgModule;
+  return pg;
 }
 
 export function createDatabase(config: Config, logger: LogSink): Database {
-  const pg = loadPg();
-  const pool = new pg.Pool({
+  const pool = new (loadPg().Pool)({
     connectionString: config.DATABASE_URL,
     max: config.DATABASE_POOL_MAX,
     // Fail fast while PostgreSQL is down instead of queueing callers forever.

@@ -52,9 +52,9 @@ export function newWorkflowState(orderId: string): OrderWorkflowState {
   };
 }
 
-/** The Update sent with the workflow's start, and repeats of the same CreateOrder. */
 /**
- * Registers the createOrder Update. Returns the trace of its first request (the update-with-start
+ * Registers the createOrder Update: the one sent with the workflow's start, and repeats of the
+ * same CreateOrder. Returns the trace of its first request (the update-with-start
  * that created the run), so the creation's activities join that request's trace; undefined for a
  * run started without it.
  */

@@ -1,7 +1,7 @@
 // An OTLP/HTTP trace receiver for tests: the services export to it as they would to a collector
 // (OTEL_EXPORTER_OTLP_ENDPOINT = receiver.url), and tests read back the spans as flat records,
-// with no collector, Jaeger or Tempo to run. Accepts what OTLP/HTTP allows for traces: protobuf
-// (what @opentelemetry/exporter-trace-otlp-proto sends) or JSON, either of them gzip-compressed.
+// with no collector, Jaeger or Tempo to run. Accepts OTLP/HTTP protobuf, what the services send
+// (@opentelemetry/exporter-trace-otlp-proto), gzip-compressed or not; anything else is a 415.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
@@ -127,8 +127,6 @@ function decodeProtobuf(body: Buffer): OtlpRequest {
 }
 
 const base64ToHex = (id: string | undefined) => Buffer.from(id ?? '', 'base64').toString('hex');
-// OTLP/JSON carries trace and span ids as hex, not base64 like its other bytes.
-const jsonHex = (id: string | undefined) => (id ?? '').toLowerCase();
 
 function anyValue(value: OtlpAnyValue | undefined): AttributeValue | undefined {
   if (value === undefined) return undefined;
@@ -157,16 +155,16 @@ function attributesOf(list: OtlpKeyValue[] | undefined): Record<string, Attribut
   return attributes;
 }
 
-function flatten(request: OtlpRequest, hex: (id: string | undefined) => string): ReceivedSpan[] {
+function flatten(request: OtlpRequest): ReceivedSpan[] {
   const spans: ReceivedSpan[] = [];
   for (const resourceSpans of request.resourceSpans ?? []) {
     const resource = attributesOf(resourceSpans.resource?.attributes);
     for (const scopeSpans of resourceSpans.scopeSpans ?? []) {
       for (const span of scopeSpans.spans ?? []) {
         spans.push({
-          traceId: hex(span.traceId),
-          spanId: hex(span.spanId),
-          parentSpanId: hex(span.parentSpanId),
+          traceId: base64ToHex(span.traceId),
+          spanId: base64ToHex(span.spanId),
+          parentSpanId: base64ToHex(span.parentSpanId),
           name: span.name ?? '',
           kind: SPAN_KINDS[span.kind ?? 0] ?? 'unspecified',
           startNs: BigInt(String(span.startTimeUnixNano ?? 0)),
@@ -203,17 +201,14 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     }
     const contentType = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
     const encoding = request.headers['content-encoding'];
-    const isProtobuf = contentType === 'application/x-protobuf';
-    if ((!isProtobuf && contentType !== 'application/json') || (encoding && encoding !== 'gzip')) {
+    if (contentType !== 'application/x-protobuf' || (encoding && encoding !== 'gzip')) {
       response.writeHead(415).end();
       return;
     }
     let spans: ReceivedSpan[];
     try {
       const body = await readBody(request);
-      spans = isProtobuf
-        ? flatten(decodeProtobuf(body), base64ToHex)
-        : flatten(JSON.parse(body.toString('utf8')), jsonHex);
+      spans = flatten(decodeProtobuf(body));
     } catch (error) {
       // 400 is what OTLP/HTTP answers to a body it cannot decode; the exporter reports it as a failure.
       response.writeHead(400, { 'content-type': 'text/plain' }).end(String(error));
@@ -222,8 +217,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     requests += 1;
     received.push(...spans);
     // An empty ExportTraceServiceResponse: no partial_success, i.e. every span accepted.
-    if (isProtobuf) response.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
-    else response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    response.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
   }
 
   const server = createServer((request, response) => {
