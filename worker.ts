@@ -140,7 +140,8 @@ export async function createOrderWorker(
     ...workflowCode,
     activities: createActivities({ db, ...outbox }),
     interceptors: {
-      workflowModules: ORDER_WORKFLOW_INTERCEPTOR_MODULES,
+      // A prebuilt bundle has them already (scripts/build-workflows.ts); given again, the SDK warns at every start.
+      ...(workflowCode.workflowBundle === undefined ? { workflowModules: ORDER_WORKFLOW_INTERCEPTOR_MODULES } : {}),
       activity: telemetry.enabled ? [await tracingActivityInterceptors()] : [],
     },
     sinks: orderWorkflowSinks(telemetry),

@@ -7,12 +7,13 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import type { ApiKey } from '../config.js';
+import { ErrorBody } from '../contracts/schemas.js';
 import { createCoercingAjv, createExactAjv } from '../contracts/validation.js';
 import { workflowIdForOrder } from '../ids.js';
 import type { OrderService } from '../orders/order-service.js';
 import { annotateActiveSpan } from '../tracing.js';
 import type { JwtOptions } from './auth.js';
-import { sendError, sendRouteMiss } from './errors.js';
+import { sendClientError, sendError, sendRouteMiss } from './errors.js';
 import type { ApiMetrics } from './metrics.js';
 import { orderRoutes } from './order-routes.js';
 import { apiDocs } from './plugins/docs.js';
@@ -88,6 +89,8 @@ export async function buildApp({
     routerOptions: { maxParamLength: 100 },
     // Errors the router raises before any route (bad URL, overlong parameter) get our error body too.
     frameworkErrors: (error, request, reply) => sendError(error, request, reply),
+    // What Node refuses before Fastify parses a request (431 for oversized headers) too.
+    clientErrorHandler: sendClientError,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   if (tracing !== undefined) {
@@ -126,7 +129,12 @@ export async function buildApp({
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
 
   const routeMethods = createRouteMethods();
-  app.addHook('onRoute', (route) => routeMethods.add(route.url, route.method));
+  app.addHook('onRoute', (route) => {
+    routeMethods.add(route.url, route.method);
+    // Any request can be refused for its size before routing (sendClientError): every documented operation may answer 431.
+    const responses = route.schema?.response as Record<string, unknown> | undefined;
+    if (responses !== undefined) responses[431] ??= ErrorBody;
+  });
   const routeMiss = (request: FastifyRequest, reply: FastifyReply) =>
     sendRouteMiss(request, reply, routeMethods.allowedAt(request.url.split('?')[0] ?? ''));
   app.setNotFoundHandler(routeMiss);

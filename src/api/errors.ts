@@ -1,6 +1,8 @@
 // The edge: domain error codes and framework errors become HTTP statuses and JSON bodies here,
 // and nowhere else. A 5xx body never carries internals; the log gets the error instead.
 
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { ErrorObject } from 'ajv';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorBody } from '../contracts/schemas.js';
@@ -45,6 +47,29 @@ export function sendRouteMiss(request: FastifyRequest, reply: FastifyReply, allo
     .status(405)
     .header('allow', allow)
     .send(body('METHOD_NOT_ALLOWED', `${request.method} is not allowed here; this route allows ${allow}`));
+}
+
+/**
+ * What Node's HTTP parser refuses before any route sees the request, in our error body instead
+ * of Fastify's: a request line and headers over Node's limit (16 KB) is 431, a request that is
+ * not HTTP 400, a client too slow to send it 408. A reset connection gets nothing.
+ */
+export function sendClientError(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, answer] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, body('HEADERS_TOO_LARGE', 'the request line and headers are over the 16 KB limit')]
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, body('REQUEST_TIMEOUT', 'the request did not arrive in time')]
+        : [400, body('BAD_REQUEST', 'the request is not valid HTTP')];
+  const json = JSON.stringify(answer);
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(json)}\r\n` +
+        `Content-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${json}`,
+    );
+  }
+  socket.destroy(error);
 }
 
 export function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply) {

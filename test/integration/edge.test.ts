@@ -105,6 +105,28 @@ describe('methods', () => {
   });
 });
 
+describe('requests Node refuses before any route', () => {
+  it('answers a request line over 16 KB with 431 in the error body every operation documents', async () => {
+    const response = await api('GET', `/orders?customerId=${customerId}&cursor=${'x'.repeat(20_000)}`);
+    expect(response.status).toBe(431);
+    expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(response.body).toEqual({
+      code: 'HEADERS_TOO_LARGE',
+      message: 'the request line and headers are over the 16 KB limit',
+      details: [],
+    });
+    const document = await api<{ paths: Record<string, Record<string, { responses: Record<string, unknown> }>> }>(
+      'GET',
+      '/docs/json',
+    );
+    for (const [path, operations] of Object.entries(document.body.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        expect(Object.keys(operation.responses), `${method} ${path}`).toContain('431');
+      }
+    }
+  });
+});
+
 describe('empty JSON bodies', () => {
   it('complete and resume, which declare no body, take one; cancel, which does, refuses it', async () => {
     const created = await api<Order>('POST', '/orders', newCreateOrder({ customerId }));
