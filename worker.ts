@@ -1,6 +1,7 @@
 // Entry point of the Temporal worker: builds its dependencies from the config, runs the
 // order workflows and activities, and on SIGTERM/SIGINT lets running activities finish
 // before closing its dependencies in reverse order.
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { LogLevel, LogMetadata } from '@temporalio/common';
@@ -12,6 +13,7 @@ import {
   Runtime,
   Worker,
   type WorkerOptions,
+  type WorkflowBundle,
 } from '@temporalio/worker';
 import { createActivities } from './src/activities/index.js';
 import { createCommandHandler } from './src/commands/command-handler.js';
@@ -44,19 +46,53 @@ import { connectOrderWorkflowClient } from './src/temporal/client.js';
 export const WORKFLOWS_PATH = fileURLToPath(new URL('./src/workflows/index.ts', import.meta.url));
 
 /**
- * Bundled with the order workflows, always (one bundle, whatever the config): OpenTelemetry's
- * workflow interceptors. They continue the caller's trace inside the workflow and hand their
- * spans to the worker through the `exporter` sink; they add no command, so histories replay
- * the same with them or without. package.json `overrides` keeps one @opentelemetry/api for them
- * and us: with the copy they pin (<1.10) beside ours, the workflow's code would not see their
- * context (an older global is not compatible with a newer API) and transitions would lose their
+ * Bundled with the order workflows only when tracing is on: OpenTelemetry's workflow
+ * interceptors. They continue the caller's trace inside the workflow and hand their spans to the
+ * worker through the `exporter` sink; they add no command, so histories replay the same with them
+ * or without. Off, they are not there at all: bundled always, they doubled the worker's CPU per
+ * lifecycle (issue 19). package.json `overrides` keeps one @opentelemetry/api for them and us:
+ * with the copy they pin (<1.10) beside ours, the workflow's code would not see their context
+ * (an older global is not compatible with a newer API) and transitions would lose their
  * request's trace.
  */
 export const ORDER_WORKFLOW_INTERCEPTOR_MODULES = [
   createRequire(import.meta.url).resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors'),
 ];
 
-/** The sink the bundled interceptors call: their spans, with the workflow's id, go to the worker's exporter (or nowhere). */
+/** The traced twin of a prebuilt bundle, written beside it by scripts/build-workflows.ts: `x.js` → `x.traced.js`. */
+export function tracedBundlePath(bundlePath: string): string {
+  return `${bundlePath.replace(/\.js$/, '')}.traced.js`;
+}
+
+/** The workflow code a worker runs. */
+export type OrderWorkflowCode =
+  /** Prebuilt (WORKFLOW_BUNDLE_PATH): the untraced bundle, its traced twin beside it; the worker picks one at start. */
+  | { bundlePath: string }
+  /** Bundled at start from the sources, the tracing interceptors added when tracing is on. */
+  | { workflowsPath: string }
+  /** Bundled by the caller (tests): used as it is, so it must match whether tracing is on. */
+  | { workflowBundle: WorkflowBundle };
+
+/** The worker options that carry the workflow code, for tracing on or off. */
+export function workflowCodeOptions(
+  code: OrderWorkflowCode,
+  traced: boolean,
+): Pick<WorkerOptions, 'workflowsPath' | 'workflowBundle'> & { workflowModules: string[] } {
+  if ('workflowsPath' in code) {
+    return { workflowsPath: code.workflowsPath, workflowModules: traced ? ORDER_WORKFLOW_INTERCEPTOR_MODULES : [] };
+  }
+  if ('workflowBundle' in code) return { workflowBundle: code.workflowBundle, workflowModules: [] };
+  const codePath = traced ? tracedBundlePath(code.bundlePath) : code.bundlePath;
+  if (!existsSync(codePath)) {
+    throw new Error(
+      `WORKFLOW_BUNDLE_PATH: ${codePath} does not exist (tracing ${traced ? 'on' : 'off'}); ` +
+        '`npm run build:workflows -- <path>` writes both bundles',
+    );
+  }
+  return { workflowBundle: { codePath }, workflowModules: [] };
+}
+
+/** The sink the bundled interceptors call: their spans, with the workflow's id, go to the worker's exporter. */
 export function orderWorkflowSinks(
   telemetry: Pick<Telemetry, 'exportWorkflowSpans'>,
 ): InjectedSinks<OpenTelemetrySinks> {
@@ -105,10 +141,12 @@ export function orderWorkerOptions(config: Config) {
 export async function createOrderWorker(
   config: Config,
   logger: Logger,
-  workflowCode: Pick<WorkerOptions, 'workflowsPath' | 'workflowBundle'> = { workflowsPath: WORKFLOWS_PATH },
+  code: OrderWorkflowCode = { workflowsPath: WORKFLOWS_PATH },
   given?: Telemetry,
 ): Promise<OrderWorker> {
   const telemetry = given ?? (await startTelemetry(config, 'order-worker'));
+  // Checked first: a missing bundle should not wait for PostgreSQL, Kafka and Temporal to answer.
+  const { workflowModules, ...workflowCode } = workflowCodeOptions(code, telemetry.enabled);
   const db = createDatabase(config, logger);
   await reach(describeDatabaseConnection(config), db.ping);
   const kafka = createKafka(config, logger);
@@ -139,12 +177,13 @@ export async function createOrderWorker(
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     ...workflowCode,
     activities: createActivities({ db, ...outbox }),
+    // Tracing off: no interceptor, no sink, so no span work anywhere in the worker.
     interceptors: {
-      // A prebuilt bundle has them already (scripts/build-workflows.ts); given again, the SDK warns at every start.
-      ...(workflowCode.workflowBundle === undefined ? { workflowModules: ORDER_WORKFLOW_INTERCEPTOR_MODULES } : {}),
+      // Only when bundling at start: a prebuilt bundle has them or not; given again, the SDK warns at every start.
+      ...(workflowModules.length > 0 ? { workflowModules } : {}),
       activity: telemetry.enabled ? [await tracingActivityInterceptors()] : [],
     },
-    sinks: orderWorkflowSinks(telemetry),
+    ...(telemetry.enabled ? { sinks: orderWorkflowSinks(telemetry) } : {}),
     ...orderWorkerOptions(config),
   });
   const sweeper = startOutboxSweeper({
@@ -254,7 +293,7 @@ async function main() {
     logger,
     config.WORKFLOW_BUNDLE_PATH === ''
       ? { workflowsPath: WORKFLOWS_PATH }
-      : { workflowBundle: { codePath: config.WORKFLOW_BUNDLE_PATH } },
+      : { bundlePath: config.WORKFLOW_BUNDLE_PATH },
     telemetry,
   );
   logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker polling');

@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
-import { buildWorkflowBundle } from './build-workflows.js';
+import { buildOrderWorkflowBundles } from './build-workflows.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 export const DEFAULT_BUILD_DIR = resolve(ROOT, 'dist');
@@ -39,14 +39,17 @@ async function compile(entry: string, outfile: string): Promise<void> {
   });
 }
 
-/** Builds `<dir>/server.mjs`, `<dir>/worker.mjs` and `<dir>/workflow-bundle.js`; returns their absolute paths. */
+/**
+ * Builds `<dir>/server.mjs`, `<dir>/worker.mjs`, `<dir>/workflow-bundle.js` and its traced twin
+ * `<dir>/workflow-bundle.traced.js`; returns their absolute paths (the bundle's: the untraced one).
+ */
 export async function buildServices(
   dir: string = DEFAULT_BUILD_DIR,
 ): Promise<{ api: string; worker: string; workflowBundle: string }> {
   const api = resolve(dir, 'server.mjs');
   const worker = resolve(dir, 'worker.mjs');
   await Promise.all([compile('src/server.ts', api), compile('worker.ts', worker)]);
-  const workflowBundle = await buildWorkflowBundle(resolve(dir, 'workflow-bundle.js'));
+  const workflowBundle = await buildOrderWorkflowBundles(resolve(dir, 'workflow-bundle.js'));
   return { api, worker, workflowBundle };
 }
 

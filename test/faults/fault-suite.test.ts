@@ -8,12 +8,12 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildOrderWorkflowBundles } from '../../scripts/build-workflows.js';
 import { migrateDatabase } from '../../src/db/migrate.js';
 import { type CommandName, commandsFrom, isTerminal, type OrderStatus, targetOf } from '../../src/domain/lifecycle.js';
-import { ORDER_WORKFLOW_INTERCEPTOR_MODULES } from '../../worker.js';
+import { tracedBundlePath } from '../../worker.js';
 import { collectOrderEvents } from '../support/events.js';
 import { type AppProcess, startApiProcess, startWorkerProcess } from '../support/processes.js';
 import { testEnvironment, topicsOf } from '../support/stack.js';
@@ -126,12 +126,7 @@ async function restoreStack(): Promise<void> {
 }
 
 beforeAll(async () => {
-  const { code } = await bundleWorkflowCode({
-    workflowsPath: fileURLToPath(new URL('../../src/workflows/index.ts', import.meta.url)),
-    workflowInterceptorModules: ORDER_WORKFLOW_INTERCEPTOR_MODULES,
-    logger: new DefaultLogger('WARN'),
-  });
-  writeFileSync(WORKFLOW_BUNDLE, code);
+  await buildOrderWorkflowBundles(WORKFLOW_BUNDLE);
   await restoreStack();
   await migrateDatabase(env.DATABASE_URL!);
   db = new pg.Pool({ connectionString: env.DATABASE_URL, max: 4, idleTimeoutMillis: 1_000 });
@@ -147,6 +142,7 @@ afterAll(async () => {
   await Promise.all([stopProcess(api), stopProcess(worker)]);
   await db?.end();
   rmSync(WORKFLOW_BUNDLE, { force: true });
+  rmSync(tracedBundlePath(WORKFLOW_BUNDLE), { force: true });
 }, 120_000);
 
 interface FaultContext {

@@ -6,11 +6,12 @@ import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, DefaultLogger, type WorkflowBundle } from '@temporalio/worker';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { bundleOrderWorkflows } from '../../scripts/build-workflows.js';
 import { loadConfig } from '../../src/config.js';
 import type { Order } from '../../src/contracts/schemas.js';
 import { createLogger } from '../../src/logger.js';
 import { startServer } from '../../src/server.js';
-import { createOrderWorker, ORDER_WORKFLOW_INTERCEPTOR_MODULES, WORKFLOWS_PATH } from '../../worker.js';
+import { createOrderWorker } from '../../worker.js';
 import { collectOrderEvents } from '../support/events.js';
 import { newCreateOrder } from '../support/orders.js';
 import { TOKENS, topicsOf } from '../support/stack.js';
@@ -37,11 +38,7 @@ beforeAll(async () => {
   const logger = new DefaultLogger('WARN');
   [v1Bundle, currentBundle] = await Promise.all([
     bundleWorkflowCode({ workflowsPath: V1_WORKFLOWS_PATH, logger }),
-    bundleWorkflowCode({
-      workflowsPath: WORKFLOWS_PATH,
-      workflowInterceptorModules: ORDER_WORKFLOW_INTERCEPTOR_MODULES,
-      logger,
-    }),
+    bundleOrderWorkflows({ traced: false }),
   ]);
 });
 

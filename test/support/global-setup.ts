@@ -1,13 +1,14 @@
 // Integration tests run against the real local stack (scripts/stack.sh, started by `npm test`):
 // this setup migrates the test database and runs one worker and one API server on it.
 
-import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
+import { bundleOrderWorkflows } from '../../scripts/build-workflows.js';
 import { loadConfig } from '../../src/config.js';
 import { migrateDatabase } from '../../src/db/migrate.js';
 import { createLogger } from '../../src/logger.js';
 import { startServer } from '../../src/server.js';
-import { createOrderWorker, ORDER_WORKFLOW_INTERCEPTOR_MODULES, WORKFLOWS_PATH } from '../../worker.js';
+import { createOrderWorker } from '../../worker.js';
 import { testEnvironment } from './stack.js';
 
 declare module 'vitest' {
@@ -36,11 +37,8 @@ async function startStack(): Promise<Stack> {
   });
   await migrateDatabase(config.DATABASE_URL);
 
-  const workflowBundle = await bundleWorkflowCode({
-    workflowsPath: WORKFLOWS_PATH,
-    workflowInterceptorModules: ORDER_WORKFLOW_INTERCEPTOR_MODULES,
-    logger: new DefaultLogger('WARN'),
-  });
+  // Tracing is off here, as by default: the bundle without OpenTelemetry's interceptors.
+  const workflowBundle = await bundleOrderWorkflows({ traced: false });
   const worker = await createOrderWorker(config, createLogger(config, 'worker'), { workflowBundle });
   const running = worker.run();
   const server = await startServer(config);

@@ -9,6 +9,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundleOrderWorkflows } from '../../scripts/build-workflows.js';
 import type { OrderActivities, PersistedOrder, TransitionInput } from '../../src/activities/index.js';
 import { loadConfig } from '../../src/config.js';
 import type { CreateOrder, Order } from '../../src/contracts/schemas.js';
@@ -24,7 +25,6 @@ import {
   OrderStatusAttribute,
   transitionUpdates,
 } from '../../src/workflows/definitions.js';
-import { ORDER_WORKFLOW_INTERCEPTOR_MODULES, orderWorkflowSinks, WORKFLOWS_PATH } from '../../worker.js';
 import { newCreateOrder, orderFromCommand, transitionContextAt } from '../support/orders.js';
 import { createTestEnvironment } from '../support/temporal.js';
 
@@ -138,11 +138,7 @@ beforeAll(async () => {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   [env, workflowBundle, v1Bundle] = await Promise.all([
     createTestEnvironment(),
-    bundleWorkflowCode({
-      workflowsPath: WORKFLOWS_PATH,
-      workflowInterceptorModules: ORDER_WORKFLOW_INTERCEPTOR_MODULES,
-      logger: new DefaultLogger('ERROR'),
-    }),
+    bundleOrderWorkflows({ traced: false }),
     bundleWorkflowCode({ workflowsPath: V1_WORKFLOWS_PATH, logger: new DefaultLogger('ERROR') }),
   ]);
 });
@@ -175,8 +171,6 @@ async function withWorker<T>(
     taskQueue,
     workflowBundle: bundle,
     activities,
-    // The bundled tracing interceptors' sink, as the order worker gives it (spans dropped: tracing is off here).
-    sinks: orderWorkflowSinks({ exportWorkflowSpans: () => undefined }),
   });
   const workflows = await connectOrderWorkflowClient(
     loadConfig({ TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: taskQueue, ...deadlines }),

@@ -2,16 +2,26 @@
 // not replay-compatible fails here, before it can break orders already running.
 // After an intended change, guard it with patched() and re-record (see README).
 import { readdirSync, readFileSync } from 'node:fs';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ORDER_WORKFLOW_INTERCEPTOR_MODULES, WORKFLOWS_PATH } from '../../worker.js';
+import { bundleOrderWorkflows } from '../../scripts/build-workflows.js';
+import { orderWorkflowSinks } from '../../worker.js';
 
 const dir = new URL('./histories/', import.meta.url);
 const files = readdirSync(dir).filter((file) => file.endsWith('.json'));
 
-beforeAll(() => {
+// Both bundles the worker may run: without OpenTelemetry (tracing off) and with its interceptors.
+// A run may move between them at any deploy that turns tracing on or off, so each must replay every history.
+const noExport = { exportWorkflowSpans: () => undefined };
+const bundles: Record<'untraced' | 'traced', WorkflowBundle> = {} as never;
+
+beforeAll(async () => {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-});
+  [bundles.untraced, bundles.traced] = await Promise.all([
+    bundleOrderWorkflows({ traced: false }),
+    bundleOrderWorkflows({ traced: true }),
+  ]);
+}, 120_000);
 
 describe('replay of recorded order histories', () => {
   it('has a recorded history of every path', () => {
@@ -64,13 +74,20 @@ describe('replay of recorded order histories', () => {
     }
   });
 
-  it.each(files)('%s replays without nondeterminism', async (file) => {
+  it('the untraced bundle carries no OpenTelemetry interceptor; the traced one does', () => {
+    expect(bundles.untraced.code).not.toContain('OpenTelemetryInboundInterceptor');
+    expect(bundles.traced.code).toContain('OpenTelemetryInboundInterceptor');
+  });
+
+  const cases = files.flatMap((file) => (['untraced', 'traced'] as const).map((bundle) => [file, bundle] as const));
+  it.each(cases)('%s replays without nondeterminism on the %s bundle', async (file, bundle) => {
     const history = JSON.parse(readFileSync(new URL(file, dir), 'utf8'));
     await expect(
       Worker.runReplayHistory(
-        { workflowsPath: WORKFLOWS_PATH, interceptors: { workflowModules: ORDER_WORKFLOW_INTERCEPTOR_MODULES } },
+        // The traced bundle's interceptors call the exporter sink; the worker gives it only when tracing is on.
+        { workflowBundle: bundles[bundle], ...(bundle === 'traced' ? { sinks: orderWorkflowSinks(noExport) } : {}) },
         history,
-        `replay-${file}`,
+        `replay-${file}-${bundle}`,
       ),
     ).resolves.toBeUndefined();
   });
