@@ -3,17 +3,29 @@
 // processes), against the fixed yardstick (bench/yardstick) and the bare Temporal, PostgreSQL and
 // Kafka baselines measured in the same run on the same services at the same concurrency; then
 // latency at fixed arrival rates (open loop), transitions among many open orders, and reads over
-// a million orders. See bench/README.md.
+// a million orders. See bench/README.md. With --compare <ref>: only the order service at that
+// commit against the working tree, in turns (bench/lib/compare.ts).
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { API_NODE_FLAGS, buildServices, WORKER_NODE_FLAGS } from '../scripts/build.js';
-import { buildWorkflowBundle } from '../scripts/build-workflows.js';
+import { buildOrderWorkflowBundles, buildWorkflowBundle } from '../scripts/build-workflows.js';
+import { flameGraphSvg } from '../scripts/flame-graph.js';
 import { type Config, loadConfig } from '../src/config.js';
 import { migrateDatabase } from '../src/db/migrate.js';
 import { createKafka, ensureTopics, ORDER_EVENTS_PARTITIONS, orderTopics } from '../src/kafka/index.js';
@@ -21,6 +33,17 @@ import { createLogger } from '../src/logger.js';
 import { startOtlpReceiver } from '../test/support/otlp-receiver.js';
 import { type AppProcess, startApiProcess, startWorkerProcess, workerPolls } from '../test/support/processes.js';
 import { rssMbOf, spawnChild } from './lib/child.js';
+import {
+  addWorktree,
+  type BuiltSide,
+  buildSide,
+  commitSubject,
+  dropDatabase,
+  freshDatabase,
+  installDependencies,
+  resolveCommit,
+  withDatabase,
+} from './lib/compare.js';
 import { addCpu, cpuDelta, cpuPerLifecycle, cpuSnapshot, processCpuSeconds } from './lib/cpu.js';
 import { type EventWatch, watchTopic } from './lib/events.js';
 import { measureListing } from './lib/listing.js';
@@ -42,6 +65,8 @@ import {
 } from './lib/phases.js';
 import { ENDING_COMMANDS, endingShares, endStatus, expectedEventIds } from './lib/plan.js';
 import { overallRate, percentile, round, sustainedRate } from './lib/stats.js';
+import { buildYardstickBundle } from './yardstick/bundle.js';
+import { YARDSTICK_NODE_FLAGS } from './yardstick/worker-options.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const BENCH_TOKEN = `bench-token-${randomUUID()}`;
@@ -66,6 +91,8 @@ const { values: args } = parseArgs({
     'open-order-transitions': { type: 'string' },
     'tracing-orders': { type: 'string' },
     'skip-tracing': { type: 'boolean', default: false },
+    compare: { type: 'string' },
+    profile: { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -97,6 +124,12 @@ if (args.help) {
   --skip-baselines   only the order service (for quick tuning loops; no ratios)
   --worker-tsx       run the order worker and the API through tsx instead of compiled, to compare
   --bundle-at-start  the same, and it bundles its workflows when it starts (no WORKFLOW_BUNDLE_PATH), to compare
+  --compare REF      only this: the order service (1 API + 1 worker) at git commit REF ("base", built in a temporary
+                     worktree the way REF builds itself, on its own migrated database) against the working tree
+                     ("head"), taking turns (ABBA) at --orders/--concurrency; prints head ÷ base
+                     (default output bench/results/compare.json)
+  --profile          run the first topology's first order worker with --cpu-prof (into the results' folder) and
+                     draw its profile as <output stem>.worker.svg next to the results
 env: BENCH_WORKER_NODE_OPTIONS replaces the workers' V8 flags (WORKER_NODE_FLAGS); BENCH_API_NODE_OPTIONS`);
   process.exit(0);
 }
@@ -168,7 +201,15 @@ if (!Number.isInteger(listingRows) || listingRows < 0) {
     `--listing-rows must be a whole number, got "${args['listing-rows'] ?? process.env.BENCH_LISTING_ROWS}"`,
   );
 }
-const output = args.output ?? join(ROOT, 'bench/results/latest.json');
+/** --compare: the git ref whose order service the working tree's is compared with (nothing else runs then). */
+const compareRef = args.compare;
+if (compareRef !== undefined && compareRef.trim() === '')
+  throw new Error('--compare needs a git ref, e.g. HEAD or a5118ca');
+const output = resolve(
+  args.output ?? join(ROOT, compareRef === undefined ? 'bench/results/latest.json' : 'bench/results/compare.json'),
+);
+/** --profile: the first order worker runs with V8's CPU profiler, its profile drawn as a flame graph. */
+const profile = args.profile === true;
 const databaseUrl =
   args['database-url'] ?? process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/orders_bench';
 const runId = randomUUID().slice(0, 8);
@@ -214,8 +255,14 @@ const apiNodeOptions: Record<string, string> =
  * A worker process (the compiled order worker, or the bare one) that serves its metrics at
  * `env.WORKER_METRICS_ADDRESS`; resolves once it polls for workflow tasks.
  */
-async function startWorkerChild(name: string, entry: string, env: Record<string, string>, nodeArgs: string[]) {
-  const worker = await spawnChild(name, entry, env, nodeArgs);
+async function startWorkerChild(
+  name: string,
+  entry: string,
+  env: Record<string, string>,
+  nodeArgs: string[],
+  cwd?: string,
+) {
+  const worker = await spawnChild(name, entry, env, nodeArgs, cwd);
   const metricsUrl = `http://${env.WORKER_METRICS_ADDRESS}/metrics`;
   try {
     await worker.waitUntil('workflow task pollers on its metrics endpoint', () => workerPolls(metricsUrl));
@@ -224,6 +271,31 @@ async function startWorkerChild(name: string, entry: string, env: Record<string,
     throw error;
   }
   return worker;
+}
+
+/** An API process (`entry` run by node with `nodeArgs`, in `cwd`) on a port of its own; resolves once /healthz answers. */
+async function startApiChild(
+  name: string,
+  entry: string,
+  env: Record<string, string>,
+  nodeArgs: string[],
+  cwd?: string,
+): Promise<Api> {
+  const port = await freePort();
+  const api = await spawnChild(name, entry, { ...env, PORT: String(port) }, nodeArgs, cwd);
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await api.waitUntil('answers on /healthz', () =>
+      fetch(`${url}/healthz`).then(
+        (response) => response.ok,
+        () => false,
+      ),
+    );
+  } catch (error) {
+    await api.stop();
+    throw error;
+  }
+  return { ...api, url };
 }
 
 /** Where PostgreSQL, Temporal and Kafka listen, for the outage watch. */
@@ -293,6 +365,19 @@ function appEnvironment(taskQueue: string): Record<string, string> {
 
 // ---- figures -----------------------------------------------------------------------------------
 
+/** The machine a run's figures came from, and how loaded it was before and after. */
+function machineFacts(loadAverageBefore: number[]) {
+  return {
+    nproc: os.availableParallelism(),
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    memoryGb: round(os.totalmem() / 2 ** 30, 1),
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+    loadAverageBefore,
+    loadAverageAfter: os.loadavg().map((value) => round(value, 2)),
+  };
+}
+
 function summarize(samples: Samples) {
   return {
     perSec: round(sustainedRate(samples.chunks)),
@@ -312,7 +397,7 @@ type Summary = ReturnType<typeof summarize>;
 type Verification = Awaited<ReturnType<typeof verify>>;
 
 /** Every order's final status in PostgreSQL and exactly its events on Kafka, by ce_id (both from the transition table). */
-async function verify(placed: PlacedOrder[], events: EventWatch) {
+async function verify(placed: PlacedOrder[], events: EventWatch, orderDatabaseUrl: string = databaseUrl) {
   const expected = new Map(placed.map(({ orderId, command }) => [orderId, expectedEventIds(orderId, command)]));
   // Whatever is still on its way (a late event after an outage) gets a bounded wait.
   const deadline = Date.now() + 60_000;
@@ -335,7 +420,7 @@ async function verify(placed: PlacedOrder[], events: EventWatch) {
     }
   }
 
-  const db = new pg.Client({ connectionString: databaseUrl });
+  const db = new pg.Client({ connectionString: orderDatabaseUrl });
   await db.connect();
   let ordersWrongInDb = 0;
   let eventsUnpublishedInDb = 0;
@@ -440,6 +525,7 @@ async function startAll<T extends Proc>(starts: (() => Promise<T>)[], started: (
 }
 
 async function main() {
+  if (compareRef !== undefined) return compare(compareRef);
   const started = Date.now();
   const loadAverageBefore = os.loadavg().map((value) => round(value, 2));
   const config: Config = loadConfig({
@@ -463,6 +549,10 @@ async function main() {
   await retrying('Kafka', () => ensureTopics(kafka, [{ topic: eventsTopic, numPartitions: ORDER_EVENTS_PARTITIONS }]));
   const scratch = mkdtempSync(join(os.tmpdir(), 'order-bench-'));
   const cleanups: (() => void)[] = [];
+  // --profile: V8 writes the worker's profile(s) here when it exits (a clean exit: SIGTERM, not SIGKILL).
+  const profileStartedAt = Date.now();
+  const profileNodeArgs = ['--cpu-prof', `--cpu-prof-dir=${dirname(output)}`];
+  if (profile) mkdirSync(dirname(output), { recursive: true });
   /** The bare subjects, and `system`: the first topology (the top-level figures of the results). */
   const subjects: Record<string, Measured> = {};
   const runs: TopologyRun[] = [];
@@ -501,6 +591,11 @@ async function main() {
   /** Each open-loop level: its rate, and the order service's and bare Temporal's samples at it. */
   const openLoop: { loadPercent: number; ratePerSec: number; system: Samples; bare: Samples }[] = [];
   let openOrders: OpenOrdersLevel[] = [];
+  /** CPU of one part (`worker`, `api`) per lifecycle of a subject, in ms. */
+  const processCpuMs = (measured: Measured | undefined, part: string) =>
+    measured === undefined || lifecyclesOf(measured) === 0 || measured.cpu[part] === undefined
+      ? undefined
+      : round(((measured.cpu[part] ?? 0) * 1000) / lifecyclesOf(measured), 1);
   /** Busy CPU of the whole machine (every process and the kernel) per lifecycle of a subject, in ms. */
   const machineCpuMs = (measured: Measured | undefined) =>
     measured === undefined || lifecyclesOf(measured) === 0
@@ -556,55 +651,79 @@ async function main() {
     // Inside the checkout, so that the compiled processes find node_modules.
     const built = tsx ? undefined : await buildServices(join(ROOT, 'dist', `bench-${runId}`));
     if (built !== undefined) cleanups.push(() => rmSync(dirname(built.worker), { recursive: true, force: true }));
+    // The untraced bundle and its traced twin beside it (the worker picks the one its tracing
+    // needs: the "tracing exported" service runs the traced one), as scripts/build.ts writes them.
     const bundle: Record<string, string> = args['bundle-at-start']
       ? {}
       : {
           WORKFLOW_BUNDLE_PATH:
-            built?.workflowBundle ?? (await buildWorkflowBundle(join(scratch, 'workflow-bundle.js'))),
+            built?.workflowBundle ?? (await buildOrderWorkflowBundles(join(scratch, 'workflow-bundle.js'))),
         };
-    const startWorker = async (name: string, workerEnv: Record<string, string> = env): Promise<Proc> => {
+    /** An order worker; `extraNodeArgs` (the CPU profiler) put it on node's command line, through tsx too. */
+    const startWorker = async (
+      name: string,
+      workerEnv: Record<string, string> = env,
+      extraNodeArgs: string[] = [],
+    ): Promise<Proc> => {
       const metrics = { WORKER_METRICS_ADDRESS: `127.0.0.1:${await freePort()}` };
-      if (built === undefined) return startWorkerProcess({ ...workerEnv, ...bundle, ...workerNodeOptions, ...metrics });
-      return startWorkerChild(name, built.worker, { ...workerEnv, ...bundle, ...metrics }, workerFlags);
+      if (built !== undefined) {
+        return startWorkerChild(name, built.worker, { ...workerEnv, ...bundle, ...metrics }, [
+          ...workerFlags,
+          ...extraNodeArgs,
+        ]);
+      }
+      if (extraNodeArgs.length === 0) {
+        return startWorkerProcess({ ...workerEnv, ...bundle, ...workerNodeOptions, ...metrics });
+      }
+      return startWorkerChild(name, 'worker.ts', { ...workerEnv, ...bundle, ...metrics }, [
+        ...workerFlags,
+        ...extraNodeArgs,
+        '--import',
+        'tsx',
+      ]);
     };
-    /** A baseline's worker process (through tsx) on `queue`, its workflows at `workflows` bundled first. */
-    const startBaselineWorker = async (name: string, workflows: string, entry: string, queue: string) => {
-      const bundlePath = await buildWorkflowBundle(join(scratch, `${name}-bundle.js`), join(ROOT, workflows));
+    /** The bare-Temporal worker (through tsx) on its queue: our workflow bundled on its own (no interceptors), our worker options and flags. */
+    const startBareWorker = async () => {
+      const bundlePath = await buildWorkflowBundle(
+        join(scratch, 'bare-bundle.js'),
+        join(ROOT, 'bench/bare-workflow.ts'),
+      );
       // With the order worker's V8 flags, on its command line (as the compiled worker gets them).
       return startWorkerChild(
-        name,
-        entry,
+        'bare-worker',
+        'bench/bare-worker.ts',
         {
-          ...appEnvironment(queue),
+          ...appEnvironment(bareQueue),
           BENCH_WORKFLOW_BUNDLE: bundlePath,
           WORKER_METRICS_ADDRESS: `127.0.0.1:${await freePort()}`,
         },
         [...workerFlags, '--import', 'tsx'],
       );
     };
+    /**
+     * The yardstick's worker (through tsx) on its queue: self-contained (bench/yardstick/), its own
+     * bundle, its frozen options and V8 flags (not BENCH_WORKER_NODE_OPTIONS), and only the
+     * variables it reads.
+     */
+    const startYardstickWorker = async () => {
+      const bundlePath = await buildYardstickBundle(join(scratch, 'yardstick-bundle.js'));
+      return startWorkerChild(
+        'yardstick-worker',
+        'bench/yardstick/worker.ts',
+        {
+          TEMPORAL_ADDRESS: config.TEMPORAL_ADDRESS,
+          TEMPORAL_NAMESPACE: config.TEMPORAL_NAMESPACE,
+          TEMPORAL_TASK_QUEUE: yardstickQueue,
+          WORKER_METRICS_ADDRESS: `127.0.0.1:${await freePort()}`,
+          BENCH_WORKFLOW_BUNDLE: bundlePath,
+        },
+        [...YARDSTICK_NODE_FLAGS, '--import', 'tsx'],
+      );
+    };
     /** An API process of the run with `apiEnv`, answering /healthz. */
     const startApi = async (name: string, apiEnv: Record<string, string>): Promise<Api> => {
-      const port = await freePort();
-      if (built === undefined) return startApiProcess({ ...apiEnv, ...apiNodeOptions }, port);
-      const api = await spawnChild(
-        name,
-        built.api,
-        { ...apiEnv, ...apiNodeOptions, PORT: String(port) },
-        API_NODE_FLAGS,
-      );
-      const url = `http://127.0.0.1:${port}`;
-      try {
-        await api.waitUntil('answers on /healthz', () =>
-          fetch(`${url}/healthz`).then(
-            (response) => response.ok,
-            () => false,
-          ),
-        );
-      } catch (error) {
-        await api.stop();
-        throw error;
-      }
-      return { ...api, url };
+      if (built === undefined) return startApiProcess({ ...apiEnv, ...apiNodeOptions }, await freePort());
+      return startApiChild(name, built.api, { ...apiEnv, ...apiNodeOptions }, API_NODE_FLAGS);
     };
 
     if (baselines) {
@@ -621,20 +740,10 @@ async function main() {
       await barePostgres.close();
 
       log('bare Temporal: the order workflow with no-I/O activities (bench/bare-workflow.ts)');
-      bareWorker = await startBaselineWorker(
-        'bare-worker',
-        'bench/bare-workflow.ts',
-        'bench/bare-worker.ts',
-        bareQueue,
-      );
+      bareWorker = await startBareWorker();
       bareClient = await bareTemporalLifecycle({ config, taskQueue: bareQueue });
       log('yardstick: the classic order workflow, frozen (bench/yardstick)');
-      yardstickWorker = await startBaselineWorker(
-        'yardstick-worker',
-        'bench/yardstick/workflow.ts',
-        'bench/yardstick/worker.ts',
-        yardstickQueue,
-      );
+      yardstickWorker = await startYardstickWorker();
       yardstickClient = await yardstickLifecycle({ config, taskQueue: yardstickQueue });
     }
 
@@ -648,7 +757,11 @@ async function main() {
       const track = (proc: Proc) => alive.add(proc);
       const [workers, apis] = await Promise.all([
         startAll(
-          Array.from({ length: topology.workers }, (_, index) => () => startWorker(names.worker(index))),
+          Array.from(
+            { length: topology.workers },
+            (_, index) => () =>
+              startWorker(names.worker(index), env, first && index === 0 && profile ? profileNodeArgs : []),
+          ),
           track,
         ),
         startAll(
@@ -952,12 +1065,20 @@ async function main() {
     for (const [index, api] of run.apis.entries()) outputs.push([names.api(index), api.output]);
     for (const [index, worker] of run.workers.entries()) outputs.push([names.worker(index), worker.output]);
   }
-  outputs.push(['bare-worker', bareWorker?.output]);
+  outputs.push(['bare-worker', bareWorker?.output], ['yardstick-worker', yardstickWorker?.output]);
   for (const [name, lines] of outputs) {
     if (lines === undefined) continue;
     logs[name] = lines.length;
     writeFileSync(join(dirname(output), `${basename(output, '.json')}.${name}.log`), `${lines.join('\n')}\n`);
   }
+  const profiled = profile
+    ? drawProfiles(
+        dirname(output),
+        primaryRun.workers[0]?.child.pid,
+        profileStartedAt,
+        join(dirname(output), basename(output, '.json')),
+      )
+    : undefined;
   // The first topology's largest API and worker (its only ones in 1x1).
   const apiRssMb = Math.max(...primary.apiRssMb);
   const workerRssMb = Math.max(...primary.workerRssMb);
@@ -984,6 +1105,12 @@ async function main() {
     bareCpuMsPerLifecycle: bareCpuMsPerLifecycle ?? null,
     yardstickCpuMsPerLifecycle: machineCpuMs(subjects.yardstick) ?? null,
     cpuToBare: cpuToBare ?? null,
+    /** CPU of the worker process(es) alone per lifecycle (ms, /proc): the order service's first topology, the yardstick's, bare Temporal's. */
+    workerCpuMsPerLifecycle: processCpuMs(subjects.system, 'worker') ?? null,
+    yardstickWorkerCpuMsPerLifecycle: processCpuMs(subjects.yardstick, 'worker') ?? null,
+    bareWorkerCpuMsPerLifecycle: processCpuMs(subjects.bareTemporal, 'worker') ?? null,
+    /** --profile: the first order worker's CPU profile and its flame graph. */
+    profile: profiled ?? null,
     /** Arrivals at fixed rates (shares of lifecyclesPerSec); latencies from each request's scheduled time. */
     openLoop: openLoopResults,
     /** Confirms on random old orders (out of the worker's cache) with this many orders open. */
@@ -1081,15 +1208,7 @@ async function main() {
     /** Names the run's Temporal task queues (orders-bench-<runId>, orders-bench-bare-<runId>), to look at its histories. */
     runId,
     durationSec: round((Date.now() - started) / 1000, 0),
-    machine: {
-      nproc: os.availableParallelism(),
-      cpuModel: os.cpus()[0]?.model ?? 'unknown',
-      memoryGb: round(os.totalmem() / 2 ** 30, 1),
-      node: process.version,
-      platform: `${os.platform()} ${os.release()}`,
-      loadAverageBefore,
-      loadAverageAfter: os.loadavg().map((value) => round(value, 2)),
-    },
+    machine: machineFacts(loadAverageBefore),
     settings: {
       databaseUrl,
       logLevel: appEnvironment('').LOG_LEVEL,
@@ -1105,6 +1224,8 @@ async function main() {
       endingCommands: endingShares(),
       prebuiltWorkflowBundle: !args['bundle-at-start'],
       workerFlags: workerFlags.join(' '),
+      /** Frozen with the yardstick (bench/yardstick/worker-options.ts); BENCH_WORKER_NODE_OPTIONS does not change them. */
+      yardstickWorkerFlags: YARDSTICK_NODE_FLAGS.join(' '),
       workerRuns:
         args['worker-tsx'] || args['bundle-at-start'] ? 'node --import tsx worker.ts' : 'compiled (dist/worker.mjs)',
     },
@@ -1317,8 +1438,421 @@ async function main() {
       `WARNING: ${service} was unreachable for ${seconds} s from ${from}: these figures are not comparable, rerun`,
     );
   }
+  if (profiled !== undefined) {
+    console.log(
+      `worker CPU profile: ${profiled.cpuProfile}, flame graph ${profiled.flameGraph}` +
+        profiled.threads.map((thread) => `; thread ${thread.thread}: ${thread.flameGraph}`).join(''),
+    );
+  }
   console.log(`\nresults: ${output}`);
   if (lost > 0 || duplicated > 0 || failures.length > 0) process.exitCode = 1;
+}
+
+/**
+ * The CPU profiles V8 wrote into `dir` for the worker process `pid` when it exited (`--cpu-prof`:
+ * one per thread, CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile), renamed after the results
+ * (`<stem>.worker.cpuprofile`) and drawn as flame graphs: the newest (the main thread's, written
+ * last: activities, clients, the SDK's plumbing) at `<stem>.worker.svg`, each other thread's
+ * (the workflow threads, where the workflow code runs) at `<stem>.worker.thread-<n>.svg`.
+ */
+function drawProfiles(dir: string, pid: number | undefined, since: number, stem: string) {
+  const files = readdirSync(dir)
+    .filter((name) => /^CPU\..*\.cpuprofile$/.test(name) && (pid === undefined || name.split('.')[3] === String(pid)))
+    .map((name) => ({ name, path: join(dir, name), mtime: statSync(join(dir, name)).mtimeMs }))
+    .filter((file) => file.mtime >= since)
+    .sort((a, b) => b.mtime - a.mtime);
+  if (files.length === 0) {
+    log(`--profile: no .cpuprofile of the worker (pid ${pid}) in ${dir}: did it exit cleanly?`);
+    return undefined;
+  }
+  const drawn = files.map((file, index) => {
+    const thread = file.name.split('.')[4] ?? String(index);
+    const suffix = index === 0 ? 'worker' : `worker.thread-${thread}`;
+    const cpuProfile = `${stem}.${suffix}.cpuprofile`;
+    const flameGraph = `${stem}.${suffix}.svg`;
+    renameSync(file.path, cpuProfile);
+    const title = `order worker CPU profile, ${index === 0 ? 'main thread' : `thread ${thread} (workflows)`} (${file.name})`;
+    writeFileSync(flameGraph, flameGraphSvg(JSON.parse(readFileSync(cpuProfile, 'utf8')), { title }));
+    return { thread: Number(thread), cpuProfile, flameGraph };
+  });
+  const [main, ...threads] = drawn;
+  return { cpuProfile: main?.cpuProfile, flameGraph: main?.flameGraph, threads };
+}
+
+// ---- --compare <ref>: the order service at another commit against the working tree ------------
+
+/** One side of --compare: the ref's order service ("base") or the working tree's ("head"). */
+interface CompareSide {
+  name: 'base' | 'head';
+  /** The checkout it runs from: the ref's worktree, or this checkout. */
+  dir: string;
+  /** Where its build goes (inside its checkout, so its compiled processes find its node_modules). */
+  buildDir: string;
+  databaseUrl: string;
+  taskQueue: string;
+  built?: BuiltSide;
+  api?: Api;
+  worker?: Proc;
+  system?: ReturnType<typeof systemLifecycle>;
+  measured: Measured;
+  verification?: Verification;
+}
+
+/** One measured chunk of `count` lifecycles into `into`, the CPU of each part (and of `pids`) added up. */
+async function measureChunk(
+  into: Measured,
+  lifecycle: Lifecycle,
+  count: number,
+  firstIndex: number,
+  pids: Record<string, number | undefined | (number | undefined)[]>,
+) {
+  const before = cpuSnapshot(pids);
+  await drive(lifecycle, { count, concurrency, firstIndex, samples: into.samples });
+  addCpu(into.cpu, cpuDelta(before, cpuSnapshot(pids)));
+}
+
+/**
+ * `--compare <ref>`: the ref's order service ("base": built in a temporary worktree the way that
+ * commit builds itself, on a database migrated by its own migrations) and the working tree's
+ * ("head": the same, here), 1 API + 1 worker each on a task queue of its own, on the same stack,
+ * measured in turns (ABBA…) like the closed loop of the full run; every order and event of both
+ * verified. Only this runs; the results go under `compare`.
+ */
+async function compare(ref: string) {
+  const started = Date.now();
+  const loadAverageBefore = os.loadavg().map((value) => round(value, 2));
+  const commit = resolveCommit(ref);
+  const subjectLine = commitSubject(commit);
+  /** The subject, cut for the terminal (whole in the results). */
+  const shortSubject = subjectLine.length > 72 ? `${subjectLine.slice(0, 71)}…` : subjectLine;
+  const headCommit = resolveCommit('HEAD');
+  const headChanges = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  }).trim();
+  // ABBA needs two chunks at least; --rounds (or BENCH_ROUNDS) given is taken as it is.
+  const compareRounds = (args.rounds ?? process.env.BENCH_ROUNDS) === undefined ? Math.max(2, rounds) : rounds;
+  const config: Config = loadConfig({
+    ...process.env,
+    ...BENCH_ENVIRONMENT,
+    DATABASE_URL: databaseUrl,
+    LOG_LEVEL: 'warn',
+  });
+  log(
+    `compare: base ${ref} = ${commit.slice(0, 10)} (${shortSubject}) against head = the working tree ` +
+      `(${headCommit.slice(0, 10)}${headChanges === '' ? '' : ' + uncommitted changes'}); ${orders} lifecycles ` +
+      `each at concurrency ${concurrency}, warm-up ${warmup}, ${compareRounds} turns each (ABBA…)`,
+  );
+  const worktree = addWorktree(commit);
+  const sideOf = (name: 'base' | 'head', dir: string): CompareSide => ({
+    name,
+    dir,
+    buildDir: join(dir, 'dist', `bench-compare-${runId}`),
+    databaseUrl: withDatabase(databaseUrl, `orders_bench_compare_${name}`),
+    taskQueue: `orders-bench-compare-${name}-${runId}`,
+    measured: emptyMeasured(),
+  });
+  const sides = [sideOf('base', worktree.dir), sideOf('head', ROOT)];
+  const [base, head] = sides as [CompareSide, CompareSide];
+  const alive = new Set<Proc>();
+  let cleanedUp: Promise<void> | undefined;
+  /** Stops the sides' processes, ends their open workflows, drops their databases, removes the worktree and the builds; once. */
+  const cleanUp = () => {
+    cleanedUp ??= (async () => {
+      await Promise.all([...alive].map((proc) => proc.stop()));
+      alive.clear();
+      log('ending the compare run’s open workflows (one batch terminate)');
+      await terminateOpenWorkflows(
+        config,
+        sides.map((side) => side.taskQueue),
+        `bench-compare-${runId}`,
+        120_000,
+      ).then(
+        (count) => log(`${count} open workflows ended`),
+        (error: unknown) => log(`could not end the run's open workflows: ${String(error)}`),
+      );
+      await Promise.all(
+        sides.map((side) =>
+          dropDatabase(side.databaseUrl).catch((error: unknown) =>
+            log(`could not drop ${side.databaseUrl}: ${String(error)}`),
+          ),
+        ),
+      );
+      rmSync(head.buildDir, { recursive: true, force: true });
+      worktree.remove();
+    })();
+    return cleanedUp;
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log(`${signal}: stopping both sides' processes, ending their workflows, removing the worktree`);
+      void cleanUp().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    });
+  }
+  let outages: Outage[] = [];
+  let dependencies = '';
+  let events: EventWatch | undefined;
+  try {
+    dependencies = await installDependencies(worktree.dir, commit, log);
+    log(`compare: node_modules of the base: ${dependencies}; building both sides`);
+    await Promise.all(
+      sides.map(async (side) => {
+        side.built = await buildSide(side.dir, side.buildDir);
+      }),
+    );
+    log('compare: a fresh database for each side, migrated by its own migrations');
+    await retrying('PostgreSQL', () =>
+      Promise.all(sides.map((side) => freshDatabase(side.databaseUrl, side.dir))).then(() => undefined),
+    );
+    const kafka = createKafka(
+      { ...config, KAFKA_CLIENT_ID: 'order-bench' },
+      createLogger({ ...config, LOG_LEVEL: 'fatal' }, 'bench'),
+    );
+    const eventsTopic = orderTopics(config.KAFKA_TOPIC_PREFIX).events;
+    await retrying('Kafka', () =>
+      ensureTopics(kafka, [{ topic: eventsTopic, numPartitions: ORDER_EVENTS_PARTITIONS }]),
+    );
+    const watch = await retrying('Kafka', () => watchTopic(kafka, eventsTopic));
+    events = watch;
+    const outageWatch = watchOutages(servicesOf(config));
+    try {
+      await Promise.all(
+        sides.map(async (side) => {
+          const built = side.built as BuiltSide;
+          const sideEnv: Record<string, string> = {
+            ...appEnvironment(side.taskQueue),
+            DATABASE_URL: side.databaseUrl,
+            COMMANDS_ENABLED: 'false',
+          };
+          const [worker, api] = await Promise.all([
+            startWorkerChild(
+              `${side.name}-worker`,
+              built.worker.entry,
+              {
+                ...sideEnv,
+                ...(built.workflowBundle === undefined ? {} : { WORKFLOW_BUNDLE_PATH: built.workflowBundle }),
+                WORKER_METRICS_ADDRESS: `127.0.0.1:${await freePort()}`,
+              },
+              built.worker.nodeArgs,
+              side.dir,
+            ).then((proc) => {
+              alive.add(proc);
+              return proc;
+            }),
+            startApiChild(`${side.name}-api`, built.api.entry, sideEnv, built.api.nodeArgs, side.dir).then((proc) => {
+              alive.add(proc);
+              return proc;
+            }),
+          ]);
+          side.worker = worker;
+          side.api = api;
+          side.system = systemLifecycle({
+            apiUrls: [api.url],
+            token: BENCH_TOKEN,
+            events: watch,
+            lifecycleTimeoutMs: 120_000,
+          });
+        }),
+      );
+      for (const side of sides) {
+        log(`compare ${side.name}: warm-up`);
+        await drive((side.system as ReturnType<typeof systemLifecycle>).lifecycle, {
+          count: warmup,
+          concurrency,
+          firstIndex: 1_000_000,
+        });
+      }
+      let firstIndex = 0;
+      for (const [turn, size] of chunkSizes(orders, compareRounds).entries()) {
+        for (const side of turn % 2 === 0 ? [base, head] : [head, base]) {
+          log(`compare ${side.name}: ${size} lifecycles over HTTP`);
+          await measureChunk(
+            side.measured,
+            (side.system as ReturnType<typeof systemLifecycle>).lifecycle,
+            size,
+            firstIndex,
+            {
+              api: side.api?.child.pid,
+              worker: side.worker?.child.pid,
+            },
+          );
+        }
+        firstIndex += size;
+      }
+      for (const side of sides) {
+        log(`compare ${side.name}: verifying every order in PostgreSQL and its events on Kafka`);
+        side.verification = await verify(
+          (side.system as ReturnType<typeof systemLifecycle>).placed,
+          watch,
+          side.databaseUrl,
+        );
+      }
+    } finally {
+      outages = outageWatch.stop();
+    }
+    await Promise.all(
+      sides.map(async (side) => {
+        for (const proc of [side.api, side.worker]) {
+          if (proc === undefined) continue;
+          await proc.stop();
+          alive.delete(proc);
+        }
+      }),
+    );
+  } finally {
+    await cleanUp();
+    await events?.close();
+  }
+
+  const figuresOf = (side: CompareSide) => {
+    const summary = summarize(side.measured.samples);
+    const verification = side.verification as Verification;
+    const lifecycles = lifecyclesOf(side.measured);
+    const perLifecycle = (seconds: number | undefined) =>
+      lifecycles === 0 || seconds === undefined ? null : round((seconds * 1000) / lifecycles, 1);
+    const built = side.built as BuiltSide;
+    return {
+      lifecyclesPerSec: summary.perSec,
+      overallPerSec: summary.overallPerSec,
+      /** CPU of the worker process alone per lifecycle (ms, /proc), during the side's turns. */
+      workerCpuMsPerLifecycle: perLifecycle(side.measured.cpu.worker),
+      apiCpuMsPerLifecycle: perLifecycle(side.measured.cpu.api),
+      /** Busy CPU of the whole machine per lifecycle during the side's turns. */
+      machineCpuMsPerLifecycle: perLifecycle(side.measured.cpu.machineBusy),
+      workerPeakRssMb: round(side.worker?.peakRssMb() ?? 0, 0),
+      apiPeakRssMb: round(side.api?.peakRssMb() ?? 0, 0),
+      createP50Ms: summary.startP50Ms,
+      createP99Ms: summary.startP99Ms,
+      transitionP50Ms: summary.transitionP50Ms,
+      transitionP99Ms: summary.transitionP99Ms,
+      lifecycleP50Ms: summary.lifecycleP50Ms,
+      lifecycleP99Ms: summary.lifecycleP99Ms,
+      lifecycles: summary.completed,
+      lost: verification.lost,
+      duplicated: verification.duplicated,
+      failed: summary.failed,
+      createAccepted202: side.system?.counters.createAccepted202 ?? 0,
+      transitionAccepted202: side.system?.counters.transitionAccepted202 ?? 0,
+      verification,
+      cpuMsPerLifecycleByPart: cpuPerLifecycle(side.measured.cpu, lifecycles),
+      /** How the side was built and run: its scripts/build.ts (compiled, its V8 flags) or tsx. */
+      builtWith: built.builtWith,
+      workerNodeArgs: built.worker.nodeArgs,
+      apiNodeArgs: built.api.nodeArgs,
+      prebuiltWorkflowBundle: built.workflowBundle !== undefined,
+      databaseUrl: side.databaseUrl,
+      taskQueue: side.taskQueue,
+      failures: side.measured.samples.failures.slice(0, 20),
+    };
+  };
+  const baseFigures = figuresOf(base);
+  const headFigures = figuresOf(head);
+  const ratioKeys = [
+    'lifecyclesPerSec',
+    'workerCpuMsPerLifecycle',
+    'apiCpuMsPerLifecycle',
+    'machineCpuMsPerLifecycle',
+    'workerPeakRssMb',
+    'apiPeakRssMb',
+    'createP99Ms',
+    'transitionP99Ms',
+  ] as const;
+  const ratios = Object.fromEntries(
+    ratioKeys.map((key) => [key, ratioOf(headFigures[key] ?? undefined, baseFigures[key] ?? undefined) ?? null]),
+  ) as Record<(typeof ratioKeys)[number], number | null>;
+  const lost = baseFigures.lost + headFigures.lost;
+  const duplicated = baseFigures.duplicated + headFigures.duplicated;
+  const failed = baseFigures.failed + headFigures.failed;
+  mkdirSync(dirname(output), { recursive: true });
+  const stem = join(dirname(output), basename(output, '.json'));
+  const logs: Record<string, number> = {};
+  for (const side of sides) {
+    for (const [kind, proc] of [
+      ['api', side.api],
+      ['worker', side.worker],
+    ] as const) {
+      if (proc === undefined) continue;
+      logs[`${side.name}.${kind}`] = proc.output.length;
+      writeFileSync(`${stem}.${side.name}.${kind}.log`, `${proc.output.join('\n')}\n`);
+    }
+  }
+  const result = {
+    orders,
+    concurrency,
+    warmup,
+    rounds: compareRounds,
+    compare: {
+      ref,
+      commit,
+      subject: subjectLine,
+      /** The working tree: this commit, plus its uncommitted changes when `headDirty`. */
+      headCommit,
+      headDirty: headChanges !== '',
+      /** node_modules of the base: linked to this checkout's (same package-lock.json), or its own (npm ci). */
+      baseDependencies: dependencies,
+      base: baseFigures,
+      head: headFigures,
+      /** head ÷ base: above 1 is more of it in the working tree (more lifecycles/s, or more CPU, memory, latency). */
+      ratios,
+    },
+    lost,
+    duplicated,
+    failed,
+    logLines: logs,
+    outages,
+    date: new Date().toISOString(),
+    runId,
+    durationSec: round((Date.now() - started) / 1000, 0),
+    machine: machineFacts(loadAverageBefore),
+  };
+  writeFileSync(output, `${JSON.stringify(result, null, 2)}\n`);
+
+  const row = (label: string, key: (typeof ratioKeys)[number]) => [
+    label,
+    orDash(baseFigures[key]),
+    orDash(headFigures[key]),
+    orDash(ratios[key]),
+  ];
+  console.log(
+    `\nCompare: base = ${ref} (${commit.slice(0, 10)} ${shortSubject}), head = the working tree ` +
+      `(${headCommit.slice(0, 10)}${headChanges === '' ? '' : ' + uncommitted changes'}); ` +
+      `${orders} lifecycles each, concurrency ${concurrency}, ${compareRounds} turns each (ABBA), 1 API + 1 worker each; ` +
+      `${result.machine.nproc} × ${result.machine.cpuModel}, load ${loadAverageBefore.join(' ')}\n`,
+  );
+  console.log(
+    table([
+      ['', 'base', 'head', 'head ÷ base'],
+      row('lifecycles/s', 'lifecyclesPerSec'),
+      row('worker CPU ms / lifecycle', 'workerCpuMsPerLifecycle'),
+      row('API CPU ms / lifecycle', 'apiCpuMsPerLifecycle'),
+      row('machine CPU ms / lifecycle', 'machineCpuMsPerLifecycle'),
+      row('worker peak RSS MB', 'workerPeakRssMb'),
+      row('API peak RSS MB', 'apiPeakRssMb'),
+      row('create p99 ms', 'createP99Ms'),
+      row('transition p99 ms', 'transitionP99Ms'),
+      [
+        'lost / duplicated / failed',
+        `${baseFigures.lost} / ${baseFigures.duplicated} / ${baseFigures.failed}`,
+        `${headFigures.lost} / ${headFigures.duplicated} / ${headFigures.failed}`,
+        '',
+      ],
+    ]),
+  );
+  console.log(
+    `(base built with ${baseFigures.builtWith}, node ${baseFigures.workerNodeArgs.join(' ')} for its worker; ` +
+      `head with ${headFigures.builtWith}, node ${headFigures.workerNodeArgs.join(' ')}; ` +
+      `node_modules of the base: ${dependencies})`,
+  );
+  for (const failure of [...baseFigures.failures, ...headFigures.failures].slice(0, 10)) {
+    console.log(`failure: ${failure}`);
+  }
+  for (const { service, from, seconds } of outages) {
+    console.log(
+      `WARNING: ${service} was unreachable for ${seconds} s from ${from}: these figures are not comparable, rerun`,
+    );
+  }
+  console.log(`\nresults: ${output}`);
+  if (lost > 0 || duplicated > 0 || failed > 0) process.exitCode = 1;
 }
 
 main().then(

@@ -1,6 +1,7 @@
-// The process of a baseline's worker (bare Temporal, the yardstick), run like the order worker:
-// its prebuilt workflow bundle at BENCH_WORKFLOW_BUNDLE, the order worker's options, and the SDK's
-// Prometheus metrics at WORKER_METRICS_ADDRESS, where the bench sees its pollers start.
+// The process of the bare-Temporal baseline's worker (bench/bare-worker.ts), run like the order
+// worker: its prebuilt workflow bundle at BENCH_WORKFLOW_BUNDLE, the order worker's options (it
+// follows our code on purpose; the yardstick has its own, frozen: bench/yardstick/worker.ts), and
+// the SDK's Prometheus metrics at WORKER_METRICS_ADDRESS, where the bench sees its pollers start.
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { loadConfig } from '../../src/config.js';
 import { orderWorkerOptions } from '../../worker.js';

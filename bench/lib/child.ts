@@ -1,6 +1,7 @@
 // A node child process with its output kept and its RSS sampled, for the bench's processes: the
-// bare and yardstick workers (through tsx), the order worker and the API compiled to JavaScript
-// (test/support/processes.ts does the same for the API and the worker run through tsx).
+// bare and yardstick workers (through tsx), the order worker and the API compiled to JavaScript,
+// those of another commit (--compare) (test/support/processes.ts does the same for the API and
+// the worker run through tsx).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -22,9 +23,11 @@ export async function spawnChild(
   entry: string,
   env: Record<string, string>,
   nodeArgs: string[] = ['--import', 'tsx'],
+  /** Where it runs: the checkout (default), or another commit's worktree (`--compare`). */
+  cwd: string = ROOT,
 ) {
   const child = spawn(process.execPath, [...nodeArgs, entry], {
-    cwd: ROOT,
+    cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

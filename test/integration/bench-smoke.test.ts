@@ -1,7 +1,9 @@
 // Rot guard of `npm run bench`: its --quick run (50 lifecycles at concurrency 8, every part
-// short) end to end, as a child process. It checks that the results file has its fields and that nothing was lost or
-// duplicated; it asserts no timings (those are the benchmark's to print, not a test's to judge).
-import { spawn } from 'node:child_process';
+// short) end to end, as a child process, then a tiny `--compare HEAD` (the committed order
+// service in a worktree against the working tree's). It checks that the results files have their
+// fields and that nothing was lost or duplicated; it asserts no timings (those are the
+// benchmark's to print, not a test's to judge).
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,9 +14,9 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function runBench(output: string): Promise<{ code: number | null; log: string }> {
+function runBench(output: string, args: string[] = ['--quick']): Promise<{ code: number | null; log: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--output', output], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...args, '--output', output], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -47,6 +49,8 @@ describe('npm run bench -- --quick (N = 50, C = 8)', () => {
       'cpuMsPerLifecycle',
       'bareCpuMsPerLifecycle',
       'yardstickCpuMsPerLifecycle',
+      'workerCpuMsPerLifecycle',
+      'yardstickWorkerCpuMsPerLifecycle',
       'bareTemporalPerSec',
       'ratioToBareTemporal',
       'createP50Ms',
@@ -126,5 +130,47 @@ describe('npm run bench -- --quick (N = 50, C = 8)', () => {
       expect(plan.join('\n'), name).toMatch(/Index|Bitmap/);
       expect(plan.join('\n'), name).not.toMatch(/Seq Scan on orders/);
     }
+  });
+});
+
+describe('npm run bench -- --compare HEAD (N = 20, C = 4)', () => {
+  it('runs the committed order service and the working tree in turns, each on its own database, and compares them', {
+    timeout: 180_000,
+  }, async () => {
+    const output = join(dir, 'compare.json');
+    const { code, log } = await runBench(output, ['--compare', 'HEAD', '--orders', '20', '--concurrency', '4']);
+    expect(code, log).toBe(0);
+    const result = JSON.parse(readFileSync(output, 'utf8'));
+    expect(result).toMatchObject({ orders: 20, concurrency: 4, lost: 0, duplicated: 0, failed: 0 });
+    expect(result.compare).toMatchObject({ ref: 'HEAD', commit: expect.stringMatching(/^[0-9a-f]{40}$/) });
+    for (const side of ['base', 'head']) {
+      const figures = result.compare[side];
+      expect(figures, side).toMatchObject({ lost: 0, duplicated: 0, failed: 0, lifecycles: 20 });
+      for (const field of [
+        'lifecyclesPerSec',
+        'workerCpuMsPerLifecycle',
+        'workerPeakRssMb',
+        'createP99Ms',
+        'transitionP99Ms',
+      ]) {
+        expect(figures[field], `${side} ${field}`).toBeGreaterThan(0);
+      }
+      // Warm-up and measured orders, each checked in the side's own database and on Kafka.
+      expect(figures.verification, side).toMatchObject({ ordersChecked: 20 + result.warmup, eventsMissing: 0 });
+    }
+    for (const ratio of [
+      'lifecyclesPerSec',
+      'workerCpuMsPerLifecycle',
+      'workerPeakRssMb',
+      'createP99Ms',
+      'transitionP99Ms',
+    ]) {
+      expect(result.compare.ratios[ratio], ratio).toBeGreaterThan(0);
+    }
+    expect(log).toContain('head ÷ base');
+    // Nothing left behind: the worktree is gone.
+    expect(execFileSync('git', ['worktree', 'list'], { cwd: ROOT, encoding: 'utf8' })).not.toContain(
+      'order-bench-compare-',
+    );
   });
 });
