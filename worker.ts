@@ -159,7 +159,9 @@ export async function createOrderWorker(
       { topic: topics.deadLetters, numPartitions: ORDER_COMMANDS_DLQ_PARTITIONS },
     ]),
   );
-  const publisher = await reach(kafkaConnection, () => createEventPublisher(kafka, logger));
+  const publisher = await reach(kafkaConnection, () =>
+    createEventPublisher(kafka, logger, { traced: telemetry.enabled }),
+  );
   // One set of publish counters for the workflow's publishes and the sweeper's.
   const outbox = {
     publisher,
@@ -206,6 +208,7 @@ export async function createOrderWorker(
     groupId: consumerGroup,
     topic: topics.commands,
     concurrency: ORDER_COMMANDS_PARTITIONS,
+    traced: telemetry.enabled,
     logger,
     handle: createCommandHandler({
       orders,

@@ -144,6 +144,8 @@ export interface EventPublisherOptions {
    * than kafkajs' own retries of a healthy send (requestTimeout and retries in `createKafka`).
    */
   sendTimeoutMs?: number;
+  /** A PRODUCER span per message (tracing on). Off, no span is made, not even a no-op one. */
+  traced?: boolean;
 }
 
 /**
@@ -160,7 +162,7 @@ export interface EventPublisherOptions {
 export async function createEventPublisher(
   kafka: Pick<Kafka, 'producer'>,
   logger: LogSink,
-  { sendTimeoutMs = 30_000 }: EventPublisherOptions = {},
+  { sendTimeoutMs = 30_000, traced = false }: EventPublisherOptions = {},
 ): Promise<EventPublisher> {
   const newProducer = (): Producer =>
     kafka.producer({
@@ -237,19 +239,19 @@ export async function createEventPublisher(
     publish(topic, message) {
       if (closed) return Promise.reject(new Error('event publisher is closed'));
       const { key, value, headers } = message;
-      const span = startSendSpan(topic, message);
+      const span = traced ? startSendSpan(topic, message) : undefined;
       return new Promise<void>((resolve, reject) => {
         queue.push({
           topic,
           message: { key, value, headers },
           resolve: () => {
-            span.end();
+            span?.end();
             resolve();
           },
           reject: (error) => {
-            span.recordException(error instanceof Error ? error : String(error));
-            span.setStatus({ code: SpanStatusCode.ERROR, message: 'the broker did not acknowledge the message' });
-            span.end();
+            span?.recordException(error instanceof Error ? error : String(error));
+            span?.setStatus({ code: SpanStatusCode.ERROR, message: 'the broker did not acknowledge the message' });
+            span?.end();
             reject(error);
           },
         });
@@ -309,6 +311,8 @@ export interface CommandConsumerOptions {
   logger: LogSink;
   /** Partitions processed at once; within a partition, messages are handled one at a time, in order. */
   concurrency?: number;
+  /** A CONSUMER span per message, continuing the sender's trace (tracing on). Off, no span is made. */
+  traced?: boolean;
 }
 
 export interface CommandConsumer {
@@ -362,7 +366,7 @@ function startProcessSpan(
  */
 export async function createCommandConsumer(
   kafka: Kafka,
-  { groupId, topic, handle, logger, concurrency = 1 }: CommandConsumerOptions,
+  { groupId, topic, handle, logger, concurrency = 1, traced = false }: CommandConsumerOptions,
 ): Promise<CommandConsumer> {
   const stopping = new AbortController();
   const consumer = kafka.consumer({
@@ -393,21 +397,21 @@ export async function createCommandConsumer(
           });
         }, HEARTBEAT_EVERY_MS);
         const headers = message.headers ?? {};
-        const span = startProcessSpan(from, partition, message.offset, message.key, headers);
+        const span = traced ? startProcessSpan(from, partition, message.offset, message.key, headers) : undefined;
+        const handled = () =>
+          handle(
+            { topic: from, partition, offset: message.offset, key: message.key, value: message.value, headers },
+            { signal: AbortSignal.any([stopping.signal, lost.signal]) },
+          );
         try {
           // The command's handling continues the sender's trace (its ce_traceparent, or traceparent).
-          await context.with(trace.setSpan(context.active(), span), () =>
-            handle(
-              { topic: from, partition, offset: message.offset, key: message.key, value: message.value, headers },
-              { signal: AbortSignal.any([stopping.signal, lost.signal]) },
-            ),
-          );
+          await (span === undefined ? handled() : context.with(trace.setSpan(context.active(), span), handled));
         } catch (error) {
-          span.setStatus({ code: SpanStatusCode.ERROR, message: 'the command was not handled; it is read again' });
+          span?.setStatus({ code: SpanStatusCode.ERROR, message: 'the command was not handled; it is read again' });
           throw heartbeatError ?? error;
         } finally {
           clearInterval(ticker);
-          span.end();
+          span?.end();
         }
         if (heartbeatError !== undefined) throw heartbeatError;
         await consumer.commitOffsets([{ topic: from, partition, offset: (BigInt(message.offset) + 1n).toString() }]);

@@ -1,6 +1,8 @@
 // The publisher's recovery: a send that never settles, or fails, must not stop publishing for
 // good (one send at a time means one stuck send would hold every later publish of the worker).
-import { describe, expect, it } from 'vitest';
+import { trace } from '@opentelemetry/api';
+import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEventPublisher } from '../../src/kafka/index.js';
 
 type KafkaLike = Parameters<typeof createEventPublisher>[0];
@@ -84,5 +86,28 @@ describe('event publisher recovery', () => {
       }),
     } as unknown as KafkaLike;
     await expect(createEventPublisher(kafka, silent)).rejects.toThrow(/authentication failed/);
+  });
+});
+
+describe('event publisher spans', () => {
+  const exporter = new InMemorySpanExporter();
+  const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+  beforeAll(() => {
+    trace.setGlobalTracerProvider(provider);
+  });
+  afterAll(async () => {
+    trace.disable();
+    await provider.shutdown();
+  });
+
+  it('makes a send span per message only when tracing is on (off: no span work at all)', async () => {
+    const { kafka } = fakeKafka(() => 'ok');
+    const untraced = await createEventPublisher(kafka, silent);
+    await untraced.publish('ordering.orders', message('a'));
+    expect(exporter.getFinishedSpans()).toHaveLength(0);
+    const traced = await createEventPublisher(kafka, silent, { traced: true });
+    await traced.publish('ordering.orders', message('b'));
+    expect(exporter.getFinishedSpans().map((span) => span.name)).toEqual(['send ordering.orders']);
+    await Promise.all([untraced.close(), traced.close()]);
   });
 });
