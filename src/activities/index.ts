@@ -10,13 +10,13 @@ import { type Database, isPermanentDatabaseError, type Queryable } from '../db/i
 import {
   countStatusChanges,
   type EventRef,
-  findEvent,
+  findEvents,
   findEventsOfTransition,
   findOrder,
   findStatusChange,
   findStatusHistory,
   findUnpublishedEvents,
-  insertEvent,
+  insertEvents,
   insertOrder,
   insertStatusChange,
   lastSequence,
@@ -93,23 +93,20 @@ const refused = (type: string, message: string) => ApplicationFailure.create({ t
 
 export function createActivities({ db, now = () => new Date(), ...outbox }: ActivityDependencies) {
   async function writeEvents(tx: Queryable, orderId: string, sequence: number, events: NewEvent[]) {
-    const written: PublishableEvent[] = [];
-    for (const [position, event] of events.entries()) {
-      const stored = storedEventOf(orderId, sequence, event, activeTraceContext());
-      await insertEvent(tx, stored, position);
-      written.push({ eventId: stored.eventId, type: stored.type });
-    }
-    return written;
+    const trace = activeTraceContext();
+    const stored = events.map((event) => storedEventOf(orderId, sequence, event, trace));
+    await insertEvents(tx, stored);
+    return stored.map(({ eventId, type }): PublishableEvent => ({ eventId, type }));
   }
 
   /** Publishes those of `eventIds` not yet published, in the order given, then marks them published. */
   async function publishEvents(eventIds: string[]): Promise<void> {
-    const unpublished = [];
-    for (const eventId of eventIds) {
-      const event = await findEvent(db, eventId);
-      if (event === null) throw refused('EVENT_NOT_FOUND', `event ${eventId} is not in the outbox`);
-      if (event.publishedAt === null) unpublished.push(event);
+    const found = await findEvents(db, eventIds);
+    if (found.length < eventIds.length) {
+      const missing = eventIds.filter((eventId) => !found.some((event) => event.eventId === eventId.toLowerCase()));
+      throw refused('EVENT_NOT_FOUND', `event ${missing.join(', ')} is not in the outbox`);
     }
+    const unpublished = found.filter((event) => event.publishedAt === null);
     if (unpublished.length === 0) return;
     await publishStoredEvents(outbox, unpublished);
     await markEventsPublished(
@@ -214,9 +211,9 @@ export function createActivities({ db, now = () => new Date(), ...outbox }: Acti
     async persistOrderTransition(input: TransitionInput): Promise<PersistedTransition> {
       const { orderId, sequence, from, request } = input;
       return db.withTransaction(async (tx) => {
-        const order = await lockOrder(tx, orderId);
-        if (order === null) throw refused('ORDER_NOT_FOUND', `order ${orderId} not found`);
-        const last = await lastSequence(tx, orderId);
+        const locked = await lockOrder(tx, orderId);
+        if (locked === null) throw refused('ORDER_NOT_FOUND', `order ${orderId} not found`);
+        const { order, lastSequence: last } = locked;
         const done = last >= sequence ? await findStatusChange(tx, orderId, sequence) : null;
         if (done !== null) {
           // A retry of a transition already committed.
@@ -252,19 +249,19 @@ export function createActivities({ db, now = () => new Date(), ...outbox }: Acti
           ? { command: 'cancel', payload: { reason: request.reason } }
           : { command: 'complete', payload: {} };
       return db.withTransaction(async (tx) => {
-        const order = await lockOrder(tx, orderId);
-        if (order === null) throw refused('ORDER_NOT_FOUND', `order ${orderId} not found`);
+        const locked = await lockOrder(tx, orderId);
+        if (locked === null) throw refused('ORDER_NOT_FOUND', `order ${orderId} not found`);
+        const { order, lastSequence: last } = locked;
         const decision = decideTransition(order.status, transition.command);
         if (decision.kind === 'forbidden') {
           throw refused('TRANSITION_NOT_ALLOWED', forbiddenMessage(orderId, order.status, transition.command));
         }
         if (decision.kind === 'already') {
-          const last = await lastSequence(tx, orderId);
           const [event] = await findEventsOfTransition(tx, orderId, last);
           if (event === undefined) throw new Error(`order ${orderId} has no event for transition ${last}`);
           return { order, eventId: event.eventId };
         }
-        const sequence = (await lastSequence(tx, orderId)) + 1;
+        const sequence = last + 1;
         const committed = await commitTransition(tx, order, {
           orderId,
           sequence,

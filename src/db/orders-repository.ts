@@ -32,8 +32,7 @@ interface OrderRow {
   items: { productId: string; quantity: number; unitPrice: number }[];
 }
 
-const SELECT_ORDER = `
-  SELECT o.order_id, o.cart_id, o.customer_id, o.status, o.total_cents, o.currency,
+const ORDER_COLUMNS = `o.order_id, o.cart_id, o.customer_id, o.status, o.total_cents, o.currency,
          o.payment_authorization_id, o.created_at, o.updated_at, o.completed_at,
          o.cancelled_at, o.cancellation_reason, o.revision, o.confirmation_number, o.confirmed_at,
          o.inventory_reservation_id, o.delivery_method, o.delivery_address, o.address_revision,
@@ -41,8 +40,9 @@ const SELECT_ORDER = `
          COALESCE((SELECT json_agg(json_build_object('productId', i.product_id, 'quantity', i.quantity,
                                                      'unitPrice', i.unit_price_cents)
                                    ORDER BY i.line_number)
-                     FROM order_items i WHERE i.order_id = o.order_id), '[]'::json) AS items
-    FROM orders o`;
+                     FROM order_items i WHERE i.order_id = o.order_id), '[]'::json) AS items`;
+
+const SELECT_ORDER = `SELECT ${ORDER_COLUMNS} FROM orders o`;
 
 const iso = (date: Date) => date.toISOString();
 const isoOrNull = (date: Date | null) => (date === null ? null : date.toISOString());
@@ -87,10 +87,22 @@ export async function findOrderByCart(db: Queryable, cartId: string): Promise<Or
   return rows[0] === undefined ? null : toOrder(rows[0]);
 }
 
-/** Locks the order's row for the rest of the transaction and returns the order, in one statement. */
-export async function lockOrder(tx: Queryable, orderId: string): Promise<Order | null> {
-  const { rows } = await tx.query<OrderRow>(`${SELECT_ORDER} WHERE o.order_id = $1 FOR UPDATE OF o`, [orderId]);
-  return rows[0] === undefined ? null : toOrder(rows[0]);
+/**
+ * Locks the order's row for the rest of the transaction; returns the order and the sequence of
+ * its latest transition (0: none since its creation), in one statement.
+ */
+export async function lockOrder(
+  tx: Queryable,
+  orderId: string,
+): Promise<{ order: Order; lastSequence: number } | null> {
+  const { rows } = await tx.query<OrderRow & { last_sequence: number | null }>(
+    `SELECT ${ORDER_COLUMNS},
+            (SELECT max(h.sequence) FROM order_status_history h WHERE h.order_id = o.order_id) AS last_sequence
+       FROM orders o WHERE o.order_id = $1 FOR UPDATE OF o`,
+    [orderId],
+  );
+  const row = rows[0];
+  return row === undefined ? null : { order: toOrder(row), lastSequence: row.last_sequence ?? 0 };
 }
 
 /** Inserts the order and its items; false when the order already exists (a retry). */
@@ -99,11 +111,21 @@ export async function insertOrder(
   order: { orderId: string; command: CreateOrder; createdAt: Date },
 ): Promise<boolean> {
   const { orderId, command, createdAt } = order;
-  const inserted = await tx.query(
-    `INSERT INTO orders (order_id, cart_id, customer_id, status, total_cents, currency,
-                         payment_authorization_id, created_at, updated_at, delivery_address, delivery_method)
-     VALUES ($1, $2, $3, 'CREATED', $4, $5, $6, $7, $7, $8, $9)
-     ON CONFLICT (order_id) DO NOTHING`,
+  // One statement (one round trip): the items go in only with a new order.
+  const { rows } = await tx.query<{ inserted: number }>(
+    `WITH inserted AS (
+       INSERT INTO orders (order_id, cart_id, customer_id, status, total_cents, currency,
+                           payment_authorization_id, created_at, updated_at, delivery_address, delivery_method)
+       VALUES ($1, $2, $3, 'CREATED', $4, $5, $6, $7, $7, $8, $9)
+       ON CONFLICT (order_id) DO NOTHING
+       RETURNING order_id
+     ), items AS (
+       INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents, line_number)
+       SELECT inserted.order_id, item.product_id, item.quantity, item.unit_price, item.line_number
+         FROM inserted, unnest($10::uuid[], $11::int[], $12::int[]) WITH ORDINALITY
+              AS item(product_id, quantity, unit_price, line_number)
+     )
+     SELECT count(*)::int AS inserted FROM inserted`,
     [
       orderId,
       command.cartId,
@@ -114,12 +136,18 @@ export async function insertOrder(
       createdAt,
       command.deliveryAddress === undefined ? null : JSON.stringify(command.deliveryAddress),
       command.deliveryMethod ?? null,
+      ...itemColumns(command.items),
     ],
   );
-  if (inserted.rowCount === 0) return false;
-  await insertItems(tx, orderId, command.items);
-  return true;
+  return rows[0]?.inserted === 1;
 }
+
+/** The items' columns as arrays, for unnest: product ids, quantities, unit prices. */
+const itemColumns = (items: readonly CreateOrder['items'][number][]) => [
+  items.map((item) => item.productId),
+  items.map((item) => item.quantity),
+  items.map((item) => item.unitPrice),
+];
 
 /** The order's items, in the order given, in one statement whatever their number. */
 async function insertItems(tx: Queryable, orderId: string, items: readonly CreateOrder['items'][number][]) {
@@ -128,12 +156,7 @@ async function insertItems(tx: Queryable, orderId: string, items: readonly Creat
      SELECT $1, item.product_id, item.quantity, item.unit_price, item.line_number
        FROM unnest($2::uuid[], $3::int[], $4::int[]) WITH ORDINALITY
             AS item(product_id, quantity, unit_price, line_number)`,
-    [
-      orderId,
-      items.map((item) => item.productId),
-      items.map((item) => item.quantity),
-      items.map((item) => item.unitPrice),
-    ],
+    [orderId, ...itemColumns(items)],
   );
 }
 
@@ -309,32 +332,40 @@ const toStoredEvent = (row: EventRow): StoredEvent => ({
   ...(row.tracestate === null ? {} : { tracestate: row.tracestate }),
 });
 
-/** Writes an event to the outbox; `position` orders the events of one transition. */
-export async function insertEvent(tx: Queryable, event: StoredEvent, position = 0): Promise<void> {
+/** Writes a transition's events to the outbox in one statement; their order in `events` is their `position`. */
+export async function insertEvents(tx: Queryable, events: readonly StoredEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  const column = <T>(value: (event: StoredEvent) => T) => events.map(value);
   await tx.query(
     `INSERT INTO order_events (event_id, order_id, sequence, event_type, payload, occurred_at, position, traceparent, tracestate)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (event_id) DO NOTHING`,
+     SELECT e.event_id, e.order_id, e.sequence, e.event_type, e.payload, e.occurred_at, e.position - 1, e.traceparent, e.tracestate
+       FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::timestamptz[], $7::text[], $8::text[])
+            WITH ORDINALITY AS e(event_id, order_id, sequence, event_type, payload, occurred_at, traceparent, tracestate, position)
+     ON CONFLICT (event_id) DO NOTHING`,
     [
-      event.eventId,
-      event.orderId,
-      event.sequence,
-      event.type,
-      event.payload,
-      event.occurredAt,
-      position,
-      event.traceparent ?? null,
-      event.tracestate ?? null,
+      column((event) => event.eventId),
+      column((event) => event.orderId),
+      column((event) => event.sequence),
+      column((event) => event.type),
+      column((event) => event.payload),
+      column((event) => event.occurredAt),
+      column((event) => event.traceparent ?? null),
+      column((event) => event.tracestate ?? null),
     ],
   );
 }
 
-export async function findEvent(
+/** The events with these ids, in the order asked for; an id not in the outbox is left out. */
+export async function findEvents(
   db: Queryable,
-  eventId: string,
-): Promise<(StoredEvent & { publishedAt: string | null }) | null> {
-  const { rows } = await db.query<EventRow>('SELECT * FROM order_events WHERE event_id = $1', [eventId]);
-  const row = rows[0];
-  return row === undefined ? null : { ...toStoredEvent(row), publishedAt: isoOrNull(row.published_at) };
+  eventIds: readonly string[],
+): Promise<(StoredEvent & { publishedAt: string | null })[]> {
+  const { rows } = await db.query<EventRow>('SELECT * FROM order_events WHERE event_id = ANY($1::uuid[])', [eventIds]);
+  const byId = new Map(rows.map((row) => [row.event_id, row]));
+  return eventIds.flatMap((eventId) => {
+    const row = byId.get(eventId.toLowerCase());
+    return row === undefined ? [] : [{ ...toStoredEvent(row), publishedAt: isoOrNull(row.published_at) }];
+  });
 }
 
 export async function findEventsOfOrder(
