@@ -218,8 +218,13 @@ function fitLabel(name: string, width: number): string {
 }
 
 /** The profile as an SVG flame graph. Pure: no I/O. */
-export function flameGraphSvg(profile: CpuProfile, options: { title?: string; width?: number } = {}): string {
+export function flameGraphSvg(
+  profile: CpuProfile,
+  options: { title?: string; width?: number; minFrameWidth?: number } = {},
+): string {
   const width = options.width ?? DEFAULT_WIDTH;
+  // Narrower frames (and their callees) are left out: 0.1 px keeps nearly all; 1 px makes a small file to publish.
+  const minFrameWidth = options.minFrameWidth ?? MIN_FRAME_WIDTH;
   const title = options.title ?? 'CPU profile';
   const all = mergedTree(profile);
   const scale = all.total > 0 ? (width - 2 * SIDE) / all.total : 0;
@@ -230,7 +235,7 @@ export function flameGraphSvg(profile: CpuProfile, options: { title?: string; wi
   const boxes: { frame: Frame; x: number; depth: number }[] = [];
   const work = [{ frame: all, x: SIDE, depth: 0 }];
   for (let box = work.pop(); box !== undefined; box = work.pop()) {
-    if (box.frame.total * scale < MIN_FRAME_WIDTH) continue; // and its children, narrower still
+    if (box.frame.total * scale < minFrameWidth) continue; // and its children, narrower still
     boxes.push(box);
     let x = box.x;
     for (const child of [...box.frame.children.values()].sort((a, b) => byCodeUnits(a.name, b.name))) {
@@ -277,9 +282,11 @@ export function flameGraphSvg(profile: CpuProfile, options: { title?: string; wi
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const [input, output, title] = process.argv.slice(2);
+  const [input, output, title, minWidth] = process.argv.slice(2);
   if (input === undefined || output === undefined) {
-    console.error('usage: node --import tsx scripts/flame-graph.ts <in.cpuprofile> <out.svg> [title]');
+    console.error(
+      'usage: node --import tsx scripts/flame-graph.ts <in.cpuprofile> <out.svg> [title] [min frame width px]',
+    );
     process.exit(2);
   }
   const profile = JSON.parse(readFileSync(input, 'utf8')) as CpuProfile;
@@ -287,7 +294,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     console.error(`${input}: not a V8 CPU profile (no "nodes")`);
     process.exit(1);
   }
-  writeFileSync(output, flameGraphSvg(profile, { title: title ?? basename(input) }));
+  const minFrameWidth = minWidth === undefined ? undefined : Number(minWidth);
+  writeFileSync(output, flameGraphSvg(profile, { title: title ?? basename(input), minFrameWidth }));
   console.log(`${output}: flame graph of ${input}`);
   console.log('  self ms       %  frame');
   for (const { name, selfMs, share } of topSelfTime(profile, 20)) {

@@ -142,6 +142,14 @@ describe('flame graph of a CPU profile', () => {
     expect(flameGraphSvg(synthetic, { title: 'synthetic <test> & co', width: 720 })).toBe(svg);
   });
 
+  it('leaves out frames narrower than minFrameWidth, for a smaller file to publish', () => {
+    const all = flameGraphSvg(synthetic, { width: 720 });
+    const coarse = flameGraphSvg(synthetic, { width: 720, minFrameWidth: 200 });
+    expectWellFormed(coarse);
+    expect(coarse.match(/<g>/g)?.length ?? 0).toBeLessThan(all.match(/<g>/g)?.length ?? 0);
+    expect(coarse).toContain('alpha');
+  });
+
   it('cuts labels to fit and skips frames too narrow to see', () => {
     // No timeline: 100 ms over 100 000 hits, so "tiny" is 0.001 ms, 0.006 px of 600.
     const profile: CpuProfile = {
