@@ -188,8 +188,10 @@ export const ConfigSchema = Type.Object({
   WORKFLOW_BUNDLE_PATH: Type.String({
     default: '',
     description:
-      'Workflow bundle prebuilt by `npm run build:workflows` (`npm start` builds it); unset, the worker ' +
-      'bundles the workflows when it starts, which takes seconds and keeps ~100 MB more memory.',
+      'Workflow bundle prebuilt by `npm run build:workflows` (`npm start` builds it), run with tracing off; ' +
+      'with tracing on the worker runs its traced twin beside it (x.js → x.traced.js, written by the same ' +
+      'command). Unset, the worker bundles the workflows when it starts, which takes seconds and keeps ' +
+      '~100 MB more memory.',
   }),
   WORKER_METRICS_ADDRESS: Type.String({
     pattern: '^[^:\\s]+:\\d+$',
