@@ -51,6 +51,9 @@ describe('npm run bench -- --quick (N = 50, C = 8)', () => {
       'yardstickCpuMsPerLifecycle',
       'workerCpuMsPerLifecycle',
       'yardstickWorkerCpuMsPerLifecycle',
+      'workerCpuToYardstick',
+      'yardstickWorkerRssMb',
+      'workerRssToYardstick',
       'bareTemporalPerSec',
       'ratioToBareTemporal',
       'createP50Ms',
@@ -107,6 +110,8 @@ describe('npm run bench -- --quick (N = 50, C = 8)', () => {
     expect(Object.keys(result.targets)).toEqual(
       expect.arrayContaining([
         'ratioToYardstick',
+        'workerCpuToYardstick',
+        'workerRssToYardstick',
         'openLoopCreateP99AtHalf',
         'openOrdersTransitionP99',
         'cpuPerLifecycle',
