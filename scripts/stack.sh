@@ -321,8 +321,10 @@ pg_launch() {
   rotate_log "$PG_LOG"
   as_pg touch "$PG_LOG"
   log "postgres: starting on 127.0.0.1:$PG_PORT"
+  # pg_ctl hands -o to a shell as it is: a path there would split at a space ("/tmp/my clones/…"),
+  # so the certificate's paths are relative, which PostgreSQL reads from the data directory.
   as_pg "$bin/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t "$WAIT_SECONDS" \
-    -o "-p $PG_PORT -k /tmp -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on -c ssl=on -c ssl_cert_file=$PG_DIR/server.pem -c ssl_key_file=$PG_DIR/server.key" \
+    -o "-p $PG_PORT -k /tmp -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on -c ssl=on -c ssl_cert_file=../server.pem -c ssl_key_file=../server.key" \
     start >"$PG_DIR/pg_ctl.log" 2>&1 9>&- || {
       cat "$PG_DIR/pg_ctl.log" >&2
       fail_with_log postgres "$PG_LOG" "pg_ctl start failed"
@@ -475,7 +477,11 @@ temporal_status() {
 # ==============================================================================
 # Kafka
 # ==============================================================================
-kafka_java() { java -Xms64m -Xmx256m -cp "$K_LIBS/*" "$@"; }
+# A UTF-8 locale: without one, Java cannot name a file whose path is not ASCII (a clone under "/home/zoë").
+kafka_java() { LC_ALL=C.UTF-8 java -Xms64m -Xmx256m -cp "$K_LIBS/*" "$@"; }
+
+# Java reads .properties files as ISO-8859-1: any other character of a path is written as \uXXXX.
+properties_escape() { perl -CSD -pe 's/([^\x00-\x7f])/sprintf("\\u%04x", ord($1))/ge'; }
 
 kafka_install() {
   local want have=""
@@ -497,7 +503,8 @@ kafka_install() {
 kafka_write_props() {
   mkdir -p "$K_DATA"
   tls_certs
-  sed -e "s|^log\.dirs=.*|log.dirs=$K_DATA|" -e "s|@TLS_DIR@|$TLS_DIR|g" "$K_SRC/server.properties" >"$K_PROPS.tmp"
+  sed -e "s|^log\.dirs=.*|log.dirs=$K_DATA|" -e "s|@TLS_DIR@|$TLS_DIR|g" "$K_SRC/server.properties" |
+    properties_escape >"$K_PROPS.tmp"
   mv -f "$K_PROPS.tmp" "$K_PROPS"
 }
 
@@ -557,7 +564,7 @@ kafka_launch() {
   kafka_format
   rotate_log "$K_LOG"
   log "kafka: starting broker on 127.0.0.1:$KAFKA_PORT"
-  launch_detached "$K_PID" "$K_LOG" java -Xms256m -Xmx512m -XX:+UseG1GC -Djava.awt.headless=true \
+  LC_ALL=C.UTF-8 launch_detached "$K_PID" "$K_LOG" java -Xms256m -Xmx512m -XX:+UseG1GC -Djava.awt.headless=true \
     -Dorg.slf4j.simpleLogger.showDateTime=true \
     -Dorg.slf4j.simpleLogger.dateTimeFormat="yyyy-MM-dd'T'HH:mm:ss.SSS" \
     -cp "$K_LIBS/*" kafka.Kafka "$K_PROPS"
@@ -603,24 +610,25 @@ nginx_write_conf() {
   cat >"$N_CONF.tmp" <<NGINX
 # Written by scripts/stack.sh: TLS in front of the Temporal dev server, as Temporal Cloud
 # or a production frontend asks: a client certificate signed by the CA, and an API key.
+# Paths are quoted: a clone's folder may have a space in its name.
 daemon off;
 worker_processes 1;
-pid $N_PID;
-error_log $N_LOG warn;
+pid "$N_PID";
+error_log "$N_LOG" warn;
 events { worker_connections 512; }
 http {
   access_log off;
-  client_body_temp_path $N_DIR/temp/body;
-  proxy_temp_path $N_DIR/temp/proxy;
-  fastcgi_temp_path $N_DIR/temp/fastcgi;
-  uwsgi_temp_path $N_DIR/temp/uwsgi;
-  scgi_temp_path $N_DIR/temp/scgi;
+  client_body_temp_path "$N_DIR/temp/body";
+  proxy_temp_path "$N_DIR/temp/proxy";
+  fastcgi_temp_path "$N_DIR/temp/fastcgi";
+  uwsgi_temp_path "$N_DIR/temp/uwsgi";
+  scgi_temp_path "$N_DIR/temp/scgi";
   map \$http_authorization \$api_key_ok { "Bearer $TEMPORAL_TLS_API_KEY" 1; default 0; }
   server {
     listen 127.0.0.1:$TEMPORAL_TLS_PORT ssl http2;
-    ssl_certificate $TLS_DIR/server.pem;
-    ssl_certificate_key $TLS_DIR/server.key;
-    ssl_client_certificate $TLS_DIR/ca.pem;
+    ssl_certificate "$TLS_DIR/server.pem";
+    ssl_certificate_key "$TLS_DIR/server.key";
+    ssl_client_certificate "$TLS_DIR/ca.pem";
     ssl_verify_client on;
     grpc_read_timeout 120s;
     grpc_send_timeout 120s;

@@ -106,3 +106,27 @@ describe.runIf(isRoot)('a clone in the home of a normal user, run as that user',
     expect(stopped.stderr).toContain('postgres: stopping');
   }, 120_000);
 });
+
+// pg_ctl hands its -o options to a shell: a path there would split at the space.
+describe('a clone in a folder whose path has a space and a non-ASCII letter', () => {
+  it('starts and stops its PostgreSQL, serving TLS with the certificate the stack made', async () => {
+    const parent = await mkdtemp(join(tmpdir(), 'my clones ü-'));
+    cleanups.push(() => rm(parent, { recursive: true, force: true }));
+    await chmod(parent, 0o755);
+    const clone = join(parent, 'oms');
+    await mkdir(join(clone, 'scripts'), { recursive: true });
+    await cp(stackScript, join(clone, 'scripts/stack.sh'));
+    const port = String(await freePort());
+    const stack = (...args: string[]) =>
+      run('bash', [join(clone, 'scripts/stack.sh'), ...args], { env: { ...process.env, PGPORT: port } });
+
+    const started = await stack('start', 'postgres');
+    cleanups.push(() => stack('stop', 'postgres'));
+    expect(started.stderr).toContain('postgres: ready');
+    const url = `postgres://postgres@127.0.0.1:${port}/orders?sslmode=require`;
+    const { stdout } = await run('psql', [url, '-tAc', 'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()']);
+    expect(stdout.trim()).toBe('t');
+    const stopped = await stack('stop', 'postgres');
+    expect(stopped.stderr).toContain('postgres: stopping');
+  }, 120_000);
+});
