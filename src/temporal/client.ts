@@ -110,6 +110,8 @@ export function startOrderOperation(
 
 /** gRPC RESOURCE_EXHAUSTED: e.g. more Updates in flight on one workflow than the server admits. */
 const RESOURCE_EXHAUSTED = 8;
+/** gRPC UNAVAILABLE: with "workflow update was aborted", the run lost its workflow task (evicted, timed out) before the Update was accepted. */
+const UNAVAILABLE = 14;
 
 export async function connectOrderWorkflowClient(config: Config): Promise<OrderWorkflowClient> {
   const connection = await Connection.connect(temporalConnectionOf(config));
@@ -197,8 +199,9 @@ export async function connectOrderWorkflowClient(config: Config): Promise<OrderW
           if (error instanceof WorkflowNotFoundError) return { kind: 'not-running' };
           const refusal = orderErrorOf(error);
           if (refusal !== undefined) throw refusal;
-          // The server admits a few Updates per workflow at once; the rest wait their turn here.
-          if (exhausted(error) && Date.now() + pause < deadline) {
+          // The server admits a few Updates per workflow at once; the rest wait their turn here. An
+          // Update the server aborted never reached the order (a repeat of one that did answers as a repeat): ask again.
+          if ((exhausted(error) || updateAborted(error)) && Date.now() + pause < deadline) {
             await sleep(pause);
             continue;
           }
@@ -234,6 +237,11 @@ export async function connectOrderWorkflowClient(config: Config): Promise<OrderW
 function exhausted(error: unknown): boolean {
   const cause = (error as { cause?: unknown }).cause ?? error;
   return isGrpcServiceError(cause) && cause.code === RESOURCE_EXHAUSTED;
+}
+
+function updateAborted(error: unknown): boolean {
+  const cause = (error as { cause?: unknown }).cause ?? error;
+  return isGrpcServiceError(cause) && cause.code === UNAVAILABLE && /update was aborted/i.test(cause.details ?? '');
 }
 
 /** The OrderError a refused workflow Update stands for, if it is one. */

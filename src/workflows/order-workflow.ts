@@ -11,6 +11,8 @@ import {
   ActivityFailure,
   ApplicationFailure,
   allHandlersFinished,
+  CancellationScope,
+  CancelledFailure,
   condition,
   continueAsNew,
   log,
@@ -81,6 +83,35 @@ interface Ticket {
  */
 function inTraceOf<T>(trace: Context | undefined, work: () => Promise<T>): Promise<T> {
   return trace === undefined ? work() : context.with(trace, work);
+}
+
+/** How often persistOrder is run again after the worker (not anyone) cancelled it; then the run fails as before. */
+const WORKER_CANCELLED_RETRIES = 5;
+
+/**
+ * persistOrder until it answers. Under cache pressure a worker can evict a run while its local
+ * activity runs, and the SDK (1.24) may then resolve that activity as cancelled in the run that
+ * replaces it ("Local Activity cancelled"; fault suite c with WORKER_MAX_CACHED_WORKFLOWS=2,
+ * after core logged "…only an eviction. This is an SDK bug."): the order's run would fail,
+ * though nobody cancelled it. persistOrder is idempotent (an order already there is returned as
+ * it is), so it runs again. The success path schedules exactly what it did: histories replay.
+ */
+async function persistUntilAnswered<T>(persist: (input: OrderWorkflowInput) => Promise<T>, input: OrderWorkflowInput) {
+  for (let retry = 0; ; retry++) {
+    try {
+      return await persist(input);
+    } catch (error) {
+      const cancelledByWorker =
+        error instanceof ActivityFailure &&
+        error.cause instanceof CancelledFailure &&
+        !CancellationScope.current().consideredCancelled;
+      if (!cancelledByWorker || retry >= WORKER_CANCELLED_RETRIES) throw error;
+      log.warn('persistOrder was cancelled by the worker, not by a request; running it again', {
+        orderId: input.orderId,
+        retry: retry + 1,
+      });
+    }
+  }
 }
 
 type Deadline =
@@ -213,7 +244,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<Order> {
     queue.push({ request: decoded.request, actor: decoded.actor, via: 'signal', trace: context.active() });
   });
 
-  const persisted = await inTraceOf(creationTrace(), () => persistOrder(input));
+  const persisted = await inTraceOf(creationTrace(), () => persistUntilAnswered(persistOrder, input));
   state.order = persisted.order;
   state.status = persisted.order.status;
   state.sequence = persisted.sequence;

@@ -4,7 +4,7 @@
 // expected final state, with a status history that accounts for it, announced by exactly one
 // OrderCreated and one terminal event, in order. Scenario e races 20 transitions on each order.
 // The scenarios stop and start Kafka and PostgreSQL: they always restore them, even on failure.
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -96,6 +96,12 @@ const unexpectedExits: string[] = [];
 function watch<T extends AppProcess>(app: T): T {
   void app.exited.then((code) => {
     if (!intentional.has(app.child)) unexpectedExits.push(`${app.name} exited by itself (${code}):\n${lastLines(app)}`);
+    // Every line each process printed, killed or not, for reading after the suite (test-results/faults.api.log, …).
+    mkdirSync(dirname(RESULTS_FILE), { recursive: true });
+    appendFileSync(
+      join(dirname(RESULTS_FILE), `faults.${app.name}.log`),
+      `${app.output.join('\n')}\n--- exited (${code})\n`,
+    );
   });
   return app;
 }
@@ -126,6 +132,7 @@ async function restoreStack(): Promise<void> {
 }
 
 beforeAll(async () => {
+  for (const name of ['api', 'worker']) rmSync(join(dirname(RESULTS_FILE), `faults.${name}.log`), { force: true });
   await buildOrderWorkflowBundles(WORKFLOW_BUNDLE);
   await restoreStack();
   await migrateDatabase(env.DATABASE_URL!);
