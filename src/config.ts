@@ -132,7 +132,30 @@ export const ConfigSchema = Type.Object({
     minimum: 1_000,
     maximum: 10 * 365 * 24 * 3_600_000,
     default: 90 * 24 * 3_600_000,
-    description: 'How long after it completed or was cancelled an order is archived (a durable timer of its workflow).',
+    description:
+      'How long after it completed or was cancelled an order is archived, by the archive sweep (ARCHIVE_SWEEP_INTERVAL_MS).',
+  }),
+  ARCHIVE_SWEEP_INTERVAL_MS: Type.Integer({
+    minimum: 1_000,
+    maximum: 7 * 24 * 3_600_000,
+    default: 3_600_000,
+    description:
+      'How often a Temporal Schedule starts the archive sweep, which archives every ended order whose ARCHIVE_AFTER_MS ' +
+      'has passed: an order is archived at most this long after it is due.',
+  }),
+  ARCHIVE_BATCH_SIZE: Type.Integer({
+    minimum: 1,
+    maximum: 10_000,
+    default: 500,
+    description: 'Orders the archive sweep takes per page (one transaction per order; the page is re-read after it).',
+  }),
+  ORDER_CONTINUE_AS_NEW_AFTER: Type.Integer({
+    minimum: 5,
+    maximum: 1_000,
+    default: 500,
+    description:
+      'Transitions one workflow run carries out before it continues as new (its pending transitions and deadlines ' +
+      'move over): keeps each run far from Temporal’s limits of 2,000 Updates and 50 MB of history.',
   }),
   API_KEYS: Type.String({
     default: '{}',
