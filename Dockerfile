@@ -4,7 +4,7 @@ WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
-COPY tsconfig.json worker.ts ./
+COPY tsconfig.json ./
 COPY src ./src
 COPY migrations ./migrations
 # Both processes run compiled (dist/server.mjs, dist/worker.mjs), the workflows prebuilt: scripts/build.ts.

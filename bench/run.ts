@@ -675,7 +675,7 @@ async function main() {
       if (extraNodeArgs.length === 0) {
         return startWorkerProcess({ ...workerEnv, ...bundle, ...workerNodeOptions, ...metrics });
       }
-      return startWorkerChild(name, 'worker.ts', { ...workerEnv, ...bundle, ...metrics }, [
+      return startWorkerChild(name, 'src/worker.ts', { ...workerEnv, ...bundle, ...metrics }, [
         ...workerFlags,
         ...extraNodeArgs,
         '--import',
@@ -1243,7 +1243,9 @@ async function main() {
       /** Frozen with the yardstick (bench/yardstick/worker-options.ts); BENCH_WORKER_NODE_OPTIONS does not change them. */
       yardstickWorkerFlags: YARDSTICK_NODE_FLAGS.join(' '),
       workerRuns:
-        args['worker-tsx'] || args['bundle-at-start'] ? 'node --import tsx worker.ts' : 'compiled (dist/worker.mjs)',
+        args['worker-tsx'] || args['bundle-at-start']
+          ? 'node --import tsx src/worker.ts'
+          : 'compiled (dist/worker.mjs)',
     },
   };
 

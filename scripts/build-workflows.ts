@@ -11,7 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { bundleWorkflowCode, DefaultLogger, type WorkflowBundle } from '@temporalio/worker';
-import { ORDER_WORKFLOW_INTERCEPTOR_MODULES, tracedBundlePath, WORKFLOWS_PATH } from '../worker.js';
+import { ORDER_WORKFLOW_INTERCEPTOR_MODULES, tracedBundlePath, WORKFLOWS_PATH } from '../src/worker.js';
 
 export const DEFAULT_BUNDLE_PATH = fileURLToPath(new URL('../dist/workflow-bundle.js', import.meta.url));
 

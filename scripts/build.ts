@@ -1,5 +1,5 @@
 // npm run build [-- <output dir>]: both processes as they run in production, built ahead of
-// time: src/server.ts and worker.ts each compiled to one JavaScript file (their packages stay
+// time: src/server.ts and src/worker.ts each compiled to one JavaScript file (their packages stay
 // in node_modules), and the prebuilt workflow bundle next to them. Run with plain node and
 // their flags below, they need no TypeScript loader (~35 MB less memory each, no compiling
 // when they start).
@@ -48,7 +48,7 @@ export async function buildServices(
 ): Promise<{ api: string; worker: string; workflowBundle: string }> {
   const api = resolve(dir, 'server.mjs');
   const worker = resolve(dir, 'worker.mjs');
-  await Promise.all([compile('src/server.ts', api), compile('worker.ts', worker)]);
+  await Promise.all([compile('src/server.ts', api), compile('src/worker.ts', worker)]);
   const workflowBundle = await buildOrderWorkflowBundles(resolve(dir, 'workflow-bundle.js'));
   return { api, worker, workflowBundle };
 }

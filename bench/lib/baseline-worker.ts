@@ -4,7 +4,7 @@
 // the SDK's Prometheus metrics at WORKER_METRICS_ADDRESS, where the bench sees its pollers start.
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { loadConfig } from '../../src/config.js';
-import { orderWorkerOptions } from '../../worker.js';
+import { orderWorkerOptions } from '../../src/worker.js';
 
 export function runBaselineWorker(name: string, activities: object): void {
   const main = async () => {

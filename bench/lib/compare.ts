@@ -177,7 +177,8 @@ export async function buildSide(dir: string, outDir: string): Promise<BuiltSide>
   }
   return {
     api: { entry: join(dir, 'src/server.ts'), nodeArgs: tsx },
-    worker: { entry: join(dir, 'worker.ts'), nodeArgs: tsx },
+    // The worker's entry moved from the root to src/ on 2026-12-04; older refs have it at the root.
+    worker: { entry: join(dir, existsSync(join(dir, 'src/worker.ts')) ? 'src/worker.ts' : 'worker.ts'), nodeArgs: tsx },
     workflowBundle,
     builtWith: workflowBundle === undefined ? 'tsx, bundled at start' : 'tsx, scripts/build-workflows.ts',
   };

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildOrderWorkflowBundles } from '../../scripts/build-workflows.js';
 import { migrateDatabase } from '../../src/db/migrate.js';
 import { type CommandName, commandsFrom, isTerminal, type OrderStatus, targetOf } from '../../src/domain/lifecycle.js';
-import { tracedBundlePath } from '../../worker.js';
+import { tracedBundlePath } from '../../src/worker.js';
 import { collectOrderEvents } from '../support/events.js';
 import { type AppProcess, startApiProcess, startWorkerProcess } from '../support/processes.js';
 import { testEnvironment, topicsOf } from '../support/stack.js';

@@ -11,7 +11,7 @@ import { loadConfig } from '../../src/config.js';
 import type { Order } from '../../src/contracts/schemas.js';
 import { createLogger } from '../../src/logger.js';
 import { startServer } from '../../src/server.js';
-import { createOrderWorker } from '../../worker.js';
+import { createOrderWorker } from '../../src/worker.js';
 import { collectOrderEvents } from '../support/events.js';
 import { newCreateOrder } from '../support/orders.js';
 import { TOKENS, topicsOf } from '../support/stack.js';

@@ -8,7 +8,7 @@ import { loadConfig } from '../../src/config.js';
 import { migrateDatabase } from '../../src/db/migrate.js';
 import { createLogger } from '../../src/logger.js';
 import { startServer } from '../../src/server.js';
-import { createOrderWorker } from '../../worker.js';
+import { createOrderWorker } from '../../src/worker.js';
 import { testEnvironment } from './stack.js';
 
 declare module 'vitest' {

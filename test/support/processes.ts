@@ -120,7 +120,7 @@ export async function workerPolls(metricsUrl: string): Promise<boolean> {
 export async function startWorkerProcess(env: Record<string, string>): Promise<AppProcess & { metricsUrl: string }> {
   // Each worker process serves its metrics on a port of its own unless told otherwise.
   const metrics = env.WORKER_METRICS_ADDRESS ?? `127.0.0.1:${await freePort()}`;
-  const worker = spawnApp('worker', 'worker.ts', { ...env, WORKER_METRICS_ADDRESS: metrics });
+  const worker = spawnApp('worker', 'src/worker.ts', { ...env, WORKER_METRICS_ADDRESS: metrics });
   const metricsUrl = `http://${metrics}/metrics`;
   await waitFor('workflow task pollers on its metrics endpoint', () => workerPolls(metricsUrl), worker);
   return { ...worker, metricsUrl };

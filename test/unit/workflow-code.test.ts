@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ORDER_WORKFLOW_INTERCEPTOR_MODULES, tracedBundlePath, workflowCodeOptions } from '../../worker.js';
+import { ORDER_WORKFLOW_INTERCEPTOR_MODULES, tracedBundlePath, workflowCodeOptions } from '../../src/worker.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'workflow-code-'));
 const plain = join(dir, 'workflow-bundle.js');

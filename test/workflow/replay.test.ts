@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { DefaultLogger, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { bundleOrderWorkflows } from '../../scripts/build-workflows.js';
-import { orderWorkflowSinks } from '../../worker.js';
+import { orderWorkflowSinks } from '../../src/worker.js';
 
 const dir = new URL('./histories/', import.meta.url);
 const files = readdirSync(dir).filter((file) => file.endsWith('.json'));

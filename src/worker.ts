@@ -15,8 +15,8 @@ import {
   type WorkerOptions,
   type WorkflowBundle,
 } from '@temporalio/worker';
-import { createActivities } from './src/activities/index.js';
-import { createCommandHandler } from './src/commands/command-handler.js';
+import { createActivities } from './activities/index.js';
+import { startCommandGateway } from './commands/command-gateway.js';
 import {
   type Config,
   describeDatabaseConnection,
@@ -24,10 +24,9 @@ import {
   describeTemporalConnection,
   loadConfig,
   temporalConnectionOf,
-} from './src/config.js';
-import { createDatabase } from './src/db/index.js';
+} from './config.js';
+import { createDatabase } from './db/index.js';
 import {
-  createCommandConsumer,
   createEventPublisher,
   createKafka,
   ensureTopics,
@@ -35,15 +34,13 @@ import {
   ORDER_COMMANDS_PARTITIONS,
   ORDER_EVENTS_PARTITIONS,
   orderTopics,
-} from './src/kafka/index.js';
-import { createLogger, type Logger } from './src/logger.js';
-import { createOrderService } from './src/orders/order-service.js';
-import { createPublishMetrics, startOutboxSweeper } from './src/outbox.js';
-import { reach, startFailureLine, temporalTlsProblem } from './src/startup.js';
-import { startTelemetry, type Telemetry } from './src/telemetry.js';
-import { connectOrderWorkflowClient } from './src/temporal/client.js';
+} from './kafka/index.js';
+import { createLogger, type Logger } from './logger.js';
+import { createPublishMetrics, startOutboxSweeper } from './outbox.js';
+import { reach, startFailureLine, temporalTlsProblem } from './startup.js';
+import { startTelemetry, type Telemetry } from './telemetry.js';
 
-export const WORKFLOWS_PATH = fileURLToPath(new URL('./src/workflows/index.ts', import.meta.url));
+export const WORKFLOWS_PATH = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
 
 /**
  * Bundled with the order workflows only when tracing is on: OpenTelemetry's workflow
@@ -196,35 +193,20 @@ export async function createOrderWorker(
     olderThanMs: config.OUTBOX_SWEEP_AFTER_MS,
   });
   // Commands over Kafka (ordering.commands) go through the same order service as the HTTP routes.
-  const workflows = await reach(describeTemporalConnection(config), () => connectOrderWorkflowClient(config));
-  const orders = createOrderService({
+  const commands = await startCommandGateway(config, {
+    kafka,
     db,
-    workflows,
-    createTimeoutMs: config.CREATE_ORDER_TIMEOUT_MS,
-    transitionWaitMs: config.TRANSITION_WAIT_MS,
-  });
-  const consumerGroup = `${config.KAFKA_TOPIC_PREFIX}${config.COMMANDS_CONSUMER_GROUP}`;
-  const commands = await startCommandConsumer(config.COMMANDS_ENABLED, kafka, {
-    groupId: consumerGroup,
-    topic: topics.commands,
-    concurrency: ORDER_COMMANDS_PARTITIONS,
+    deadLetters: publisher,
+    topics,
     traced: telemetry.enabled,
     logger,
-    handle: createCommandHandler({
-      orders,
-      deadLetters: publisher,
-      deadLetterTopic: topics.deadLetters,
-      consumerGroup,
-      logger,
-    }),
   });
   return {
     async run() {
       try {
         await worker.run();
       } finally {
-        await commands.stop();
-        await workflows.close();
+        await commands.close();
         await sweeper.stop();
         await connection.close();
         await publisher.close();
@@ -249,11 +231,6 @@ async function tracingActivityInterceptors(): Promise<ActivityInterceptorsFactor
     inbound: new otel.OpenTelemetryActivityInboundInterceptor(context),
     outbound: new otel.OpenTelemetryActivityOutboundInterceptor(context),
   });
-}
-
-/** The consumer of ordering.commands, or one that does nothing when COMMANDS_ENABLED is off. */
-async function startCommandConsumer(enabled: boolean, ...args: Parameters<typeof createCommandConsumer>) {
-  return enabled ? createCommandConsumer(...args) : { stop: async () => {} };
 }
 
 /** Routes the Temporal SDK's log lines into pino. */
