@@ -31,9 +31,9 @@ export const bareActivities = {
     const { type } = createdEvent(order);
     const created = { eventId: eventIdFor(orderId, 0, type), type };
     // A retry finds the order as it is now; nothing is ever left unpublished here.
-    if (known !== undefined) return { order, sequence: known.sequence, eventId: created.eventId, unpublished: [] };
+    if (known !== undefined) return { order, sequence: known.sequence, unpublished: [] };
     orders.set(orderId, { order, sequence: 0, events: [created] });
-    return { order, sequence: 0, eventId: created.eventId, unpublished: [created] };
+    return { order, sequence: 0, unpublished: [created] };
   },
 
   async persistOrderTransition({ orderId, sequence, request }: TransitionInput): Promise<PersistedTransition> {
@@ -59,11 +59,7 @@ export const bareActivities = {
     return committed;
   },
 
-  async publishOrderEvent(_eventId: string): Promise<void> {},
   async publishOrderEvents(_eventIds: string[]): Promise<void> {},
-} satisfies Pick<
-  OrderActivities,
-  'persistOrder' | 'persistOrderTransition' | 'publishOrderEvent' | 'publishOrderEvents'
->;
+} satisfies Pick<OrderActivities, 'persistOrder' | 'persistOrderTransition' | 'publishOrderEvents'>;
 
 runBaselineWorker('bare worker', bareActivities);

@@ -46,7 +46,7 @@ T_DIR="$STACK/temporal"
 T_DB="$T_DIR/temporal.db"
 T_LOG="$T_DIR/temporal.log"
 T_PID="$T_DIR/temporal.pid"
-T_SEARCH_ATTRIBUTES=(OrderStatus=Keyword CustomerId=Keyword CartId=Keyword OrderTotal=Int HoldOverdue=Bool)
+T_SEARCH_ATTRIBUTES=(OrderStatus=Keyword CustomerId=Keyword CartId=Keyword OrderTotal=Int HoldOverdue=Bool OrderWorkflowVersion=Keyword)
 # One namespace per environment on the shared dev server: npm start (default), the test
 # suites, the fault suite and the bench never see each other's workflows.
 T_NAMESPACES=(default orders-test orders-faults orders-bench)

@@ -63,6 +63,33 @@ export const ConfigSchema = Type.Object({
     default: 'orders',
     description: 'Task queue the worker polls and the API starts workflows on.',
   }),
+  TEMPORAL_DEPLOYMENT_NAME: Type.String({
+    minLength: 1,
+    maxLength: 200,
+    // Temporal writes a version as `<deployment>.<build id>`: a dot in the name would make it ambiguous.
+    pattern: '^[^.\\s]+$',
+    default: 'order-service',
+    description:
+      'Temporal Worker Deployment the worker belongs to: one per service and environment, the same for every build.',
+  }),
+  TEMPORAL_BUILD_ID: Type.String({
+    maxLength: 255,
+    pattern: '^\\S*$',
+    default: '',
+    description:
+      'Build id of the worker within its Worker Deployment: one per build of the code. Empty: `<package.json ' +
+      'version>+<git commit>` (e.g. `0.1.0+abc1234`), from `build-info.json` that `npm run build` writes beside ' +
+      'the compiled worker (the Dockerfile passes the commit as the build argument GIT_COMMIT), else from `.git`.',
+  }),
+  TEMPORAL_WORKER_VERSIONING: Type.Boolean({
+    default: false,
+    description:
+      'Worker Versioning: `true` in production. The worker then serves only the workflow tasks Temporal routes to ' +
+      'its build, and a new build gets none until an operator makes it current (`temporal worker deployment ' +
+      'set-current-version`; README, Deploying): rollouts, ramps and rollbacks under the operator’s control. Off by ' +
+      'default because every commit is a new build id: `npm start`, the tests and CI would otherwise wait for an ' +
+      'operator step. Off, the worker still names its deployment and build to Temporal, unversioned.',
+  }),
   KAFKA_BROKERS: Type.String({
     pattern: '^[^,\\s]+:\\d+(,[^,\\s]+:\\d+)*$',
     default: '127.0.0.1:9092',

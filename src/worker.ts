@@ -12,10 +12,12 @@ import {
   NativeConnection,
   Runtime,
   Worker,
+  type WorkerDeploymentOptions,
   type WorkerOptions,
   type WorkflowBundle,
 } from '@temporalio/worker';
 import { createActivities } from './activities/index.js';
+import { workerBuildId } from './build-id.js';
 import { startCommandGateway } from './commands/command-gateway.js';
 import {
   type Config,
@@ -39,6 +41,9 @@ import { createLogger, type Logger } from './logger.js';
 import { createPublishMetrics, startOutboxSweeper } from './outbox.js';
 import { reach, startFailureLine, temporalTlsProblem } from './startup.js';
 import { startTelemetry, type Telemetry } from './telemetry.js';
+import { archiveScheduleOptions, connectTemporal, ensureArchiveSchedule } from './temporal/client.js';
+import { countOpenRunsByVersion, VERSION_NAMES } from './temporal/order-runs.js';
+import { ORDER_WORKFLOW_VERSIONS } from './workflows/definitions.js';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
 
@@ -135,6 +140,29 @@ export function orderWorkerOptions(config: Config) {
   } satisfies Partial<WorkerOptions>;
 }
 
+/**
+ * The worker's place in its Temporal Worker Deployment. With TEMPORAL_WORKER_VERSIONING on,
+ * Temporal routes each workflow task to a build by version: a new build gets work once an
+ * operator makes it current (README, Deploying). AUTO_UPGRADE: an order lives for months and does
+ * not continue-as-new at each deploy, so a PINNED run would keep its first build alive for as
+ * long; instead each run moves to the current build at its next workflow task, and the workflow
+ * code's `patched()` branches keep it replaying the history older builds wrote (Temporal's
+ * advice: PINNED for short workflows, AUTO_UPGRADE with patching for long ones). Off, the worker
+ * still names its deployment and build, and takes any task of its queue (unversioned).
+ */
+export function orderWorkerDeployment(config: Config): WorkerDeploymentOptions {
+  const { buildId, known } = workerBuildId(config);
+  const version = { deploymentName: config.TEMPORAL_DEPLOYMENT_NAME, buildId };
+  if (!config.TEMPORAL_WORKER_VERSIONING) return { useWorkerVersioning: false, version };
+  if (!known) {
+    throw new Error(
+      `TEMPORAL_BUILD_ID: empty, and no build-info.json nor git commit to make one (${buildId}); ` +
+        'with TEMPORAL_WORKER_VERSIONING on, every build needs an id of its own: set it, or run the worker that `npm run build` compiles',
+    );
+  }
+  return { useWorkerVersioning: true, version, defaultVersioningBehavior: 'AUTO_UPGRADE' };
+}
+
 export async function createOrderWorker(
   config: Config,
   logger: Logger,
@@ -144,6 +172,7 @@ export async function createOrderWorker(
   const telemetry = given ?? (await startTelemetry(config, 'order-worker'));
   // Checked first: a missing bundle should not wait for PostgreSQL, Kafka and Temporal to answer.
   const { workflowModules, ...workflowCode } = workflowCodeOptions(code, telemetry.enabled);
+  const deployment = orderWorkerDeployment(config);
   const db = createDatabase(config, logger);
   await reach(describeDatabaseConnection(config), db.ping);
   const kafka = createKafka(config, logger);
@@ -184,7 +213,19 @@ export async function createOrderWorker(
     },
     ...(telemetry.enabled ? { sinks: orderWorkflowSinks(telemetry) } : {}),
     ...orderWorkerOptions(config),
+    workerDeploymentOptions: deployment,
   });
+  logger.info(
+    {
+      deploymentName: deployment.version.deploymentName,
+      buildId: deployment.version.buildId,
+      workerVersioning: deployment.useWorkerVersioning,
+      // Unversioned, a task runs wherever it lands: no behaviour applies.
+      versioningBehavior: deployment.defaultVersioningBehavior ?? 'unversioned',
+    },
+    'worker deployment version',
+  );
+  await checkTemporalSetup(config, logger);
   const sweeper = startOutboxSweeper({
     db,
     ...outbox,
@@ -219,6 +260,37 @@ export async function createOrderWorker(
       worker.shutdown();
     },
   };
+}
+
+/**
+ * Brings the archive sweep's Schedule in line with this worker's config (archival runs there,
+ * not in a workflow per ended order), and warns when open runs of a workflow version this
+ * release no longer runs exist: they cannot move until `npm run ops -- migrate` moves them with
+ * the previous release.
+ */
+async function checkTemporalSetup(config: Config, logger: Logger): Promise<void> {
+  const temporal = await connectTemporal(config);
+  try {
+    const schedule = await ensureArchiveSchedule(temporal.client, config);
+    const { scheduleId } = archiveScheduleOptions(config);
+    logger.info(
+      { scheduleId, everyMs: config.ARCHIVE_SWEEP_INTERVAL_MS, archiveAfterMs: config.ARCHIVE_AFTER_MS },
+      `archive sweep schedule ${schedule}`,
+    );
+    const counts = await countOpenRunsByVersion(temporal.client, config.TEMPORAL_TASK_QUEUE);
+    const stranded = VERSION_NAMES.filter(
+      (version) => !ORDER_WORKFLOW_VERSIONS[version].supported && counts[version] > 0,
+    );
+    if (stranded.length > 0) {
+      logger.warn(
+        { openRuns: Object.fromEntries(stranded.map((version) => [version, counts[version]])) },
+        `open order runs of workflow versions this release does not run (${stranded.join(', ')}): they are stuck ` +
+          'until moved; run `npm run ops -- migrate --from <version>` with the previous release (README, Deploying)',
+      );
+    }
+  } finally {
+    await temporal.close();
+  }
 }
 
 /**

@@ -353,7 +353,7 @@ export function barePostgresLifecycle(options: { config: Config }) {
       const sentAt = performance.now();
       const created = await activities.persistOrder({ orderId, command: createOrder, actor: BENCH_ACTOR });
       const startedAt = performance.now();
-      for (const event of created.unpublished) await activities.publishOrderEvent(event.eventId);
+      await activities.publishOrderEvents(created.unpublished.map((event) => event.eventId));
       const transitionSentAt = performance.now();
       const ended = await activities.persistOrderTransition({
         orderId,
@@ -363,7 +363,7 @@ export function barePostgresLifecycle(options: { config: Config }) {
         actor: BENCH_ACTOR,
       });
       const transitionMs = performance.now() - transitionSentAt;
-      for (const event of ended.events) await activities.publishOrderEvent(event.eventId);
+      await activities.publishOrderEvents(ended.events.map((event) => event.eventId));
       record?.ok({ sentAt, startedAt, transitionMs, endedAt: performance.now() });
     } catch (error) {
       record?.fail(`order ${orderId}: ${describeError(error)}`);

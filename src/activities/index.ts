@@ -12,14 +12,15 @@ import {
   type EventRef,
   findEvents,
   findEventsOfTransition,
+  findHistoryTip,
   findOrder,
+  findOrdersDueForArchive,
   findStatusChange,
   findStatusHistory,
   findUnpublishedEvents,
   insertEvents,
   insertOrder,
   insertStatusChange,
-  lastSequence,
   lockOrder,
   markEventsPublished,
   markHoldOverdue,
@@ -30,6 +31,7 @@ import {
 import { createdEvent, eventsOf, type NewEvent } from '../domain/events.js';
 import {
   applyTransition,
+  archiveDueAt,
   decideTransition,
   forbiddenMessage,
   type OrderStatus,
@@ -44,7 +46,7 @@ import { describeViolations } from '../domain/payload-check.js';
 import { uuidV5 } from '../ids.js';
 import { type OutboxPublisher, publishStoredEvents, storedEventOf } from '../outbox.js';
 import { activeTraceContext, annotateActiveSpan } from '../tracing.js';
-import type { OrderWorkflowInput } from '../workflows/definitions.js';
+import type { ArchiveSweepInput, ArchiveSweepResult, OrderWorkflowInput } from '../workflows/definitions.js';
 
 /** From this attempt on, each failure of an activity is logged at warn and counted in `order_activity_failures`. */
 export const FAILING_ACTIVITY_ALERT_ATTEMPTS = 10;
@@ -61,8 +63,8 @@ export interface PersistedOrder {
   order: Order;
   /** Sequence of the order's latest transition (0: none since its creation). */
   sequence: number;
-  /** The stored id of its OrderCreated (for runs of the first workflow version). */
-  eventId: string;
+  /** When the order got its current status (absent in results recorded before it existed). */
+  statusSince?: string;
   /** Its events not yet published, oldest first: OrderCreated for a new order; what was left, on resume. */
   unpublished: PublishableEvent[];
 }
@@ -84,10 +86,8 @@ export interface PersistedTransition {
   events: PublishableEvent[];
 }
 
-/** The first workflow version's transition request. */
-export type TransitionRequestV1 =
-  | { name: 'complete' }
-  | { name: 'cancel'; reason: 'CUSTOMER_REQUESTED' | 'PAYMENT_FAILED' | 'OUT_OF_STOCK' | 'FRAUD' };
+/** Orders one archive sweep archives at once, each in its own transaction (the pool has DATABASE_POOL_MAX). */
+const ARCHIVE_CONCURRENCY = 4;
 
 const refused = (type: string, message: string) => ApplicationFailure.create({ type, message, nonRetryable: true });
 
@@ -190,20 +190,13 @@ export function createActivities({ db, now = () => new Date(), ...outbox }: Acti
             actor,
             occurredAt: at,
           });
-          const [created] = await writeEvents(tx, orderId, 0, [createdEvent(order)]);
-          if (created === undefined) throw new Error('no OrderCreated written');
-          return { order, sequence: 0, eventId: created.eventId, unpublished: [created] };
+          const unpublished = await writeEvents(tx, orderId, 0, [createdEvent(order)]);
+          return { order, sequence: 0, statusSince: at, unpublished };
         }
         const existing = await findOrder(tx, orderId);
         if (existing === null) throw new Error(`order ${orderId} neither inserted nor found`);
-        const [created] = await findEventsOfTransition(tx, orderId, 0);
-        if (created === undefined) throw new Error(`order ${orderId} has no OrderCreated`);
-        return {
-          order: existing,
-          sequence: await lastSequence(tx, orderId),
-          eventId: created.eventId,
-          unpublished: await findUnpublishedEvents(tx, orderId),
-        };
+        const { sequence, statusSince } = await findHistoryTip(tx, orderId);
+        return { order: existing, sequence, statusSince, unpublished: await findUnpublishedEvents(tx, orderId) };
       });
     },
 
@@ -236,45 +229,6 @@ export function createActivities({ db, now = () => new Date(), ...outbox }: Acti
       });
     },
 
-    /** The first workflow version's transition (runs started before the lifecycle loop). */
-    async persistTransition({
-      orderId,
-      request,
-    }: {
-      orderId: string;
-      request: TransitionRequestV1;
-    }): Promise<{ order: Order; eventId: string }> {
-      const transition: TransitionRequest =
-        request.name === 'cancel'
-          ? { command: 'cancel', payload: { reason: request.reason } }
-          : { command: 'complete', payload: {} };
-      return db.withTransaction(async (tx) => {
-        const locked = await lockOrder(tx, orderId);
-        if (locked === null) throw refused('ORDER_NOT_FOUND', `order ${orderId} not found`);
-        const { order, lastSequence: last } = locked;
-        const decision = decideTransition(order.status, transition.command);
-        if (decision.kind === 'forbidden') {
-          throw refused('TRANSITION_NOT_ALLOWED', forbiddenMessage(orderId, order.status, transition.command));
-        }
-        if (decision.kind === 'already') {
-          const [event] = await findEventsOfTransition(tx, orderId, last);
-          if (event === undefined) throw new Error(`order ${orderId} has no event for transition ${last}`);
-          return { order, eventId: event.eventId };
-        }
-        const sequence = last + 1;
-        const committed = await commitTransition(tx, order, {
-          orderId,
-          sequence,
-          from: order.status,
-          request: transition,
-          actor: 'temporal:orderWorkflow-v1',
-        });
-        const [event] = committed.events;
-        if (event === undefined) throw new Error(`transition ${sequence} of order ${orderId} emitted no event`);
-        return { order: committed.order, eventId: event.eventId };
-      });
-    },
-
     /**
      * Marks the order's hold overdue (its reviewBy passed with the order still on it); false
      * when that hold is no longer open (released meanwhile).
@@ -294,14 +248,70 @@ export function createActivities({ db, now = () => new Date(), ...outbox }: Acti
       return marked ? findOrder(db, orderId) : null;
     },
 
-    /** Sends the stored event, byte for byte, and marks it published. */
-    async publishOrderEvent(eventId: string): Promise<void> {
-      await publishEvents([eventId]);
-    },
-
     /** The events of one commit, in their order, in one activity (runs since the fewer-workflow-tasks patch). */
     async publishOrderEvents(eventIds: string[]): Promise<void> {
       await publishEvents(eventIds);
+    },
+
+    /**
+     * Archives every ended order that ended at least `archiveAfterMs` ago, page by page, each in
+     * its own transaction with its OrderArchived and OrderStatusChanged and the record's checksum,
+     * exactly as the order's workflow did. Idempotent: an order is archived under its row lock and
+     * only while it is ended and due, so a retried sweep, two sweeps at once or a v4 run's own
+     * archival timer archive it once. Heartbeats after each page; a sweep cancelled (worker
+     * shutdown) stops between pages and the next one carries on.
+     */
+    async archiveDueOrders({ archiveAfterMs, batchSize }: ArchiveSweepInput): Promise<ArchiveSweepResult> {
+      const started = now();
+      const endedBefore = new Date(started.getTime() - archiveAfterMs);
+      const totals: ArchiveSweepResult = { archived: 0, skipped: 0, unpublished: 0 };
+      const failed: string[] = [];
+      const archiveOrder = (orderId: string) =>
+        db.withTransaction(async (tx) => {
+          const locked = await lockOrder(tx, orderId);
+          if (locked === null) return null;
+          const { order, lastSequence: last } = locked;
+          const request: TransitionRequest = { command: 'archive', payload: {} };
+          if (decideTransition(order.status, request).kind !== 'apply') return null;
+          if (archiveDueAt(order, archiveAfterMs) > now().getTime()) return null;
+          const input = { orderId, sequence: last + 1, from: order.status, request, actor: 'temporal:archive' };
+          return (await commitTransition(tx, order, input)).events;
+        });
+      for (;;) {
+        currentContext()?.cancellationSignal.throwIfAborted();
+        const due = await findOrdersDueForArchive(db, endedBefore, batchSize, failed);
+        if (due.length === 0) break;
+        const events: PublishableEvent[] = [];
+        await forEachConcurrently(due, ARCHIVE_CONCURRENCY, async (orderId) => {
+          try {
+            const archived = await archiveOrder(orderId);
+            if (archived === null) totals.skipped++;
+            else {
+              totals.archived++;
+              events.push(...archived);
+            }
+          } catch (error) {
+            // One order PostgreSQL refuses must not hold back every other one: it is left, and said.
+            if (!isPermanentDatabaseError(error)) throw error;
+            failed.push(orderId);
+            currentContext()?.log.error('order not archived', { orderId, error });
+          }
+        });
+        try {
+          await publishEvents(events.map((event) => event.eventId));
+        } catch (error) {
+          // Committed in the outbox: the outbox sweeper publishes them once Kafka takes them.
+          totals.unpublished += events.length;
+          currentContext()?.log.warn('archive events left to the outbox sweeper', { events: events.length, error });
+        }
+        currentContext()?.heartbeat(totals);
+      }
+      currentContext()?.log.info('archive sweep done', {
+        ...totals,
+        failed: failed.length,
+        ms: now().getTime() - started.getTime(),
+      });
+      return totals;
     },
   });
 }
@@ -356,6 +366,15 @@ function currentContext(): Context | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Runs `work` on every item, at most `limit` at once. */
+async function forEachConcurrently<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>) {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) await work(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
 }
 
 /**

@@ -17,6 +17,7 @@ const STATUS_OF_CODE: Record<ErrorCode, number> = {
   TRANSITION_NOT_ALLOWED: 409,
   ORDER_NOT_ACTIVE: 409,
   ORDER_WORKFLOW_RUNNING: 409,
+  ORDER_BUSY: 429,
 };
 
 /** Fastify's own client errors, by their code, as our stable codes. */
@@ -74,6 +75,8 @@ export function sendClientError(error: Error & { code?: string }, socket: Socket
 
 export function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply) {
   if (error instanceof OrderError) {
+    // A busy order is free again within a second or two (its transitions take milliseconds each).
+    if (error.code === 'ORDER_BUSY') reply.header('retry-after', '1');
     return reply.status(STATUS_OF_CODE[error.code]).send(body(error.code, error.message, error.details));
   }
   if (!(error instanceof Error)) {

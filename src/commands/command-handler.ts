@@ -11,7 +11,7 @@ import { backoffDelays } from '../backoff.js';
 import { COMMAND_MESSAGES, CreateOrder } from '../contracts/schemas.js';
 import { createExactAjv, violationsOf } from '../contracts/validation.js';
 import { type CommandName, LIFECYCLE, PUBLIC_COMMAND_NAMES, type TransitionRequest } from '../domain/lifecycle.js';
-import { type ErrorCode, OrderError, type Violation } from '../domain/order.js';
+import { ErrorCode, OrderError, type Violation } from '../domain/order.js';
 import { workflowIdForOrder } from '../ids.js';
 import type { IncomingMessage, MessageContext, MessageHeaders, OutgoingMessage } from '../kafka/index.js';
 import type { LogSink } from '../logger.js';
@@ -223,10 +223,12 @@ export function createCommandHandler({
         logger.info({ ...where, orderId, workflowId: workflowIdForOrder(orderId), outcome }, 'command served');
         return undefined;
       } catch (error) {
-        if (error instanceof OrderError) {
+        // A busy order only asks for patience, like an unavailable dependency.
+        const busy = error instanceof OrderError && error.code === ErrorCode.ORDER_BUSY;
+        if (error instanceof OrderError && !busy) {
           return { reason: error.code, message: error.message, details: error.details };
         }
-        const unavailable = isUnavailable(error);
+        const unavailable = busy || isUnavailable(error);
         if (!unavailable && ++unexpected >= maxUnexpectedAttempts) {
           logger.error({ ...where, err: error, attempt }, 'command keeps failing; dead-lettering it');
           const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);

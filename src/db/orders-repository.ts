@@ -298,13 +298,44 @@ export async function findStatusChange(db: Queryable, orderId: string, sequence:
   return rows[0] === undefined ? null : toStatusChange(rows[0]);
 }
 
-/** The sequence of the order's latest transition (0 when it has had none since its creation). */
-export async function lastSequence(db: Queryable, orderId: string): Promise<number> {
-  const { rows } = await db.query<{ sequence: number | null }>(
-    'SELECT max(sequence) AS sequence FROM order_status_history WHERE order_id = $1',
+/**
+ * The sequence of the order's latest transition (0 when it has had none since its creation) and
+ * when it got its current status (the latest transition that changed it).
+ */
+export async function findHistoryTip(
+  db: Queryable,
+  orderId: string,
+): Promise<{ sequence: number; statusSince: string }> {
+  const { rows } = await db.query<{ sequence: number | null; status_since: Date | null }>(
+    `SELECT max(sequence) AS sequence,
+            max(occurred_at) FILTER (WHERE from_status IS DISTINCT FROM to_status) AS status_since
+       FROM order_status_history WHERE order_id = $1`,
     [orderId],
   );
-  return rows[0]?.sequence ?? 0;
+  const row = rows[0];
+  if (row?.status_since == null) throw new Error(`order ${orderId} has no status history`);
+  return { sequence: row.sequence ?? 0, statusSince: iso(row.status_since) };
+}
+
+/**
+ * Ended orders (COMPLETED, CANCELLED) that ended at or before `endedBefore`, longest-ended
+ * first: what the archive sweep archives. `excluding`: ids this sweep already failed on.
+ */
+export async function findOrdersDueForArchive(
+  db: Queryable,
+  endedBefore: Date,
+  limit: number,
+  excluding: readonly string[] = [],
+): Promise<string[]> {
+  const { rows } = await db.query<{ order_id: string }>(
+    `SELECT order_id FROM orders
+      WHERE status IN ('COMPLETED', 'CANCELLED') AND COALESCE(completed_at, cancelled_at) <= $1
+        AND order_id <> ALL($3::uuid[])
+      ORDER BY COALESCE(completed_at, cancelled_at), order_id
+      LIMIT $2`,
+    [endedBefore, limit, excluding],
+  );
+  return rows.map((row) => row.order_id);
 }
 
 // ---- Outbox ------------------------------------------------------------------------------

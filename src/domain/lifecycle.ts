@@ -597,3 +597,55 @@ export function eventsOfCommand(name: CommandName): readonly OrderEventType[] {
 export function reasonOf(request: TransitionRequest): string | null {
   return (LIFECYCLE[request.command] as CommandDefinition).reasonOf(request.payload as never);
 }
+
+/** How long a status waits before its deadline (from the config of whoever started the order). */
+export interface DeadlineDurations {
+  /** How long a confirmed order may be amended before it awaits fulfilment (AMENDMENT_WINDOW_MS). */
+  amendmentWindowMs: number;
+  /** How long a completed or cancelled order waits before it is archived (ARCHIVE_AFTER_MS). */
+  archiveAfterMs: number;
+}
+
+/** A deadline an order's workflow waits for; `summary` names its timer in the Temporal UI. */
+export type Deadline =
+  | { kind: 'amendment-window'; at: number; summary: 'amendment window closes' }
+  | { kind: 'hold-review'; at: number; holdId: string; summary: 'hold review' }
+  | { kind: 'archive'; at: number; summary: 'archival' };
+
+/** When an ended order becomes due for archival: ARCHIVE_AFTER_MS after it completed or was cancelled. */
+export function archiveDueAt(order: Order, archiveAfterMs: number): number {
+  return Date.parse(order.completedAt ?? order.cancelledAt ?? order.updatedAt) + archiveAfterMs;
+}
+
+const endedDeadline = (order: Order, _since: string, durations: DeadlineDurations): Deadline => ({
+  kind: 'archive',
+  at: archiveDueAt(order, durations.archiveAfterMs),
+  summary: 'archival',
+});
+
+/**
+ * The deadline of each status that has one, a row per status like its transitions: the end of
+ * the amendment window (from when the order became CONFIRMED; then it is released to
+ * fulfilment), the review date of an open hold (then it is marked overdue), the archival of an
+ * ended order. Times come from the order as committed, so a replay computes the same ones.
+ */
+export const STATUS_DEADLINES: Partial<
+  Record<OrderStatus, (order: Order, statusSince: string, durations: DeadlineDurations) => Deadline | undefined>
+> = {
+  CONFIRMED: (_order, since, durations) => ({
+    kind: 'amendment-window',
+    at: Date.parse(since) + durations.amendmentWindowMs,
+    summary: 'amendment window closes',
+  }),
+  ON_HOLD: (order) =>
+    order.hold === null || order.hold.overdue
+      ? undefined
+      : { kind: 'hold-review', at: Date.parse(order.hold.reviewBy), holdId: order.hold.holdId, summary: 'hold review' },
+  COMPLETED: endedDeadline,
+  CANCELLED: endedDeadline,
+};
+
+/** The order's next deadline, if its status has one. */
+export function deadlineOf(order: Order, statusSince: string, durations: DeadlineDurations): Deadline | undefined {
+  return STATUS_DEADLINES[order.status]?.(order, statusSince, durations);
+}

@@ -18,6 +18,11 @@ export const ErrorCode = {
   ORDER_NOT_ACTIVE: 'ORDER_NOT_ACTIVE',
   /** Resume was asked while the order's workflow is running. */
   ORDER_WORKFLOW_RUNNING: 'ORDER_WORKFLOW_RUNNING',
+  /**
+   * The order's workflow did not take the transition within the wait: it had as many at once as
+   * Temporal admits, or its run was handing over to a new one. Nothing happened; ask again.
+   */
+  ORDER_BUSY: 'ORDER_BUSY',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -245,7 +245,8 @@ function normalizeCreateOrder(command: CreateOrder): CreateOrder {
   };
 }
 
-function toCommand(order: Order): CreateOrder {
+/** The CreateOrder an order stands for now (a resumed run is started from it). */
+export function toCommand(order: Order): CreateOrder {
   return {
     cartId: order.cartId,
     customerId: order.customerId,

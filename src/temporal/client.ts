@@ -5,6 +5,8 @@ import {
   Client,
   Connection,
   isGrpcServiceError,
+  ScheduleAlreadyRunning,
+  type ScheduleOptions,
   WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
@@ -20,6 +22,8 @@ import { ErrorCode, itemsTotal, OrderError, type Violation } from '../domain/ord
 import { workflowIdForOrder } from '../ids.js';
 import { DependencyUnavailableError } from '../unavailable.js';
 import {
+  ARCHIVE_SWEEP_WORKFLOW_TYPE,
+  type ArchiveSweepInput,
   CartIdAttribute,
   type CreateOrderResult,
   CustomerIdAttribute,
@@ -66,22 +70,54 @@ export function orderWorkflowOptions(
   orderId: string,
   command: CreateOrder,
   taskQueue: string,
-  { workflowId = workflowIdForOrder(orderId), status = 'CREATED', actor, deadlines }: WorkflowStartChoices = {},
+  {
+    workflowId = workflowIdForOrder(orderId),
+    status = 'CREATED',
+    actor,
+    deadlines,
+    continueAsNewAfter,
+  }: WorkflowStartChoices = {},
 ) {
+  const total = itemsTotal(command.items);
   return {
     workflowId,
     taskQueue,
     args: [
-      { orderId, command, ...(actor !== undefined && { actor }), ...(deadlines !== undefined && { deadlines }) },
+      {
+        orderId,
+        command,
+        ...(actor !== undefined && { actor }),
+        ...(deadlines !== undefined && { deadlines }),
+        ...(continueAsNewAfter !== undefined && { continueAsNewAfter }),
+      },
     ] as Parameters<typeof orderWorkflow>,
     typedSearchAttributes: [
       { key: OrderStatusAttribute, value: status },
       { key: CustomerIdAttribute, value: command.customerId },
       { key: CartIdAttribute, value: command.cartId },
-      { key: OrderTotalAttribute, value: Number(itemsTotal(command.items)) },
+      { key: OrderTotalAttribute, value: Number(total) },
     ],
     memo: { currency: command.currency, itemCount: command.items.length },
+    // What operators see in the Temporal UI's list and header instead of an id alone.
+    staticSummary: orderSummary(orderId, command.currency, total, command.items.length),
+    staticDetails: [
+      `**Order** ${orderId}`,
+      `**Customer** ${command.customerId} · **cart** ${command.cartId}`,
+      `**Total** ${formatMinorUnits(total)} ${command.currency} · **items** ${command.items.length}`,
+    ].join('\n\n'),
   } satisfies Partial<WorkflowStartOptions<typeof orderWorkflow>>;
+}
+
+/** One line naming the order for operators: `Order 1f0c…: 129.90 EUR, 3 items`. */
+export function orderSummary(orderId: string, currency: string, total: bigint, itemCount: number): string {
+  return `Order ${orderId}: ${formatMinorUnits(total)} ${currency}, ${itemCount} item${itemCount === 1 ? '' : 's'}`;
+}
+
+/** Minor units as a decimal with two places (the catalog's currencies all have two). */
+function formatMinorUnits(amount: bigint): string {
+  const whole = amount / 100n;
+  const cents = (amount % 100n).toString().padStart(2, '0');
+  return `${whole}.${cents}`;
 }
 
 interface WorkflowStartChoices {
@@ -89,6 +125,7 @@ interface WorkflowStartChoices {
   status?: OrderStatus;
   actor?: string;
   deadlines?: OrderDeadlines;
+  continueAsNewAfter?: number;
 }
 
 /**
@@ -132,6 +169,7 @@ export async function connectOrderWorkflowClient(config: Config): Promise<OrderW
     amendmentWindowMs: config.AMENDMENT_WINDOW_MS,
     archiveAfterMs: config.ARCHIVE_AFTER_MS,
   };
+  const runChoices = { deadlines, continueAsNewAfter: config.ORDER_CONTINUE_AS_NEW_AFTER };
   // A namespace that does not exist (or that the credentials may not use) fails here, not at the first order.
   await connection.workflowService
     .describeNamespace({ namespace: config.TEMPORAL_NAMESPACE })
@@ -168,7 +206,7 @@ export async function connectOrderWorkflowClient(config: Config): Promise<OrderW
     async startOrder(orderId, command, actor, timeoutMs) {
       const startWorkflowOperation = startOrderOperation(orderId, command, config.TEMPORAL_TASK_QUEUE, {
         actor,
-        deadlines,
+        ...runChoices,
       });
       try {
         const outcome = await withTimeout(timeoutMs, () =>
@@ -200,10 +238,17 @@ export async function connectOrderWorkflowClient(config: Config): Promise<OrderW
           const refusal = orderErrorOf(error);
           if (refusal !== undefined) throw refusal;
           // The server admits a few Updates per workflow at once; the rest wait their turn here. An
-          // Update the server aborted never reached the order (a repeat of one that did answers as a repeat): ask again.
-          if ((exhausted(error) || updateAborted(error)) && Date.now() + pause < deadline) {
-            await sleep(pause);
-            continue;
+          // Update the server aborted never reached the order (a repeat of one that did answers as a
+          // repeat), and one a run handing over refused is for its next run: ask again.
+          if (exhausted(error) || updateAborted(error) || handingOver(error)) {
+            if (Date.now() + pause < deadline) {
+              await sleep(pause);
+              continue;
+            }
+            throw new OrderError(
+              ErrorCode.ORDER_BUSY,
+              `order ${orderId} did not take the ${request.command} in time (other transitions, or its run handing over); nothing changed, ask again`,
+            );
           }
           throw error;
         }
@@ -214,7 +259,7 @@ export async function connectOrderWorkflowClient(config: Config): Promise<OrderW
     async resume(orderId, command, status, actor) {
       try {
         await client.workflow.start(ORDER_WORKFLOW_TYPE, {
-          ...orderWorkflowOptions(orderId, command, config.TEMPORAL_TASK_QUEUE, { status, actor, deadlines }),
+          ...orderWorkflowOptions(orderId, command, config.TEMPORAL_TASK_QUEUE, { status, actor, ...runChoices }),
           workflowIdConflictPolicy: 'FAIL',
         });
         return true;
@@ -244,6 +289,14 @@ function updateAborted(error: unknown): boolean {
   return isGrpcServiceError(cause) && cause.code === UNAVAILABLE && /update was aborted/i.test(cause.details ?? '');
 }
 
+function handingOver(error: unknown): boolean {
+  return (
+    error instanceof WorkflowUpdateFailedError &&
+    error.cause instanceof ApplicationFailure &&
+    error.cause.type === OrderFailure.RUN_HANDING_OVER
+  );
+}
+
 /** The OrderError a refused workflow Update stands for, if it is one. */
 function orderErrorOf(error: unknown): OrderError | undefined {
   if (!(error instanceof WorkflowUpdateFailedError) || !(error.cause instanceof ApplicationFailure)) return undefined;
@@ -258,4 +311,73 @@ function orderErrorOf(error: unknown): OrderError | undefined {
     default:
       return undefined;
   }
+}
+
+/** The archive sweep's Schedule: one per task queue, so environments sharing a namespace keep their own. */
+export function archiveScheduleOptions(config: Config) {
+  const input: ArchiveSweepInput = { archiveAfterMs: config.ARCHIVE_AFTER_MS, batchSize: config.ARCHIVE_BATCH_SIZE };
+  return {
+    scheduleId: `order-archive-sweep:${config.TEMPORAL_TASK_QUEUE}`,
+    spec: { intervals: [{ every: config.ARCHIVE_SWEEP_INTERVAL_MS }] },
+    action: {
+      type: 'startWorkflow' as const,
+      workflowType: ARCHIVE_SWEEP_WORKFLOW_TYPE,
+      args: [input],
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      workflowId: `order-archive-sweep:${config.TEMPORAL_TASK_QUEUE}`,
+      staticSummary: `Archive orders ended ${Math.round(config.ARCHIVE_AFTER_MS / 3_600_000)} h ago or more`,
+    },
+    policies: {
+      // A sweep still running when the next is due is followed by one more, not by a pile.
+      overlap: 'BUFFER_ONE' as const,
+      // After an outage of Temporal, one sweep catches up on everything missed.
+      catchupWindow: config.ARCHIVE_SWEEP_INTERVAL_MS,
+    },
+  } satisfies ScheduleOptions;
+}
+
+/**
+ * Creates the archive sweep's Schedule, or brings it in line with this config (interval,
+ * retention, batch size) when it exists: every worker does at start, so the latest deploy's
+ * settings hold. A Temporal that refuses it stops the start.
+ */
+export async function ensureArchiveSchedule(client: Client, config: Config): Promise<'created' | 'updated'> {
+  const { scheduleId, ...options } = archiveScheduleOptions(config);
+  try {
+    await client.schedule.create({ scheduleId, ...options });
+    return 'created';
+  } catch (error) {
+    if (!(error instanceof ScheduleAlreadyRunning)) throw error;
+    await client.schedule.getHandle(scheduleId).update((previous) => ({ ...previous, ...options }));
+    return 'updated';
+  }
+}
+
+/** A bare Temporal client for operator tools (`npm run ops`, the worker's start-up checks); orders go through connectOrderWorkflowClient. */
+export async function connectTemporal(config: Config): Promise<{ client: Client; close(): Promise<void> }> {
+  const connection = await Connection.connect(temporalConnectionOf(config));
+  return { client: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), close: () => connection.close() };
+}
+
+/**
+ * Starts today's run for an order from what PostgreSQL holds, terminating the run it has in the
+ * same request (no moment without one): `npm run ops -- migrate` for runs of retired versions.
+ */
+export async function replaceOrderRun(
+  client: Client,
+  config: Config,
+  orderId: string,
+  command: CreateOrder,
+  status: OrderStatus,
+  actor: string,
+): Promise<void> {
+  await client.workflow.start(ORDER_WORKFLOW_TYPE, {
+    ...orderWorkflowOptions(orderId, command, config.TEMPORAL_TASK_QUEUE, {
+      status,
+      actor,
+      deadlines: { amendmentWindowMs: config.AMENDMENT_WINDOW_MS, archiveAfterMs: config.ARCHIVE_AFTER_MS },
+      continueAsNewAfter: config.ORDER_CONTINUE_AS_NEW_AFTER,
+    }),
+    workflowIdConflictPolicy: 'TERMINATE_EXISTING',
+  });
 }

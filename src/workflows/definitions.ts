@@ -3,7 +3,13 @@
 import { defineSearchAttributeKey, type UpdateDefinition } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { CreateOrder, Order } from '../contracts/schemas.js';
-import { type CommandName, type OrderStatus, PUBLIC_COMMAND_NAMES } from '../domain/lifecycle.js';
+import {
+  type CommandName,
+  type DeadlineDurations,
+  type OrderStatus,
+  PUBLIC_COMMAND_NAMES,
+  type TransitionRequest,
+} from '../domain/lifecycle.js';
 
 export const ORDER_WORKFLOW_TYPE = 'orderWorkflow';
 
@@ -15,14 +21,56 @@ export interface OrderWorkflowInput {
   actor?: string;
   /** The durations of the order's deadlines, from the config of whoever started it (defaults when absent). */
   deadlines?: OrderDeadlines;
+  /** Transitions one run carries out before it continues as new (ORDER_CONTINUE_AS_NEW_AFTER; 500 when absent). */
+  continueAsNewAfter?: number;
+  /** What the run before this one handed over when it continued as new. */
+  carried?: CarriedOver;
 }
 
-export interface OrderDeadlines {
-  /** How long a confirmed order may be amended before it awaits fulfilment (AMENDMENT_WINDOW_MS). */
-  amendmentWindowMs: number;
-  /** How long a completed or cancelled order waits before it is archived (ARCHIVE_AFTER_MS). */
-  archiveAfterMs: number;
+/** What a run hands to the next when it continues as new; the order itself is read again from PostgreSQL. */
+export interface CarriedOver {
+  /** Transitions asked by signal and not yet carried out, oldest first (Updates are finished before). */
+  transitions: { request: TransitionRequest; actor: string }[];
+  /** When the order got its current status: its amendment window still runs from then. */
+  statusSince: string;
 }
+
+export const DEFAULT_CONTINUE_AS_NEW_AFTER = 500;
+
+/**
+ * The order workflow's versions, oldest first: what an open run of each does, and whether this
+ * release's code still runs it. `OrderWorkflowVersion` (a search attribute) names it on every
+ * run since v5; older runs are told apart by their patch markers (`npm run ops -- versions`).
+ */
+export const ORDER_WORKFLOW_VERSIONS = {
+  v1: { supported: false, markers: [], about: 'one transition after CREATED, by signal' },
+  v2: {
+    supported: false,
+    markers: ['lifecycle-engine'],
+    about: 'the lifecycle loop, ending at COMPLETED or CANCELLED',
+  },
+  v3: {
+    supported: false,
+    markers: ['lifecycle-engine', 'durable-deadlines'],
+    about: 'deadlines; waits for its archival timer; an activity per event',
+  },
+  v4: {
+    supported: true,
+    markers: ['lifecycle-engine', 'durable-deadlines', 'fewer-workflow-tasks'],
+    about: 'persists locally, publishes per commit; waits for its archival timer',
+  },
+  v5: {
+    supported: true,
+    markers: ['lifecycle-engine', 'durable-deadlines', 'fewer-workflow-tasks', 'archival-by-sweep'],
+    about:
+      'ends at COMPLETED or CANCELLED (the archive sweep archives); continues as new after ORDER_CONTINUE_AS_NEW_AFTER',
+  },
+} as const satisfies Record<string, { supported: boolean; markers: readonly string[]; about: string }>;
+export type OrderWorkflowVersion = keyof typeof ORDER_WORKFLOW_VERSIONS;
+export const CURRENT_ORDER_WORKFLOW_VERSION: OrderWorkflowVersion = 'v5';
+
+/** The durations of an order's deadlines (the lifecycle table's STATUS_DEADLINES). */
+export type OrderDeadlines = DeadlineDurations;
 
 export const DEFAULT_DEADLINES: OrderDeadlines = {
   amendmentWindowMs: 30 * 60 * 1000,
@@ -66,7 +114,9 @@ export interface OrderWorkflowState {
   order: Order | null;
   /** Sequence of the order's latest committed transition (0: its creation). */
   sequence: number;
-  /** The next deadline the workflow waits for, if any (amendment window, hold review, archival). */
+  /** The version of the workflow this run runs (ORDER_WORKFLOW_VERSIONS); absent before v5. */
+  version?: string;
+  /** The next deadline the workflow waits for, if any (amendment window, hold review; archival in v4). */
   nextDeadline?: { kind: string; at: string } | null;
   /** Transitions accepted and waiting their turn (or being carried out), oldest first. */
   pendingTransitions: { command: string; actor: string }[];
@@ -105,7 +155,34 @@ export const OrderFailure = {
   TRANSITION_NOT_ALLOWED: 'TRANSITION_NOT_ALLOWED',
   /** Accepted, but it could not be committed (PostgreSQL refused it): a bug or data edited by hand. */
   TRANSITION_FAILED: 'TRANSITION_FAILED',
+  /** The run is handing over to its next (continue-as-new, a migration): ask again, the next run answers. */
+  RUN_HANDING_OVER: 'RUN_HANDING_OVER',
 } as const;
+
+/**
+ * Asks the run to hand over to one on today's code (`npm run ops -- migrate`): it finishes what
+ * it accepted, refuses new transitions with RUN_HANDING_OVER (callers ask again), and continues
+ * as new, carrying pending signals and its deadlines over. Answers the version it hands over from.
+ */
+export const handOverUpdate = defineUpdate<{ from: string }, []>('handOver');
+
+/** The archive sweep a Temporal Schedule starts every ARCHIVE_SWEEP_INTERVAL_MS. */
+export const ARCHIVE_SWEEP_WORKFLOW_TYPE = 'orderArchiveSweep';
+
+export interface ArchiveSweepInput {
+  /** Orders ended at least this long ago are archived (ARCHIVE_AFTER_MS). */
+  archiveAfterMs: number;
+  /** Orders read per page (ARCHIVE_BATCH_SIZE). */
+  batchSize: number;
+}
+
+export interface ArchiveSweepResult {
+  archived: number;
+  /** Due orders found already archived or no longer ended when locked (a run of v4 archived it, a race). */
+  skipped: number;
+  /** Events left to the outbox sweeper because Kafka did not take them. */
+  unpublished: number;
+}
 
 export const OrderStatusAttribute = defineSearchAttributeKey('OrderStatus', 'KEYWORD');
 export const CustomerIdAttribute = defineSearchAttributeKey('CustomerId', 'KEYWORD');
@@ -113,3 +190,5 @@ export const CartIdAttribute = defineSearchAttributeKey('CartId', 'KEYWORD');
 export const OrderTotalAttribute = defineSearchAttributeKey('OrderTotal', 'INT');
 /** True while the order's hold is past its reviewBy: `HoldOverdue = true` in the Temporal UI finds them. */
 export const HoldOverdueAttribute = defineSearchAttributeKey('HoldOverdue', 'BOOL');
+/** The version of the order workflow a run runs (ORDER_WORKFLOW_VERSIONS); absent on runs before v5. */
+export const OrderWorkflowVersionAttribute = defineSearchAttributeKey('OrderWorkflowVersion', 'KEYWORD');

@@ -27,7 +27,7 @@ import {
 
 // Every activity retries failures that may pass (an outage delays an order, never loses it);
 // those that cannot pass are non-retryable and reach the workflow at once.
-const ACTIVITY_OPTIONS = {
+export const ACTIVITY_OPTIONS = {
   startToCloseTimeout: '15 seconds',
   retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
 } as const;

@@ -1,11 +1,12 @@
-// One workflow per order, a loop over the transition table (src/domain/lifecycle.ts): persist
-// the order, then take one accepted transition at a time, commit it (status, history row and
-// events in one transaction), publish its events, until the order reaches a final status.
-// Between transitions it waits for the order's next deadline too (durable timers): the end of
-// the amendment window, the review date of a hold, the archival of a terminal order.
-// Runs started before this loop existed take orderWorkflowV1 (see LIFECYCLE_ENGINE_PATCH);
-// runs started before the deadlines end at COMPLETED or CANCELLED (DURABLE_DEADLINES_PATCH);
-// runs started before FEWER_TASKS_PATCH persist the order in a remote activity and publish each event in its own.
+// One workflow per order, for the order's active life: a loop over the transition table
+// (src/domain/lifecycle.ts) that persists the order, then takes one accepted transition at a
+// time, commits it (status, history row and events in one transaction), publishes its events,
+// and waits for the order's next deadline (durable timers: the end of the amendment window,
+// the review date of a hold). It ends when the order reaches COMPLETED or CANCELLED; the archive
+// sweep (archive-sweep.ts) archives ended orders later, without a run per order.
+// Versions (ORDER_WORKFLOW_VERSIONS in definitions.ts): this code runs v5 and v4, whose runs
+// (without ARCHIVAL_BY_SWEEP_PATCH) still wait for their archival timer. v1 to v3 are retired:
+// `npm run ops -- migrate --from <version>` moves their open runs before an upgrade.
 import { type Context, context } from '@opentelemetry/api';
 import {
   ActivityFailure,
@@ -15,16 +16,21 @@ import {
   CancelledFailure,
   condition,
   continueAsNew,
+  deprecatePatch,
   log,
   patched,
+  proxyActivities,
+  setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { PublishableEvent } from '../activities/index.js';
+import type { OrderActivities, PublishableEvent } from '../activities/index.js';
 import type { Order } from '../contracts/schemas.js';
 import {
   type CommandName,
+  type Deadline,
+  deadlineOf,
   decideTransition,
   forbiddenMessage,
   isFinal,
@@ -36,17 +42,23 @@ import {
 } from '../domain/lifecycle.js';
 import { describeViolations } from '../domain/payload-check.js';
 import {
+  type CarriedOver,
+  DEFAULT_CONTINUE_AS_NEW_AFTER,
   DEFAULT_DEADLINES,
   getOrderStateQuery,
   HoldOverdueAttribute,
-  type OrderDeadlines,
+  handOverUpdate,
   OrderFailure,
   OrderStatusAttribute,
   type OrderWorkflowInput,
+  type OrderWorkflowState,
+  type OrderWorkflowVersion,
+  OrderWorkflowVersionAttribute,
   type TransitionResult,
   transitionUpdates,
 } from './definitions.js';
 import {
+  ACTIVITY_OPTIONS,
   decodeUpdate,
   localOrderActivities,
   newWorkflowState,
@@ -55,17 +67,13 @@ import {
   registerCreateOrder,
   registerSignals,
 } from './handlers.js';
-import { orderWorkflowV1 } from './order-workflow-v1.js';
 
-/** Marks runs of the loop; runs whose history lacks it started on orderWorkflowV1 and stay on it. */
-export const LIFECYCLE_ENGINE_PATCH = 'lifecycle-engine';
-/** Marks runs that keep deadlines; runs without it end at COMPLETED or CANCELLED, as they always did. */
-export const DURABLE_DEADLINES_PATCH = 'durable-deadlines';
-/**
- * Marks runs that persist the order in a local activity and publish each commit's events in one
- * activity: two workflow tasks and two activity tasks fewer per lifecycle on the server.
- */
-export const FEWER_TASKS_PATCH = 'fewer-workflow-tasks';
+// Markers of the versions before v5. Every run this code supports (v4, v5) has them; runs
+// without them (v1 to v3) cannot replay here and are moved by `npm run ops -- migrate` first.
+// deprecatePatch keeps recording them, so v4 histories replay; the next release deletes them.
+const RETIRED_PATCHES = ['lifecycle-engine', 'durable-deadlines', 'fewer-workflow-tasks'] as const;
+/** Marks v5 runs: they end at COMPLETED or CANCELLED; runs without it (v4) wait for their archival timer. */
+export const ARCHIVAL_BY_SWEEP_PATCH = 'archival-by-sweep';
 
 interface Ticket {
   request: TransitionRequest;
@@ -114,54 +122,27 @@ async function persistUntilAnswered<T>(persist: (input: OrderWorkflowInput) => P
   }
 }
 
-type Deadline =
-  | { kind: 'amendment-window'; at: number }
-  | { kind: 'hold-review'; at: number; holdId: string }
-  | { kind: 'archive'; at: number };
-
-/**
- * The order's next deadline: the end of its amendment window (from when it became CONFIRMED),
- * the review date of its hold, or its archival (after it ended). Times come from the order
- * as committed, so a replay computes the same ones.
- */
-export function nextDeadline(order: Order, statusSince: string, durations: OrderDeadlines): Deadline | undefined {
-  switch (order.status) {
-    case 'CONFIRMED':
-      return { kind: 'amendment-window', at: Date.parse(statusSince) + durations.amendmentWindowMs };
-    case 'ON_HOLD':
-      return order.hold === null || order.hold.overdue
-        ? undefined
-        : { kind: 'hold-review', at: Date.parse(order.hold.reviewBy), holdId: order.hold.holdId };
-    case 'COMPLETED':
-    case 'CANCELLED': {
-      const endedAt = order.completedAt ?? order.cancelledAt ?? order.updatedAt;
-      return { kind: 'archive', at: Date.parse(endedAt) + durations.archiveAfterMs };
-    }
-    default:
-      return undefined;
-  }
-}
-
 export async function orderWorkflow(input: OrderWorkflowInput): Promise<Order> {
-  if (!patched(LIFECYCLE_ENGINE_PATCH)) return orderWorkflowV1(input);
-  const keepsDeadlines = patched(DURABLE_DEADLINES_PATCH);
-  // Since FEWER_TASKS_PATCH persistOrder is a local activity: what it does follows from the
-  // workflow's input alone, so running it again after a lost workflow task changes nothing.
-  // A transition is not: which Update comes first decides it, and a local activity commits
-  // before that decision is in history; a lost task could then be retried with another winner
-  // than the one PostgreSQL committed. Transitions stay remote activities, scheduled after
-  // their Update is accepted. Publishing stays remote too: a Kafka outage must not hold the
-  // workflow task, and with it the next transition, open.
-  const fewerTasks = patched(FEWER_TASKS_PATCH);
-  const { persistOrder } = fewerTasks ? localOrderActivities : orderActivities;
-  const { persistOrderTransition, publishOrderEvent, publishOrderEvents, markHoldOverdue } = orderActivities;
+  for (const patch of RETIRED_PATCHES) deprecatePatch(patch);
+  const endsWithActiveLife = patched(ARCHIVAL_BY_SWEEP_PATCH);
+  const version: OrderWorkflowVersion = endsWithActiveLife ? 'v5' : 'v4';
+  // persistOrder is a local activity: what it does follows from the workflow's input alone, so
+  // running it again after a lost workflow task changes nothing. A transition is not: which
+  // Update comes first decides it, and a local activity commits before that decision is in
+  // history; a lost task could then be retried with another winner than the one PostgreSQL
+  // committed. Transitions stay remote activities, scheduled after their Update is accepted.
+  // Publishing stays remote too: a Kafka outage must not hold the workflow task open.
+  const { persistOrder } = localOrderActivities;
+  const { publishOrderEvents, markHoldOverdue } = orderActivities;
   const durations = input.deadlines ?? DEFAULT_DEADLINES;
+  const continueAsNewAfter = input.continueAsNewAfter ?? DEFAULT_CONTINUE_AS_NEW_AFTER;
 
   const { orderId } = input;
   const state = newWorkflowState(orderId);
   const queue: Ticket[] = [];
   setHandler(getOrderStateQuery, () => ({
     ...state,
+    version,
     pendingTransitions: queue.map(({ request, actor }) => ({ command: request.command, actor })),
   }));
   const creationTrace = registerCreateOrder(input, state);
@@ -176,13 +157,18 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<Order> {
       return decision.kind === 'apply' ? decision.to : status;
     }, order.status);
   };
-  /** Nothing is pending and nothing can move the order again (runs without deadlines: no caller can). */
+  /** Nothing is pending and nothing can move the order again (in v4, not even its archival). */
   const finished = () => {
     const order = loaded();
-    return order !== null && queue.length === 0 && (keepsDeadlines ? isFinal(order.status) : isTerminal(order.status));
+    return (
+      order !== null && queue.length === 0 && (endsWithActiveLife ? isTerminal(order.status) : isFinal(order.status))
+    );
   };
   /** When the order got its current status: the amendment window runs from then. */
-  let statusSince = '';
+  let statusSince = input.carried?.statusSince ?? '';
+  /** Set once this run is to hand over to a new one (continue-as-new): new Updates are asked again there. */
+  let handingOver = false;
+  let transitionsInRun = 0;
   let holdOverdueShown = false;
   const showHoldOverdue = (overdue: boolean) => {
     if (overdue === holdOverdueShown) return;
@@ -213,6 +199,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<Order> {
       {
         // Runs before the Update enters history: a refusal here leaves no trace in it.
         validator: (payload, meta) => {
+          if (handingOver) throw handingOverFailure(orderId);
           const { request } = decodeUpdate(name, payload, meta);
           const status = projectedStatus();
           if (status !== undefined && decideTransition(status, request).kind === 'forbidden') {
@@ -233,6 +220,20 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<Order> {
     );
   }
 
+  // An operator's (or `npm run ops -- migrate`'s) request to move this run onto today's code.
+  setHandler(
+    handOverUpdate,
+    () => {
+      handingOver = true;
+      return { from: version };
+    },
+    {
+      validator: () => {
+        if (loaded() === null) throw handingOverFailure(orderId);
+      },
+    },
+  );
+
   registerSignals(state, (name, decoded) => {
     const status = projectedStatus();
     const decision = status === undefined ? undefined : decideTransition(status, decoded.request);
@@ -243,34 +244,37 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<Order> {
     }
     queue.push({ request: decoded.request, actor: decoded.actor, via: 'signal', trace: context.active() });
   });
+  // Signals the previous run took and had not carried out yet.
+  for (const carried of input.carried?.transitions ?? []) queue.push({ ...carried, via: 'signal' });
 
   const persisted = await inTraceOf(creationTrace(), () => persistUntilAnswered(persistOrder, input));
   state.order = persisted.order;
   state.status = persisted.order.status;
   state.sequence = persisted.sequence;
-  statusSince = persisted.order.updatedAt;
+  if (statusSince === '') statusSince = persisted.statusSince ?? persisted.order.updatedAt;
   // A resumed run finds the order wherever it was left.
   if (persisted.order.status !== 'CREATED') {
     upsertSearchAttributes([{ key: OrderStatusAttribute, value: persisted.order.status }]);
   }
-  if (keepsDeadlines && persisted.order.hold?.overdue) showHoldOverdue(true);
+  // A run continued from v4 (a migration) says from now on which version it runs.
+  if (endsWithActiveLife && workflowInfo().typedSearchAttributes.get(OrderWorkflowVersionAttribute) !== version) {
+    upsertSearchAttributes([{ key: OrderWorkflowVersionAttribute, value: version }]);
+  }
+  if (persisted.order.hold?.overdue) showHoldOverdue(true);
 
   // Publishing does not hold the order back (a Kafka outage must not block transitions), but
   // each transition's events go out after the previous ones, so consumers see them in order.
   let publishing = inTraceOf(creationTrace(), () => publishInOrder(Promise.resolve(), persisted.unpublished));
   function publishInOrder(previous: Promise<void>, events: PublishableEvent[]): Promise<void> {
     return previous.then(async () => {
-      const batches = fewerTasks ? [events] : events.map((event) => [event]);
-      for (const batch of batches) {
-        if (batch.length === 0) continue;
-        const eventIds = batch.map((event) => event.eventId);
-        try {
-          await (fewerTasks ? publishOrderEvents(eventIds) : publishOrderEvent(eventIds[0] as string));
-          state.publishedEvents.push(...batch.map((event) => event.type));
-        } catch (error) {
-          // Only a non-retryable failure gets here; the outbox sweeper publishes what is left.
-          log.error('events not published; left to the outbox sweeper', { orderId, eventIds, error });
-        }
+      if (events.length === 0) return;
+      const eventIds = events.map((event) => event.eventId);
+      try {
+        await publishOrderEvents(eventIds);
+        state.publishedEvents.push(...events.map((event) => event.type));
+      } catch (error) {
+        // Only a non-retryable failure gets here; the outbox sweeper publishes what is left.
+        log.error('events not published; left to the outbox sweeper', { orderId, eventIds, error });
       }
     });
   }
@@ -281,6 +285,9 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<Order> {
     if (decision.kind === 'already') return { ok: true, result: { order, changed: false } };
     if (decision.kind === 'forbidden') return { ok: false, failure: notAllowed(order.status, request.command) };
     try {
+      const { persistOrderTransition } = endsWithActiveLife
+        ? proxyActivities<OrderActivities>({ ...ACTIVITY_OPTIONS, summary: `commit ${request.command}` })
+        : orderActivities;
       const committed = await persistOrderTransition({
         orderId,
         sequence: state.sequence + 1,
@@ -295,7 +302,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<Order> {
         upsertSearchAttributes([{ key: OrderStatusAttribute, value: committed.order.status }]);
         statusSince = committed.order.updatedAt;
       }
-      if (keepsDeadlines) showHoldOverdue(committed.order.hold?.overdue ?? false);
+      showHoldOverdue(committed.order.hold?.overdue ?? false);
       publishing = publishInOrder(publishing, committed.events);
       return { ok: true, result: { order: committed.order, changed: true } };
     } catch (error) {
@@ -343,33 +350,89 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<Order> {
     queue.push({ request, actor: `temporal:${deadline.kind}`, via: 'deadline' });
   }
 
+  /** Whether only signals (which the next run takes over) are left: no Update waits for this run. */
+  const onlySignalsLeft = () => queue.every((ticket) => ticket.via === 'signal');
+  /** Continues as new, taking the pending signals and the amendment window's start along. */
+  async function handOver(): Promise<never> {
+    await publishing;
+    await condition(() => allHandlersFinished() && onlySignalsLeft());
+    const carried: CarriedOver = {
+      transitions: queue.map(({ request, actor }) => ({ request, actor })),
+      statusSince,
+    };
+    log.info('handing over to a new run', { orderId, from: version, transitionsInRun, carried: queue.length });
+    return continueAsNew<typeof orderWorkflow>({ ...input, carried });
+  }
+
   for (;;) {
     const order = loaded();
-    const deadline = keepsDeadlines && order !== null ? nextDeadline(order, statusSince, durations) : undefined;
+    // v4 runs keep their archival timer; since v5 an ended order has no deadline of its own here.
+    const deadline =
+      order === null || (endsWithActiveLife && isTerminal(order.status))
+        ? undefined
+        : deadlineOf(order, statusSince, durations);
     state.nextDeadline =
       deadline === undefined ? null : { kind: deadline.kind, at: new Date(deadline.at).toISOString() };
-    const ready = () => queue.length > 0 || finished();
+    if (endsWithActiveLife) showDetails(state, deadline);
+    const ready = () => queue.length > 0 || finished() || (handingOver && onlySignalsLeft());
     if (deadline === undefined) {
       await condition(ready);
-    } else if (!(await condition(ready, Math.max(1, deadline.at - Date.now())))) {
+    } else if (
+      !(await (endsWithActiveLife
+        ? condition(ready, Math.max(1, deadline.at - Date.now()), { summary: deadline.summary })
+        : condition(ready, Math.max(1, deadline.at - Date.now()))))
+    ) {
       await onDeadline(deadline);
       continue;
     }
+    if (handingOver && onlySignalsLeft() && !finished()) return handOver();
     const ticket = queue[0];
     if (ticket === undefined) break;
     ticket.outcome = await inTraceOf(ticket.trace, () => carryOut(ticket, state.order as Order));
     queue.shift();
+    transitionsInRun++;
     if (!ticket.outcome.ok) {
       recordRefusal(state, { via: ticket.via, name: ticket.request.command, reason: ticket.outcome.failure.message });
     }
-    // A long-lived order with many transitions starts afresh from the database before its history grows large.
-    if (workflowInfo().continueAsNewSuggested && queue.length === 0 && !finished()) {
+    if (endsWithActiveLife) {
+      // A long-lived order starts afresh from the database well before Temporal's limits of one
+      // execution (2,000 Updates, 50 MB of history).
+      if (!finished() && (transitionsInRun >= continueAsNewAfter || workflowInfo().continueAsNewSuggested)) {
+        handingOver = true;
+      }
+    } else if (workflowInfo().continueAsNewSuggested && queue.length === 0 && !finished()) {
+      // v4's way, kept as it was so its histories replay.
       await publishing;
       if (queue.length === 0 && allHandlersFinished()) await continueAsNew<typeof orderWorkflow>(input);
     }
   }
   await publishing;
+  if (endsWithActiveLife) showDetails(state, undefined);
   // Let Updates still in flight answer before the run closes.
   await condition(allHandlersFinished);
   return state.order as Order;
+}
+
+function handingOverFailure(orderId: string): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: OrderFailure.RUN_HANDING_OVER,
+    message: `order ${orderId}'s workflow is handing over to a new run; ask again`,
+    nonRetryable: true,
+  });
+}
+
+/** The run's current details in the Temporal UI: where the order is and what it waits for. */
+function showDetails(state: OrderWorkflowState, deadline: Deadline | undefined): void {
+  const order = state.order;
+  if (order === null) return;
+  const lines = [`**Status:** ${order.status}`];
+  if (order.confirmationNumber !== null) lines.push(`**Confirmation:** ${order.confirmationNumber}`);
+  if (order.hold !== null) {
+    lines.push(
+      `**Hold:** ${order.hold.reason}, review by ${order.hold.reviewBy}${order.hold.overdue ? ' (overdue)' : ''}`,
+    );
+  }
+  if (deadline !== undefined)
+    lines.push(`**Next deadline:** ${deadline.summary} at ${new Date(deadline.at).toISOString()}`);
+  setCurrentDetails(lines.join('\n\n'));
 }

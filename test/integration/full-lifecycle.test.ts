@@ -1,6 +1,6 @@
 // The catalog's full lifecycle on the real stack, with deadlines short enough to watch: an API
-// and a worker of their own (AMENDMENT_WINDOW_MS and ARCHIVE_AFTER_MS of 2 s, their own task
-// queue and topics) take an order CREATED → CONFIRMED → ON_HOLD (overdue) → AWAITING_FULFILMENT
+// and a worker of their own (AMENDMENT_WINDOW_MS and ARCHIVE_AFTER_MS of 2 s, an archive sweep
+// every second, their own task queue and topics) take an order CREATED → CONFIRMED → ON_HOLD (overdue) → AWAITING_FULFILMENT
 // → FULFILLING → COMPLETED → ARCHIVED over HTTP, and another through ordering.commands. Every
 // event is checked on Kafka against the catalog's head AsyncAPI, OrderStatusChanged's sequence
 // has no gap, and OrderArchived's checksum is recomputed from the stored record.
@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { canonicalJson } from '../../src/activities/index.js';
 import { loadConfig } from '../../src/config.js';
 import type { Order } from '../../src/contracts/schemas.js';
-import { orderIdForCart } from '../../src/ids.js';
+import { orderIdForCart, workflowIdForOrder } from '../../src/ids.js';
+import { archiveScheduleOptions, connectTemporal } from '../../src/temporal/client.js';
 import { createEventPublisher, createKafka, type EventPublisher } from '../../src/kafka/index.js';
 import { expectValid } from '../support/catalog.js';
 import { collectOrderEvents, type SeenEvent } from '../support/events.js';
@@ -29,6 +30,7 @@ function lifecycleEnvironment(): Record<string, string> {
     KAFKA_TOPIC_PREFIX: 'test-lifecycle.',
     AMENDMENT_WINDOW_MS: '2000',
     ARCHIVE_AFTER_MS: '2000',
+    ARCHIVE_SWEEP_INTERVAL_MS: '1000',
     // A named key: its name is who asked (amendedBy, releasedBy, changedBy, the history's actor).
     API_KEYS: JSON.stringify({
       [OPS_TOKEN]: { name: 'ops-1', scopes: ['orders:create', 'orders:read', 'orders:manage'] },
@@ -52,6 +54,10 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  // Its sweep every second is for this test only.
+  const temporal = await connectTemporal(loadConfig(env));
+  await temporal.client.schedule.getHandle(archiveScheduleOptions(loadConfig(env)).scheduleId).delete().catch(() => undefined);
+  await temporal.close();
   await commands?.close();
   await events?.close();
   await Promise.all([api?.stop(), worker?.stop()]);
@@ -184,9 +190,22 @@ describe('the full lifecycle over HTTP', () => {
     expect(fulfilling.body).toMatchObject({ status: 'FULFILLING', fulfilment: { warehouseId: 'wh-1', itemCount: 3 } });
     const completed = await call('POST', `/orders/${orderId}/complete`);
     expect(completed.body.status).toBe('COMPLETED');
+    // Its workflow ended with its active life: no run stays open for the archival.
+    const temporal = await connectTemporal(loadConfig(env));
+    try {
+      const run = temporal.client.workflow.getHandle(workflowIdForOrder(orderId));
+      expect(await run.result()).toMatchObject({ status: 'COMPLETED' });
+      expect((await run.describe()).status.name).toBe('COMPLETED');
+    } finally {
+      await temporal.close();
+    }
+    // A command to it answers from PostgreSQL, without a run: a repeat is 200, anything else 409.
+    expect((await call('POST', `/orders/${orderId}/complete`)).status).toBe(200);
+    expect((await call('POST', `/orders/${orderId}/cancel`, { reason: 'FRAUD' })).status).toBe(409);
 
-    // ARCHIVE_AFTER_MS later the workflow archives it; it stays readable.
+    // ARCHIVE_AFTER_MS later the archive sweep archives it, never earlier; it stays readable.
     const archived = await orderIn(orderId, 'ARCHIVED');
+    expect(Date.parse(archived.archive?.archivedAt ?? '')).toBeGreaterThanOrEqual(Date.parse(completed.body.completedAt ?? '') + 2000);
     expect(archived.archive).toMatchObject({ terminalStatus: 'COMPLETED', retentionCategory: 'FINANCIAL_RECORD' });
 
     const seen = await eventStream(orderId, 'OrderArchived');

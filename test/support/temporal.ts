@@ -8,6 +8,7 @@ import {
   HoldOverdueAttribute,
   OrderStatusAttribute,
   OrderTotalAttribute,
+  OrderWorkflowVersionAttribute,
 } from '../../src/workflows/definitions.js';
 
 export const TEMPORAL_CLI =
@@ -27,6 +28,7 @@ export async function createTestEnvironment(): Promise<TestWorkflowEnvironment> 
         CartIdAttribute,
         OrderTotalAttribute,
         HoldOverdueAttribute,
+        OrderWorkflowVersionAttribute,
       ],
       extraArgs: ['--dynamic-config-value', 'frontend.enableExecuteMultiOperation=true', '--log-level', 'error'],
     },

@@ -26,34 +26,24 @@ beforeAll(async () => {
 describe('replay of recorded order histories', () => {
   it('has a recorded history of every path', () => {
     expect(files.sort()).toEqual([
-      // Recorded on the first workflow version (orderWorkflowV1 replays them).
-      'order-cancelled.json',
-      'order-completed-after-publish-retries.json',
-      'order-completed.json',
-      'order-racing-signals.json',
-      // Started on the first version, finished on today's code after the upgrade.
-      'v1-order-cancelled-by-update-after-upgrade.json',
-      'v1-order-completed-by-signal-after-upgrade.json',
-      // The lifecycle loop.
-      'v2-order-bad-signals.json',
-      'v2-order-cancelled.json',
-      'v2-order-completed-after-publish-retries.json',
-      'v2-order-completed.json',
-      'v2-order-racing-updates.json',
-      // The full lifecycle with durable deadlines (runs without them end at COMPLETED/CANCELLED, as v2-*).
-      'v3-order-bad-signals.json',
-      'v3-order-cancelled.json',
-      'v3-order-completed-after-publish-retries.json',
-      'v3-order-completed-then-archived.json',
-      'v3-order-full-lifecycle.json',
-      'v3-order-racing-updates.json',
-      // persistOrder as a local activity, each commit's events in one publishOrderEvents.
+      // v4: persistOrder as a local activity, each commit's events in one publishOrderEvents; the
+      // run waits for its archival timer. Supported: such runs are still open in production.
       'v4-order-bad-signals.json',
       'v4-order-cancelled.json',
       'v4-order-completed-after-publish-retries.json',
       'v4-order-completed-then-archived.json',
+      // Started on v4, handed over to v5 by `npm run ops -- migrate` (the handOver Update).
       'v4-order-full-lifecycle.json',
+      'v4-order-handed-over.json',
       'v4-order-racing-updates.json',
+      // v5: the run ends at COMPLETED or CANCELLED; continues as new after ORDER_CONTINUE_AS_NEW_AFTER.
+      'v5-order-bad-signals.json',
+      'v5-order-cancelled.json',
+      'v5-order-completed-after-publish-retries.json',
+      'v5-order-completed.json',
+      'v5-order-continued-as-new.json',
+      'v5-order-full-lifecycle.json',
+      'v5-order-racing-updates.json',
     ]);
   });
 
@@ -71,6 +61,37 @@ describe('replay of recorded order histories', () => {
       expect(scheduled, file).toContain('publishOrderEvents');
       const markers = events.flatMap((event) => event.markerRecordedEventAttributes?.markerName ?? []);
       expect(markers, file).toContain('core_local_activity');
+    }
+  });
+
+  it('v5 runs carry the archival-by-sweep marker, name their version, and never archive themselves', () => {
+    for (const file of files.filter((name) => name.startsWith('v5-'))) {
+      const history = readFileSync(new URL(file, dir), 'utf8');
+      const { events } = JSON.parse(history) as {
+        events: {
+          activityTaskScheduledEventAttributes?: { input?: { payloads?: { data?: string }[] } };
+          markerRecordedEventAttributes?: { details?: Record<string, { payloads?: { data?: string }[] }> };
+          upsertWorkflowSearchAttributesEventAttributes?: { searchAttributes?: { indexedFields?: object } };
+        }[];
+      };
+      const patches = events.flatMap((event) => {
+        const data = event.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data;
+        return data === undefined ? [] : [JSON.parse(Buffer.from(data, 'base64').toString('utf8')).id as string];
+      });
+      expect(patches, file).toEqual(expect.arrayContaining(['archival-by-sweep']));
+      const upserted = events.flatMap((event) =>
+        Object.keys(event.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {}),
+      );
+      expect(upserted, file).toContain('OrderWorkflowVersion');
+      const scheduledInputs = events.flatMap((event) =>
+        (event.activityTaskScheduledEventAttributes?.input?.payloads ?? []).map((payload) =>
+          Buffer.from(payload.data ?? '', 'base64').toString('utf8'),
+        ),
+      );
+      expect(
+        scheduledInputs.some((input) => input.includes('"command":"archive"')),
+        file,
+      ).toBe(false);
     }
   });
 
