@@ -9,7 +9,11 @@ COPY src ./src
 COPY migrations ./migrations
 # Both processes run compiled (dist/server.mjs, dist/worker.mjs), the workflows prebuilt: scripts/build.ts.
 COPY scripts/build-workflows.ts scripts/build.ts ./scripts/
-RUN node --import tsx scripts/build.ts /app/dist
+# The commit the image is built from names the worker's build for Temporal (TEMPORAL_BUILD_ID,
+# written to dist/build-info.json): `docker build --build-arg GIT_COMMIT=$(git rev-parse --short HEAD) .`
+# The image has no .git; without the argument a hash of the built worker and workflows stands in.
+ARG GIT_COMMIT=""
+RUN node --import tsx scripts/build.ts /app/dist --commit "$GIT_COMMIT"
 ENV WORKFLOW_BUNDLE_PATH=/app/dist/workflow-bundle.js
 USER node
 EXPOSE 3000
