@@ -149,6 +149,12 @@ export function startOrderOperation(
 const RESOURCE_EXHAUSTED = 8;
 /** gRPC UNAVAILABLE: with "workflow update was aborted", the run lost its workflow task (evicted, timed out) before the Update was accepted. */
 const UNAVAILABLE = 14;
+/**
+ * gRPC FAILED_PRECONDITION: with "Workflow Task in failed state", the server refused the Update
+ * because the run's last workflow task failed or timed out (e.g. a worker evicted the run from its
+ * cache mid-task) and its retry has not completed yet; the Update never reached the order.
+ */
+const FAILED_PRECONDITION = 9;
 
 export async function connectOrderWorkflowClient(config: Config): Promise<OrderWorkflowClient> {
   const connection = await Connection.connect(temporalConnectionOf(config));
@@ -238,9 +244,10 @@ export async function connectOrderWorkflowClient(config: Config): Promise<OrderW
           const refusal = orderErrorOf(error);
           if (refusal !== undefined) throw refusal;
           // The server admits a few Updates per workflow at once; the rest wait their turn here. An
-          // Update the server aborted never reached the order (a repeat of one that did answers as a
-          // repeat), and one a run handing over refused is for its next run: ask again.
-          if (exhausted(error) || updateAborted(error) || handingOver(error)) {
+          // Update the server aborted, or refused while the run's workflow task is being retried,
+          // never reached the order (a repeat of one that did answers as a repeat), and one a run
+          // handing over refused is for its next run: ask again.
+          if (exhausted(error) || updateAborted(error) || workflowTaskFailing(error) || handingOver(error)) {
             if (Date.now() + pause < deadline) {
               await sleep(pause);
               continue;
@@ -287,6 +294,15 @@ function exhausted(error: unknown): boolean {
 function updateAborted(error: unknown): boolean {
   const cause = (error as { cause?: unknown }).cause ?? error;
   return isGrpcServiceError(cause) && cause.code === UNAVAILABLE && /update was aborted/i.test(cause.details ?? '');
+}
+
+function workflowTaskFailing(error: unknown): boolean {
+  const cause = (error as { cause?: unknown }).cause ?? error;
+  return (
+    isGrpcServiceError(cause) &&
+    cause.code === FAILED_PRECONDITION &&
+    /workflow task in failed state/i.test(cause.details ?? '')
+  );
 }
 
 function handingOver(error: unknown): boolean {

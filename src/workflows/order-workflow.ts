@@ -22,6 +22,7 @@ import {
   proxyActivities,
   setCurrentDetails,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -355,6 +356,11 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<Order> {
   /** Continues as new, taking the pending signals and the amendment window's start along. */
   async function handOver(): Promise<never> {
     await publishing;
+    await condition(() => allHandlersFinished() && onlySignalsLeft());
+    // Temporal can lose the answer of an Update completed in the same workflow task as the
+    // continue-as-new, and hand that Update to the next run again (temporalio/temporal#6375: a
+    // committed amendment answered 409 there). The answers go out in a task of their own first.
+    await sleep(1);
     await condition(() => allHandlersFinished() && onlySignalsLeft());
     const carried: CarriedOver = {
       transitions: queue.map(({ request, actor }) => ({ request, actor })),

@@ -11,8 +11,8 @@ import { canonicalJson } from '../../src/activities/index.js';
 import { loadConfig } from '../../src/config.js';
 import type { Order } from '../../src/contracts/schemas.js';
 import { orderIdForCart, workflowIdForOrder } from '../../src/ids.js';
-import { archiveScheduleOptions, connectTemporal } from '../../src/temporal/client.js';
 import { createEventPublisher, createKafka, type EventPublisher } from '../../src/kafka/index.js';
+import { archiveScheduleOptions, connectTemporal } from '../../src/temporal/client.js';
 import { expectValid } from '../support/catalog.js';
 import { collectOrderEvents, type SeenEvent } from '../support/events.js';
 import { newCreateOrder } from '../support/orders.js';
@@ -56,7 +56,10 @@ beforeAll(async () => {
 afterAll(async () => {
   // Its sweep every second is for this test only.
   const temporal = await connectTemporal(loadConfig(env));
-  await temporal.client.schedule.getHandle(archiveScheduleOptions(loadConfig(env)).scheduleId).delete().catch(() => undefined);
+  await temporal.client.schedule
+    .getHandle(archiveScheduleOptions(loadConfig(env)).scheduleId)
+    .delete()
+    .catch(() => undefined);
   await temporal.close();
   await commands?.close();
   await events?.close();
@@ -205,7 +208,9 @@ describe('the full lifecycle over HTTP', () => {
 
     // ARCHIVE_AFTER_MS later the archive sweep archives it, never earlier; it stays readable.
     const archived = await orderIn(orderId, 'ARCHIVED');
-    expect(Date.parse(archived.archive?.archivedAt ?? '')).toBeGreaterThanOrEqual(Date.parse(completed.body.completedAt ?? '') + 2000);
+    expect(Date.parse(archived.archive?.archivedAt ?? '')).toBeGreaterThanOrEqual(
+      Date.parse(completed.body.completedAt ?? '') + 2000,
+    );
     expect(archived.archive).toMatchObject({ terminalStatus: 'COMPLETED', retentionCategory: 'FINANCIAL_RECORD' });
 
     const seen = await eventStream(orderId, 'OrderArchived');

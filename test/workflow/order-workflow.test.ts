@@ -31,7 +31,9 @@ import { newCreateOrder, orderFromCommand, transitionContextAt } from '../suppor
 import { createTestEnvironment } from '../support/temporal.js';
 
 /** The workflow's v4, frozen: its runs wait for their archival timer, and must still end on today's code. */
-const V4_WORKFLOWS_PATH = fileURLToPath(new URL('../fixtures/order-workflow-previous-release/index.ts', import.meta.url));
+const V4_WORKFLOWS_PATH = fileURLToPath(
+  new URL('../fixtures/order-workflow-previous-release/index.ts', import.meta.url),
+);
 
 /** In-memory stand-ins for the activities, recording what the workflow asked for. */
 function mockActivities(options: { failCreatedPublishes?: number; refuseTransitions?: number } = {}) {

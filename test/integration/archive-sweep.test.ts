@@ -1,0 +1,162 @@
+// The archive sweep's activity on the real PostgreSQL and Kafka, in a database of its own (a
+// sweep archives every due order it finds): each ended order is archived once, even by two
+// sweeps at once or after a v4 run archived it itself; never before ARCHIVE_AFTER_MS; with the
+// same record, history row, events and checksum as the workflow's own archival had.
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createActivities } from '../../src/activities/index.js';
+import { loadConfig } from '../../src/config.js';
+import { createDatabase, type Database } from '../../src/db/index.js';
+import { migrateDatabase } from '../../src/db/migrate.js';
+import type { TransitionRequest } from '../../src/domain/lifecycle.js';
+import { orderIdForCart } from '../../src/ids.js';
+import { createEventPublisher, createKafka, type EventPublisher } from '../../src/kafka/index.js';
+import { createLogger } from '../../src/logger.js';
+import type { PublishMetrics } from '../../src/outbox.js';
+import { collectOrderEvents } from '../support/events.js';
+import { newCreateOrder } from '../support/orders.js';
+import { topicsOf } from '../support/stack.js';
+
+const HOUR = 3_600_000;
+const name = `orders_archive_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+let admin: pg.Client;
+let sql: pg.Pool;
+let db: Database;
+let publisher: EventPublisher;
+let events: Awaited<ReturnType<typeof collectOrderEvents>>;
+const metrics: PublishMetrics = { published: () => undefined, failed: () => undefined };
+
+beforeAll(async () => {
+  const env = inject('env');
+  const { DATABASE_URL = '' } = env;
+  admin = new pg.Client({ connectionString: DATABASE_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  const url = new URL(DATABASE_URL);
+  url.pathname = `/${name}`;
+  const config = loadConfig({ ...env, DATABASE_URL: url.href });
+  await migrateDatabase(config.DATABASE_URL);
+  db = createDatabase(config, createLogger(config, 'archive-test'));
+  sql = new pg.Pool({ connectionString: config.DATABASE_URL, max: 2 });
+  publisher = await createEventPublisher(createKafka(config, createLogger(config, 'archive-test')), {
+    info() {},
+    warn() {},
+    error() {},
+  });
+  events = await collectOrderEvents(config.KAFKA_BROKERS.split(','), topicsOf(env).events);
+});
+
+afterAll(async () => {
+  await events?.close();
+  await publisher?.close();
+  await db?.close();
+  await sql?.end();
+  await admin?.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin?.end();
+});
+
+/** The activities as the worker has them, at a clock of the test's choosing. */
+const activitiesAt = (now: () => Date) =>
+  createActivities({ db, publisher, topic: topicsOf(inject('env')).events, eventSource: 'test', metrics, now });
+
+/** An order taken to COMPLETED or CANCELLED by the activities the workflow calls. */
+async function endedOrder(ending: TransitionRequest) {
+  const activities = activitiesAt(() => new Date());
+  const command = newCreateOrder();
+  const orderId = orderIdForCart(command.cartId);
+  const created = await activities.persistOrder({ orderId, command, actor: 'test' });
+  await activities.persistOrderTransition({
+    orderId,
+    sequence: 1,
+    from: created.order.status,
+    request: ending,
+    actor: 'test',
+  });
+  return orderId;
+}
+
+async function historyOf(orderIds: string[]) {
+  const { rows } = await sql.query<{ order_id: string; command: string; actor: string; occurred_at: Date }>(
+    `SELECT order_id, command, actor, occurred_at FROM order_status_history
+      WHERE order_id = ANY($1::uuid[]) AND command = 'archive'`,
+    [orderIds],
+  );
+  return rows;
+}
+
+describe('archiveDueOrders', () => {
+  it('archives each due order once, even with two sweeps at once; never one before its ARCHIVE_AFTER_MS', async () => {
+    const orderIds = await Promise.all(
+      Array.from({ length: 12 }, (_, index) =>
+        endedOrder(
+          index % 3 === 0
+            ? { command: 'cancel', payload: { reason: 'OUT_OF_STOCK' } }
+            : { command: 'complete', payload: {} },
+        ),
+      ),
+    );
+    const input = { archiveAfterMs: HOUR, batchSize: 5 };
+
+    // An hour has not passed: nothing is due.
+    expect(await activitiesAt(() => new Date()).archiveDueOrders(input)).toEqual({
+      archived: 0,
+      skipped: 0,
+      unpublished: 0,
+    });
+    expect(await historyOf(orderIds)).toEqual([]);
+
+    // An hour later two sweeps run at once (a slow one overlapping its successor): one archival each.
+    const later = () => new Date(Date.now() + HOUR + 60_000);
+    const [first, second] = await Promise.all([
+      activitiesAt(later).archiveDueOrders(input),
+      activitiesAt(later).archiveDueOrders(input),
+    ]);
+    expect((first?.archived ?? 0) + (second?.archived ?? 0)).toBe(12);
+    expect((first?.unpublished ?? 0) + (second?.unpublished ?? 0)).toBe(0);
+    const archived = await historyOf(orderIds);
+    expect(archived).toHaveLength(12);
+    expect(new Set(archived.map((row) => row.order_id)).size).toBe(12);
+    expect(archived.every((row) => row.actor === 'temporal:archive')).toBe(true);
+
+    // A third finds nothing left.
+    expect((await activitiesAt(later).archiveDueOrders(input)).archived).toBe(0);
+
+    const { rows } = await sql.query<{ status: string; archive_terminal_status: string }>(
+      `SELECT status, archive->>'terminalStatus' AS archive_terminal_status FROM orders WHERE order_id = ANY($1::uuid[])`,
+      [orderIds],
+    );
+    expect(rows.every((row) => row.status === 'ARCHIVED')).toBe(true);
+    expect(rows.filter((row) => row.archive_terminal_status === 'CANCELLED')).toHaveLength(4);
+
+    // One OrderArchived and one OrderStatusChanged to ARCHIVED on Kafka per order, each with its checksum
+    // (the order's earlier events were never published here: the test called the activities directly).
+    for (const orderId of orderIds) {
+      const seen = await events.waitFor(orderId, 2);
+      expect(seen.map((event) => event.headers.ce_type)).toEqual(['OrderArchived', 'OrderStatusChanged']);
+      const archivedEvents = seen.filter((event) => event.headers.ce_type === 'OrderArchived');
+      expect(archivedEvents).toHaveLength(1);
+      expect(archivedEvents[0]?.payload.recordChecksum).toMatch(/^[0-9a-f]{64}$/);
+      expect(seen.at(-1)).toMatchObject({
+        headers: { ce_type: 'OrderStatusChanged' },
+        payload: { newStatus: 'ARCHIVED' },
+      });
+    }
+  });
+
+  it('skips an order a v4 run archived itself, and a v4 run finds one the sweep archived as its own', async () => {
+    const orderId = await endedOrder({ command: 'complete', payload: {} });
+    const later = () => new Date(Date.now() + HOUR + 60_000);
+    expect((await activitiesAt(later).archiveDueOrders({ archiveAfterMs: HOUR, batchSize: 10 })).archived).toBe(1);
+    // The v4 run's own timer fires afterwards: its transition 2 is already the archival, so it is answered as done.
+    const own = await activitiesAt(later).persistOrderTransition({
+      orderId,
+      sequence: 2,
+      from: 'COMPLETED',
+      request: { command: 'archive', payload: {} },
+      actor: 'temporal:archive',
+    });
+    expect(own.order.status).toBe('ARCHIVED');
+    expect(await historyOf([orderId])).toHaveLength(1);
+  });
+});
