@@ -34,6 +34,12 @@ import {
   withDatabase,
 } from './lib/compare.js';
 import { addCpu, cpuDelta, cpuPerLifecycle, cpuSnapshot, processCpuSeconds } from './lib/cpu.js';
+import {
+  deleteArchiveSchedules,
+  type EndedOrderRuns,
+  measureArchiveSweep,
+  measureEndedOrderRuns,
+} from './lib/ended-orders.js';
 import { type EventWatch, watchTopic } from './lib/events.js';
 import {
   emptyMeasured,
@@ -102,6 +108,7 @@ const {
   roundsGiven,
   topologies,
   listingRows,
+  archiveOrders,
   compareRef,
   output,
   profile,
@@ -385,15 +392,18 @@ function stopOnSignals(run: FullRun): void {
 async function closeFullRun(run: FullRun): Promise<void> {
   run.outages = run.outageWatch.stop();
   await Promise.all([stopProcs(run, [...run.alive]), stopBaselines(run)]);
-  // What the run leaves open (open orders, ended ones awaiting archival) ends, so runs do not
-  // pile up on the server: a batch operation it carries out after the run.
-  log('ending the run’s open workflows (one batch terminate)');
   const { queues } = run;
-  await terminateOpenWorkflows(
-    run.config,
-    [queues.orders, queues.bare, queues.yardstick, queues.tracing.off, queues.tracing.exported],
-    `bench-${runId}`,
-  ).then(
+  const serviceQueues = [queues.orders, queues.tracing.off, queues.tracing.exported, queues.archive];
+  // Each order worker created its queue's archive sweep Schedule: gone with the run, or it would
+  // start a sweep every hour on a queue nobody polls.
+  await deleteArchiveSchedules(run.config, serviceQueues).then(
+    (count) => log(`${count} archive sweep schedules deleted`),
+    (error: unknown) => log(`could not delete the run's archive sweep schedules: ${String(error)}`),
+  );
+  // What the run leaves open (open orders) ends, so runs do not pile up on the server: a batch
+  // operation it carries out after the run.
+  log('ending the run’s open workflows (one batch terminate)');
+  await terminateOpenWorkflows(run.config, [...serviceQueues, queues.bare, queues.yardstick], `bench-${runId}`).then(
     (count) => log(`${count} open workflows ended`),
     (error: unknown) => log(`could not end the run's open workflows: ${String(error)}`),
   );
@@ -530,6 +540,7 @@ async function measureTopology(run: FullRun, launcher: Launcher, topology: Topol
   await warmUpTopology(run, topologyRun, first);
   const nextIndex = await measureClosedLoop(run, topologyRun, first);
   if (first) {
+    run.endedOrderRuns = await measureEndedOrderRunsOf(run, topologyRun);
     run.openLoop = await measureOpenLoop(run, topologyRun, nextIndex);
     // The baselines are done: their workers would only sit on the machine the next parts measure.
     await stopBaselines(run);
@@ -656,6 +667,22 @@ async function measureOpenLoop(run: FullRun, topologyRun: TopologyRun, firstInde
   return openLoop;
 }
 
+/**
+ * The order runs left open by the orders the closed loop (warm-ups included) ended: read before
+ * the open loop and the open orders put runs on the same queue that rightly stay open.
+ */
+async function measureEndedOrderRunsOf(run: FullRun, topologyRun: TopologyRun) {
+  log(`${labelOf(topologyRun.topology)}: counting the order runs still open after the closed loop (visibility)`);
+  const figures = await measureEndedOrderRuns({
+    config: run.config,
+    databaseUrl,
+    taskQueue: run.queues.orders,
+    placed: topologyRun.system.placed,
+  });
+  log(`${figures.openRuns} runs open for ${figures.endedOrders} ended orders (after ${figures.settledAfterMs} ms)`);
+  return figures;
+}
+
 /** Transitions among many open orders, through the topology's first API, its first worker's RSS read along. */
 async function measureOpenOrdersOf(run: FullRun, topologyRun: TopologyRun): Promise<OpenOrdersLevel[]> {
   const firstWorker = topologyRun.workers[0];
@@ -751,6 +778,27 @@ async function startTracingPair(
   return { mode, worker, api, service, pids, measured: emptyMeasured() };
 }
 
+/** The archive sweep over `archiveOrders` due orders, on a database, a worker and a task queue of its own (nothing else runs). */
+function measureArchive(run: FullRun, launcher: Launcher) {
+  return measureArchiveSweep({
+    config: run.config,
+    kafka: run.kafka,
+    databaseUrl,
+    orders: archiveOrders,
+    taskQueue: run.queues.archive,
+    env: run.env,
+    prepareDatabase,
+    startWorker: async (env) => {
+      const worker = await launcher.startWorker('archive-worker', env);
+      run.alive.add(worker);
+      run.archiveWorker = worker;
+      return worker;
+    },
+    stopWorker: (worker) => stopProcs(run, [worker]),
+    log,
+  });
+}
+
 /** Reading at scale, on a database of its own, once the lifecycles are measured (nothing else runs). */
 function measureReads(launcher: Launcher, env: Record<string, string>) {
   return measureListing({
@@ -786,6 +834,7 @@ async function main() {
       await measureTopology(run, launcher, topology, position === 0);
     }
     if (tracingOrders > 0) run.tracing = await measureTracing(run, launcher);
+    if (archiveOrders > 0) run.archive = await measureArchive(run, launcher);
     if (listingRows > 0) run.listing = await measureReads(launcher, run.env);
   } finally {
     await closeFullRun(run);
@@ -806,7 +855,8 @@ async function main() {
   const result = resultOf(run, figures, { options, runId, logLevel, started, loadAverageBefore }, logs, profiled);
   writeFileSync(output, `${JSON.stringify(result, null, 2)}\n`);
   printReport(run, figures, result, profiled, options);
-  if (figures.lost > 0 || figures.duplicated > 0 || figures.failures.length > 0) process.exitCode = 1;
+  const archiveFailed = (run.archive?.lost ?? 0) > 0 || (run.archive?.duplicated ?? 0) > 0;
+  if (figures.lost > 0 || figures.duplicated > 0 || figures.failures.length > 0 || archiveFailed) process.exitCode = 1;
 }
 
 // ---- --compare <ref>: the order service at another commit against the working tree ------------
@@ -826,6 +876,8 @@ interface CompareSide {
   system?: ReturnType<typeof systemLifecycle>;
   measured: Measured;
   verification?: Verification;
+  /** Its order runs still open after its turns, per order they ended. */
+  endedOrderRuns?: EndedOrderRuns;
 }
 
 /**
@@ -873,13 +925,13 @@ async function compare(ref: string) {
     cleanedUp ??= (async () => {
       await Promise.all([...alive].map((proc) => proc.stop()));
       alive.clear();
+      const queues = sides.map((side) => side.taskQueue);
+      // A side at a commit with the archive sweep created its queue's Schedule; a side before it, none.
+      await deleteArchiveSchedules(config, queues).catch((error: unknown) =>
+        log(`could not delete the compare run's archive sweep schedules: ${String(error)}`),
+      );
       log('ending the compare run’s open workflows (one batch terminate)');
-      await terminateOpenWorkflows(
-        config,
-        sides.map((side) => side.taskQueue),
-        `bench-compare-${runId}`,
-        120_000,
-      ).then(
+      await terminateOpenWorkflows(config, queues, `bench-compare-${runId}`, 120_000).then(
         (count) => log(`${count} open workflows ended`),
         (error: unknown) => log(`could not end the run's open workflows: ${String(error)}`),
       );
@@ -996,6 +1048,17 @@ async function compare(ref: string) {
           side.databaseUrl,
         );
       }
+      log('compare: counting each side’s order runs still open (visibility)');
+      await Promise.all(
+        sides.map(async (side) => {
+          side.endedOrderRuns = await measureEndedOrderRuns({
+            config,
+            databaseUrl: side.databaseUrl,
+            taskQueue: side.taskQueue,
+            placed: (side.system as ReturnType<typeof systemLifecycle>).placed,
+          });
+        }),
+      );
     } finally {
       outages = outageWatch.stop();
     }
@@ -1040,6 +1103,8 @@ async function compare(ref: string) {
       lost: verification.lost,
       duplicated: verification.duplicated,
       failed: summary.failed,
+      /** Its orderWorkflow runs still open after its turns ÷ orders they ended (0 since v5, 1 before). */
+      openExecutionsPerEndedOrder: side.endedOrderRuns?.perEndedOrder ?? null,
       createAccepted202: side.system?.counters.createAccepted202 ?? 0,
       transitionAccepted202: side.system?.counters.transitionAccepted202 ?? 0,
       verification,
@@ -1139,6 +1204,12 @@ async function compare(ref: string) {
       row('API peak RSS MB', 'apiPeakRssMb'),
       row('create p99 ms', 'createP99Ms'),
       row('transition p99 ms', 'transitionP99Ms'),
+      [
+        'open runs per ended order',
+        orDash(baseFigures.openExecutionsPerEndedOrder),
+        orDash(headFigures.openExecutionsPerEndedOrder),
+        '',
+      ],
       [
         'lost / duplicated / failed',
         `${baseFigures.lost} / ${baseFigures.duplicated} / ${baseFigures.failed}`,

@@ -103,18 +103,25 @@ export function addCpu(total: Record<string, number>, delta: Record<string, numb
 
 /**
  * CPU milliseconds per lifecycle of each part, `other` for the rest of the machine (other
- * people's work, the kernel), and the share of the machine that was busy meanwhile.
+ * people's work, the kernel), and the share of the machine that was busy meanwhile; whole
+ * milliseconds unless `decimals` (an archived order costs a few).
  */
-export function cpuPerLifecycle(used: Record<string, number>, lifecycles: number): Record<string, number> {
+export function cpuPerLifecycle(
+  used: Record<string, number>,
+  lifecycles: number,
+  decimals = 0,
+): Record<string, number> {
+  const scale = 10 ** decimals;
+  const msEach = (seconds: number) => Math.round((seconds * 1000 * scale) / Math.max(1, lifecycles)) / scale;
   const result: Record<string, number> = {};
   let known = 0;
   for (const [name, seconds] of Object.entries(used)) {
     if (name === 'machineBusy' || name === 'machineTotal') continue;
     known += seconds;
-    result[name] = Math.round((seconds * 1000) / Math.max(1, lifecycles));
+    result[name] = msEach(seconds);
   }
   const busy = used.machineBusy ?? 0;
-  result.other = Math.round((Math.max(0, busy - known) * 1000) / Math.max(1, lifecycles));
+  result.other = msEach(Math.max(0, busy - known));
   result.machineBusyPercent = Math.round((busy / Math.max(1e-9, used.machineTotal ?? 0)) * 100);
   return result;
 }

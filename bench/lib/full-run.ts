@@ -4,6 +4,7 @@ import type { Config } from '../../src/config.js';
 import type { createKafka } from '../../src/kafka/index.js';
 import type { AppProcess } from '../../test/support/processes.js';
 import type { spawnChild } from './child.js';
+import type { ArchiveFigures, EndedOrderRuns } from './ended-orders.js';
 import type { EventWatch } from './events.js';
 import { emptyMeasured, type Measured } from './figures.js';
 import type { measureListing } from './listing.js';
@@ -78,6 +79,7 @@ export function taskQueuesOf(id: string) {
     bare: `orders-bench-bare-${id}`,
     yardstick: `orders-bench-yardstick-${id}`,
     tracing: { off: `orders-bench-tracing-off-${id}`, exported: `orders-bench-tracing-on-${id}` },
+    archive: `orders-bench-archive-${id}`,
   };
 }
 
@@ -107,6 +109,11 @@ export interface FullRun {
   openOrderFailures: string[];
   tracing: Tracing;
   listing?: Awaited<ReturnType<typeof measureListing>>;
+  /** The first topology's order runs still open once its closed loop ended its orders. */
+  endedOrderRuns?: EndedOrderRuns;
+  /** The archive sweep over --archive-orders due orders, and the worker that ran it (for its log). */
+  archive?: ArchiveFigures;
+  archiveWorker?: Proc;
   outages: Outage[];
 }
 

@@ -10,7 +10,8 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const USAGE = `usage: npm run bench -- [--quick] [--orders N] [--concurrency C] [--topology AxW,...] [--output FILE]
   --quick            a short run of every part, as npm test's smoke run takes it: the defaults become
                      --orders 50 --concurrency 8 --listing-rows 20000 --open-loop-seconds 5
-                     --open-orders 150,300 --open-order-transitions 20 --tracing-orders 20 (each still overridable)
+                     --open-orders 150,300 --open-order-transitions 20 --tracing-orders 20
+                     --archive-orders 2000 (each still overridable)
   --orders, -n       measured lifecycles per phase (env BENCH_ORDERS; default 1000)
   --concurrency, -c  lifecycles in flight (env BENCH_CONCURRENCY; default 64)
   --topology, -t     the order service's topologies, each measured in turn: A API processes x W worker
@@ -27,6 +28,8 @@ const USAGE = `usage: npm run bench -- [--quick] [--orders N] [--concurrency C] 
                      to a receiver in the bench, taking turns (default orders/2)
   --skip-tracing     leave that comparison out
   --listing-rows     orders bulk-loaded for the reads (env BENCH_LISTING_ROWS; default 1000000; 0 leaves them out)
+  --archive-orders   ended orders, all due, bulk-loaded for the archive sweep, which a worker of its own then
+                     archives (env BENCH_ARCHIVE_ORDERS; default 100000, --quick 2000; 0 leaves it out)
   --output, -o       JSON results (default bench/results/latest.json)
   --database-url     order database of the run (env BENCH_DATABASE_URL; default .../orders_bench, created if missing)
   --skip-baselines   only the order service (for quick tuning loops; no ratios)
@@ -64,6 +67,7 @@ function readCommandLine() {
       'worker-tsx': { type: 'boolean', default: false },
       topology: { type: 'string', short: 't' },
       'listing-rows': { type: 'string' },
+      'archive-orders': { type: 'string' },
       'open-loop-seconds': { type: 'string' },
       'open-orders': { type: 'string' },
       'open-order-transitions': { type: 'string' },
@@ -122,6 +126,14 @@ function parseListingRows(raw: string | undefined, quick: boolean): number {
   return listingRows;
 }
 
+/** Due orders the archive sweep phase archives (bench/lib/ended-orders.ts); 0 leaves it out. */
+function parseArchiveOrders(raw: string | undefined, quick: boolean): number {
+  const archiveOrders = Number(raw ?? (quick ? 2_000 : 100_000));
+  if (!Number.isInteger(archiveOrders) || archiveOrders < 0)
+    throw new Error(`--archive-orders must be a whole number, got "${raw}"`);
+  return archiveOrders;
+}
+
 /** The run's options; with --help, the usage printed and the process ended. Checked in the order listed. */
 export function parseBenchOptions() {
   const args = readCommandLine();
@@ -148,6 +160,7 @@ export function parseBenchOptions() {
   const rounds = positiveInt('--rounds', roundsGiven, Math.max(1, Math.min(4, Math.floor(orders / 500))));
   const topologies = parseTopologies(args.topology || process.env.BENCH_TOPOLOGY || '1x1,2x2');
   const listingRows = parseListingRows(args['listing-rows'] ?? process.env.BENCH_LISTING_ROWS, quick);
+  const archiveOrders = parseArchiveOrders(args['archive-orders'] ?? process.env.BENCH_ARCHIVE_ORDERS, quick);
   /** --compare: the git ref whose order service the working tree's is compared with (nothing else runs then). */
   const compareRef = args.compare;
   if (compareRef !== undefined && compareRef.trim() === '')
@@ -168,6 +181,7 @@ export function parseBenchOptions() {
     roundsGiven: roundsGiven !== undefined,
     topologies,
     listingRows,
+    archiveOrders,
     compareRef,
     output,
     /** --profile: the first order worker runs with V8's CPU profiler, its profile drawn as a flame graph. */

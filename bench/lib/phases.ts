@@ -245,9 +245,8 @@ export async function bareTemporalLifecycle(options: { config: Config; taskQueue
       });
       const transitionMs = performance.now() - transitionSentAt;
       if (order.status !== endStatus(command)) throw new Error(`${command} left the order ${order.status}`);
-      // Its run now stays open until the order's archival (ARCHIVE_AFTER_MS), so its close no
-      // longer marks the end: the lifecycle ends with the committed Update (publishing, a no-op
-      // here, follows). The order service's ends later, when its events are on Kafka: the
+      // The lifecycle ends with the committed Update (publishing, a no-op here, and the run's
+      // close follow). The order service's ends later, when its events are on Kafka: the
       // comparison favours the baseline.
       record?.ok({ sentAt, startedAt, transitionMs, endedAt: performance.now() });
     } catch (error) {
@@ -261,7 +260,7 @@ export async function bareTemporalLifecycle(options: { config: Config; taskQueue
 const BATCH_RUNNING = 1;
 
 /**
- * Ends the workflows still open on `taskQueues` (open orders, ended ones awaiting archival) with
+ * Ends the workflows still open on `taskQueues` (open orders, a sweep still running) with
  * one batch operation, and waits until the server has carried it out (up to `timeoutMs`), so its
  * work does not weigh on whatever the machine measures next. Resolves to the count terminated.
  */

@@ -35,6 +35,12 @@ import type { Profiled } from './profile.js';
 import { round } from './stats.js';
 import type { Verification } from './verify.js';
 
+/**
+ * The service's default sweep interval (src/config.ts): a sweep longer than it has the next one
+ * buffered behind it (the Schedule's overlap policy), so archival falls behind.
+ */
+const ARCHIVE_SWEEP_INTERVAL_DEFAULT_MS = 3_600_000;
+
 /** How the run was asked to run, and when: what the results tell besides the figures. */
 export interface RunFacts {
   options: BenchOptions;
@@ -202,6 +208,8 @@ export function figuresOf(run: FullRun) {
     yardstickWorkerCpuMsPerLifecycle,
     workerCpuToYardstick: ratioOf(workerCpuMsPerLifecycle, yardstickWorkerCpuMsPerLifecycle),
     workerRssToYardstick: ratioOf(workerRssMb, yardstickWorkerRssMb),
+    openExecutionsPerEndedOrder: run.endedOrderRuns?.perEndedOrder ?? undefined,
+    archive: run.archive,
   };
 }
 export type RunFigures = ReturnType<typeof figuresOf>;
@@ -219,6 +227,7 @@ export function writeProcessLogs(run: FullRun, output: string): Record<string, n
   outputs.push(
     ['bare-worker', run.baselines.bareWorker?.output],
     ['yardstick-worker', run.baselines.yardstickWorker?.output],
+    ['archive-worker', run.archiveWorker?.output],
   );
   for (const [name, lines] of outputs) {
     if (lines === undefined) continue;
@@ -249,6 +258,8 @@ function targetsOf(figures: RunFigures) {
     duplicated,
     apiRssMb,
     workerRssMb,
+    openExecutionsPerEndedOrder,
+    archive,
   } = figures;
   return {
     ratioToYardstick: {
@@ -296,6 +307,18 @@ function targetsOf(figures: RunFigures) {
     lostAndDuplicated: { target: '= 0', met: lost === 0 && duplicated === 0 },
     apiRss: { target: '< 150 MB', met: apiRssMb < 150 },
     workerRss: { target: '< 250 MB', met: workerRssMb < 250 },
+    openExecutionsPerEndedOrder: {
+      target: '= 0 (a run ends with its order)',
+      met: openExecutionsPerEndedOrder === undefined ? null : openExecutionsPerEndedOrder === 0,
+    },
+    archiveLostAndDuplicated: {
+      target: '= 0 (every due order archived exactly once)',
+      met: archive === undefined ? null : archive.lost === 0 && archive.duplicated === 0,
+    },
+    archiveSweepWithinInterval: {
+      target: `the sweep of the due orders ends within ARCHIVE_SWEEP_INTERVAL_MS (${ARCHIVE_SWEEP_INTERVAL_DEFAULT_MS / 60_000} min, the default)`,
+      met: archive === undefined ? null : archive.sweepSeconds * 1000 <= ARCHIVE_SWEEP_INTERVAL_DEFAULT_MS,
+    },
   };
 }
 
@@ -423,7 +446,21 @@ export function resultOf(
     bareWorkerRssMb: bareWorkerRssMb ?? null,
     yardstickWorkerRssMb: yardstickWorkerRssMb ?? null,
     workerRssToYardstick: workerRssToYardstick ?? null,
-    /** Over every topology of the run and the tracing comparison. */
+    /**
+     * Running orderWorkflow executions on the run's queue ÷ orders the first topology's closed
+     * loop ended (0 since v5; 1 when each ended order's run waited for its archival).
+     */
+    openExecutionsPerEndedOrder: figures.openExecutionsPerEndedOrder ?? null,
+    endedOrderRuns: run.endedOrderRuns ?? null,
+    /** The archive sweep over `archive.orders` due orders (--archive-orders): orders archived per second of the sweep. */
+    archivePerSec: figures.archive?.archivePerSec ?? null,
+    archiveLost: figures.archive?.lost ?? null,
+    archiveDuplicated: figures.archive?.duplicated ?? null,
+    /** CPU of the Temporal server (and of the worker) during the sweep, per archived order. */
+    temporalCpuMsPerArchivedOrder: figures.archive?.temporalCpuMsPerArchivedOrder ?? null,
+    workerCpuMsPerArchivedOrder: figures.archive?.workerCpuMsPerArchivedOrder ?? null,
+    archive: figures.archive ?? null,
+    /** Over every topology of the run and the tracing comparison (the archive sweep's: archiveLost, archiveDuplicated). */
     lost,
     duplicated,
     /** Failed lifecycles of every subject and topology. */
@@ -638,6 +675,35 @@ function printTracing(tracing: Tracing, result: RunResult): void {
   );
 }
 
+/** The ended orders' open runs, and the archive sweep: its pace, its CPU per archived order, lost and duplicated. */
+function printEndedOrders(run: FullRun, { targets }: RunResult): void {
+  const { endedOrderRuns, archive } = run;
+  if (endedOrderRuns !== undefined) {
+    console.log(
+      `ended orders: ${endedOrderRuns.openRuns} order runs open for ${endedOrderRuns.endedOrders} ended by the closed loop, ` +
+        `${orDash(endedOrderRuns.perEndedOrder)} per ended order = 0 ${mark(targets.openExecutionsPerEndedOrder.met)}`,
+    );
+  }
+  if (archive === undefined) return;
+  const half = archive.progress.find((sample) => sample.archived >= archive.orders / 2);
+  const halves =
+    half === undefined || half.seconds <= 0 || half.seconds >= archive.sweepSeconds
+      ? ''
+      : ` (first half ${round(half.archived / half.seconds, 1)}/s, ` +
+        `second ${round((archive.archived - half.archived) / (archive.sweepSeconds - half.seconds), 1)}/s, from its progress)`;
+  console.log(
+    `archive sweep: ${archive.archived} of ${archive.orders} due orders (loaded in ${archive.loadSeconds} s) archived in ` +
+      `${archive.sweepSeconds} s, ${archive.archivePerSec}/s${halves}, pages of ${archive.batchSize}; ` +
+      `CPU ms per archived order: Temporal ${orDash(archive.temporalCpuMsPerArchivedOrder)}, ` +
+      `worker ${orDash(archive.workerCpuMsPerArchivedOrder)}, PostgreSQL ${orDash(archive.cpuMsPerArchivedOrderByPart.postgres)}; ` +
+      `lost ${archive.lost}, duplicated ${archive.duplicated} ${mark(targets.archiveLostAndDuplicated.met)}; ` +
+      `within the default sweep interval ${mark(targets.archiveSweepWithinInterval.met)}` +
+      (archive.skipped + archive.unpublished + archive.eventsUnpublished > 0
+        ? `; skipped ${archive.skipped}, events left to the outbox ${archive.unpublished}, still unpublished ${archive.eventsUnpublished}`
+        : ''),
+  );
+}
+
 function printListing(listing: FullRun['listing']): void {
   if (listing === undefined) return;
   const figures = Object.entries(listing.queries)
@@ -739,6 +805,7 @@ export function printReport(
   printTracing(run.tracing, result);
   console.log('');
   printListing(run.listing);
+  printEndedOrders(run, result);
   printTargets(figures, result);
   printCpu(figures, result);
   printWarnings(figures, run.outages, profiled);
