@@ -67,7 +67,7 @@ const env: Record<string, string> = {
 const WORKFLOW_BUNDLE = join(tmpdir(), `order-faults-workflow-bundle-${process.pid}.js`);
 // startWorkerProcess waits until the worker's metrics endpoint (WORKER_METRICS_ADDRESS) shows
 // workflow-task pollers, so no log level is needed for its readiness.
-const workerEnv = { ...env, WORKFLOW_BUNDLE_PATH: WORKFLOW_BUNDLE };
+let workerEnv: Record<string, string> = { ...env, WORKFLOW_BUNDLE_PATH: WORKFLOW_BUNDLE };
 const brokers = env.KAFKA_BROKERS!.split(',');
 const RESULTS_FILE = fileURLToPath(new URL('../../test-results/faults.txt', import.meta.url));
 
@@ -246,26 +246,7 @@ const lifecyclesWithin = (runs: OrderRun[], records: RequestRecord[], from: numb
   });
 
 describe('fault suite', () => {
-  it('a. the worker killed with SIGKILL mid-load, then restarted', async () => {
-    await runScenario('a. worker SIGKILL', async ({ load, notes, violations }) => {
-      const inFlight = load.inFlight();
-      const killedAt = Date.now();
-      expect(await kill(worker, 'SIGKILL')).toBe('SIGKILL');
-      worker = watch(await startWorkerProcess(workerEnv));
-      const restartedAt = Date.now();
-      notes.push(
-        `killed with ${inFlight} requests in flight; the new worker polled after ${restartedAt - killedAt} ms`,
-      );
-      if (inFlight === 0) violations.push('no request was in flight when the worker was killed');
-      // The orders caught mid-way must still finish: checked by the columns. Here: the load did span the kill.
-      await waitUntil(
-        'an order finished after the restart',
-        () => load.runs.some((run) => (run.endedAt ?? 0) > restartedAt),
-        120_000,
-      );
-      return [];
-    });
-  });
+  it('a. the worker killed with SIGKILL mid-load, then restarted', () => workerKill('a. worker SIGKILL'));
 
   it('b. the Kafka broker stopped for ~20 s mid-load: the API keeps serving, the events catch up', async () => {
     await runScenario('b. Kafka down 20 s', async ({ load, notes, violations }) => {
@@ -301,37 +282,8 @@ describe('fault suite', () => {
     });
   });
 
-  it('c. PostgreSQL restarted mid-load: 503 with a JSON error meanwhile, recovery by itself', async () => {
-    // "By itself": neither process may exit (runScenario fails the scenario on any exit it did not cause).
-    await runScenario('c. PostgreSQL restart', async ({ load, notes }) => {
-      const from = Date.now();
-      let restartedAt = from;
-      try {
-        await stackCommand('stop', 'postgres');
-        const downAt = Date.now();
-        const answered503 = () =>
-          load.records.filter((record) => record.startedAt >= from && record.outcome === 503).length;
-        // Down long enough for the API to answer a number of requests with 503.
-        await waitUntil(
-          '503 answers while PostgreSQL is down',
-          () => Date.now() - downAt >= 5_000 && answered503() >= 10,
-          30_000,
-        );
-        notes.push(`PostgreSQL down ${Math.round((Date.now() - downAt) / 1000)} s`);
-      } finally {
-        await stackCommand('start', 'postgres');
-        restartedAt = Date.now();
-      }
-      await waitUntil(
-        'an order finished after the restart',
-        () => load.runs.some((run) => (run.endedAt ?? 0) > restartedAt),
-        120_000,
-      );
-      const late = load.records.filter((record) => record.outcome === 503 && record.startedAt > restartedAt).length;
-      notes.push(`${late} 503s to requests begun after PostgreSQL was back (within the 10 s of grace)`);
-      return [{ from, to: restartedAt + 10_000, allow: ['503'] }];
-    });
-  });
+  it('c. PostgreSQL restarted mid-load: 503 with a JSON error meanwhile, recovery by itself', () =>
+    postgresRestart('c. PostgreSQL restart'));
 
   it('d. the API process killed mid-request: no half-created order, the retry completes the creation', async () => {
     await runScenario('d. API SIGKILL', async ({ load, notes, violations }) => {
@@ -429,126 +381,203 @@ describe('fault suite', () => {
     });
   });
 
-  it(`e. a race of ${RACE_SIZE} mixed transitions per order: one wins, others repeat (200) or lose (409)`, async () => {
-    const fault = `e. race of ${RACE_SIZE} transitions`;
-    await scenario(fault, async () => {
-      await restoreStack();
-      const startedAt = Date.now();
-      const runs: OrderRun[] = [];
-      const records: RequestRecord[] = [];
-      const violations: string[] = [];
-      const notes: string[] = [];
-      const winners: string[] = [];
-      for (let round = 0; round < RACE_ROUNDS; round++) {
-        const { run, winner } = await raceRound(round, records, violations, notes);
-        runs.push(run);
-        if (winner !== undefined) winners.push(winner);
+  it(`e. a race of ${RACE_SIZE} mixed transitions per order: one wins, others repeat (200) or lose (409)`, () =>
+    race(`e. race of ${RACE_SIZE} transitions`));
+
+  it('g. the worker SIGKILLed with deadlines pending and amendments in flight: each deadline fires once', () =>
+    deadlines('g. worker SIGKILL, deadlines'));
+});
+
+// Cache pressure is a fault too: with a worker cache far below the orders in flight, runs are
+// evicted mid-task and replayed, Updates land on runs being replayed, local activities are
+// cancelled by the eviction. Those scenarios again, with a cache of 2: each must stay all-zero.
+describe('fault suite, worker cache of 2 (WORKER_MAX_CACHED_WORKFLOWS=2)', () => {
+  beforeAll(async () => {
+    workerEnv = { ...workerEnv, WORKER_MAX_CACHED_WORKFLOWS: '2' };
+    // The next scenario's restoreStack starts a worker with it.
+    await stopProcess(worker);
+  }, 120_000);
+
+  it('a. the worker killed with SIGKILL mid-load, cache of 2', () => workerKill('a. worker SIGKILL, cache 2'));
+  it('c. PostgreSQL restarted mid-load, cache of 2', () => postgresRestart('c. PostgreSQL restart, cache 2'));
+  it(`e. a race of ${RACE_SIZE} transitions per order, cache of 2`, () => race(`e. race of ${RACE_SIZE}, cache 2`));
+  it('g. the worker SIGKILLed with deadlines pending, cache of 2', () => deadlines('g. SIGKILL, deadlines, cache 2'));
+});
+
+// ---- Scenarios run with both cache sizes ------------------------------------------------
+
+/** Scenario a: the worker killed with SIGKILL mid-load, then restarted. */
+async function workerKill(fault: string): Promise<void> {
+  await runScenario(fault, async ({ load, notes, violations }) => {
+    const inFlight = load.inFlight();
+    const killedAt = Date.now();
+    expect(await kill(worker, 'SIGKILL')).toBe('SIGKILL');
+    worker = watch(await startWorkerProcess(workerEnv));
+    const restartedAt = Date.now();
+    notes.push(`killed with ${inFlight} requests in flight; the new worker polled after ${restartedAt - killedAt} ms`);
+    if (inFlight === 0) violations.push('no request was in flight when the worker was killed');
+    // The orders caught mid-way must still finish: checked by the columns. Here: the load did span the kill.
+    await waitUntil(
+      'an order finished after the restart',
+      () => load.runs.some((run) => (run.endedAt ?? 0) > restartedAt),
+      120_000,
+    );
+    return [];
+  });
+}
+
+/** Scenario c: PostgreSQL restarted mid-load; 503 with a JSON error meanwhile, recovery by itself. */
+async function postgresRestart(fault: string): Promise<void> {
+  // "By itself": neither process may exit (runScenario fails the scenario on any exit it did not cause).
+  await runScenario(fault, async ({ load, notes }) => {
+    const from = Date.now();
+    let restartedAt = from;
+    try {
+      await stackCommand('stop', 'postgres');
+      const downAt = Date.now();
+      const answered503 = () =>
+        load.records.filter((record) => record.startedAt >= from && record.outcome === 503).length;
+      // Down long enough for the API to answer a number of requests with 503.
+      await waitUntil(
+        '503 answers while PostgreSQL is down',
+        () => Date.now() - downAt >= 5_000 && answered503() >= 10,
+        30_000,
+      );
+      notes.push(`PostgreSQL down ${Math.round((Date.now() - downAt) / 1000)} s`);
+    } finally {
+      await stackCommand('start', 'postgres');
+      restartedAt = Date.now();
+    }
+    await waitUntil(
+      'an order finished after the restart',
+      () => load.runs.some((run) => (run.endedAt ?? 0) > restartedAt),
+      120_000,
+    );
+    const late = load.records.filter((record) => record.outcome === 503 && record.startedAt > restartedAt).length;
+    notes.push(`${late} 503s to requests begun after PostgreSQL was back (within the 10 s of grace)`);
+    return [{ from, to: restartedAt + 10_000, allow: ['503'] }];
+  });
+}
+
+/** Scenario e: RACE_ROUNDS orders, one after the other, each with RACE_SIZE transitions racing on it. */
+async function race(fault: string): Promise<void> {
+  await scenario(fault, async () => {
+    await restoreStack();
+    const startedAt = Date.now();
+    const runs: OrderRun[] = [];
+    const records: RequestRecord[] = [];
+    const violations: string[] = [];
+    const notes: string[] = [];
+    const winners: string[] = [];
+    for (let round = 0; round < RACE_ROUNDS; round++) {
+      const { run, winner } = await raceRound(round, records, violations, notes);
+      runs.push(run);
+      if (winner !== undefined) winners.push(winner);
+    }
+    const row = await checkOrders(fault, runs, records, [], startedAt);
+    // No fault here: each event goes out exactly once, so each order has one terminal event on Kafka.
+    if (row.redelivered > 0) violations.push(`${row.redelivered} orders had an event delivered more than once`);
+    row.violations.push(...violations);
+    row.notes.push(
+      `winners: ${summarize(winners)}`,
+      ...notes.slice(0, 3),
+      ...(notes.length > 3 ? [`… ${notes.length - 3} more rounds`] : []),
+    );
+    return row;
+  });
+}
+
+/** Scenario g: the worker SIGKILLed with deadlines pending and amendments in flight; each deadline fires once. */
+async function deadlines(fault: string): Promise<void> {
+  await scenario(fault, async () => {
+    await restoreStack();
+    const startedAt = Date.now();
+    const records: RequestRecord[] = [];
+    const violations: string[] = [];
+    const notes: string[] = [];
+    const kafkaEvents = await collectOrderEvents(brokers, topicsOf(env).events);
+    try {
+      const orders = await confirmedOrders(records, violations);
+      const open = orders.filter((order) => !order.held);
+      let answered = 0;
+      const amending = Promise.all(
+        open.map(async (order, index) => {
+          for (let round = 0; round < AMENDMENTS_PER_ORDER; round++) {
+            const body = { promotionCode: `P${index}-${round}`, reason: 'customer asked' };
+            const sent = await send(records, baseUrl(), 'amend', index, 'PATCH', `/orders/${order.orderId}`, body);
+            answered++;
+            if (sent.outcome === 200) order.amended++;
+          }
+        }),
+      );
+      // The worker dies with amendments in flight and every deadline still pending.
+      await waitUntil('the first amendments answered', () => answered >= open.length, 60_000);
+      expect(await kill(worker, 'SIGKILL')).toBe('SIGKILL');
+      worker = watch(await startWorkerProcess(workerEnv));
+      notes.push(
+        `worker killed after ${answered} amendments were answered; ${orders.length - open.length} orders held`,
+      );
+      await amending;
+      // Each window closes (AMENDMENT_WINDOW_MS after confirmation) and each hold review comes, on the new worker.
+      await waitUntil(
+        'every deadline carried out',
+        async () => {
+          const { rows } = await db.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM orders WHERE order_id = ANY($1::uuid[])
+               AND (status = 'AWAITING_FULFILMENT' OR (status = 'ON_HOLD' AND hold_overdue))`,
+            [orders.map((order) => order.orderId)],
+          );
+          const { rows: unpublished } = await db.query<{ n: number }>(
+            'SELECT count(*)::int AS n FROM order_events WHERE order_id = ANY($1::uuid[]) AND published_at IS NULL',
+            [orders.map((order) => order.orderId)],
+          );
+          return rows[0]?.n === orders.length && unpublished[0]?.n === 0;
+        },
+        90_000,
+      ).catch((error: unknown) => violations.push((error as Error).message));
+      // A doubled timer would show a few seconds late: give it the time to.
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      const row: FaultRow = {
+        fault,
+        orders: orders.length,
+        lost: 0,
+        invented: 0,
+        halfCreated: 0,
+        duplicatedCeId: 0,
+        outOfOrder: 0,
+        wrongStatus: 0,
+        badHistory: 0,
+        dbKafkaDisagree: 0,
+        unexpected5xx: records.filter((record) => typeof record.outcome === 'number' && record.outcome >= 500).length,
+        unexpectedOther: 0,
+        badErrorBody: 0,
+        hung: records.filter((record) => record.outcome === 'timeout').length,
+        expected503: 0,
+        expectedNetwork: 0,
+        redelivered: 0,
+        requests: records.length,
+        seconds: Math.round((Date.now() - startedAt) / 1000),
+        violations,
+        notes,
+      };
+      for (const order of orders) {
+        for (const { column, problem } of await deadlineProblems(order, kafkaEvents)) {
+          row[column]++;
+          if (row.notes.length < 12) row.notes.push(problem);
+        }
       }
-      const row = await checkOrders(fault, runs, records, [], startedAt);
-      // No fault here: each event goes out exactly once, so each order has one terminal event on Kafka.
-      if (row.redelivered > 0) violations.push(`${row.redelivered} orders had an event delivered more than once`);
-      row.violations.push(...violations);
+      const late = records.filter((record) => record.op === 'amend' && record.outcome === 409).length;
+      const pending = records.filter((record) => record.op === 'amend' && record.outcome === 202).length;
       row.notes.push(
-        `winners: ${summarize(winners)}`,
-        ...notes.slice(0, 3),
-        ...(notes.length > 3 ? [`… ${notes.length - 3} more rounds`] : []),
+        `amendments: ${orders.reduce((sum, order) => sum + order.amended, 0)} answered 200, ${pending} 202 (worker down), ` +
+          `${late} 409 (window closed)`,
       );
       return row;
-    });
+    } finally {
+      await kafkaEvents.close();
+    }
   });
-
-  it('g. the worker SIGKILLed with deadlines pending and amendments in flight: each deadline fires once', async () => {
-    const fault = 'g. worker SIGKILL, deadlines';
-    await scenario(fault, async () => {
-      await restoreStack();
-      const startedAt = Date.now();
-      const records: RequestRecord[] = [];
-      const violations: string[] = [];
-      const notes: string[] = [];
-      const kafkaEvents = await collectOrderEvents(brokers, topicsOf(env).events);
-      try {
-        const orders = await confirmedOrders(records, violations);
-        const open = orders.filter((order) => !order.held);
-        let answered = 0;
-        const amending = Promise.all(
-          open.map(async (order, index) => {
-            for (let round = 0; round < AMENDMENTS_PER_ORDER; round++) {
-              const body = { promotionCode: `P${index}-${round}`, reason: 'customer asked' };
-              const sent = await send(records, baseUrl(), 'amend', index, 'PATCH', `/orders/${order.orderId}`, body);
-              answered++;
-              if (sent.outcome === 200) order.amended++;
-            }
-          }),
-        );
-        // The worker dies with amendments in flight and every deadline still pending.
-        await waitUntil('the first amendments answered', () => answered >= open.length, 60_000);
-        expect(await kill(worker, 'SIGKILL')).toBe('SIGKILL');
-        worker = watch(await startWorkerProcess(workerEnv));
-        notes.push(
-          `worker killed after ${answered} amendments were answered; ${orders.length - open.length} orders held`,
-        );
-        await amending;
-        // Each window closes (AMENDMENT_WINDOW_MS after confirmation) and each hold review comes, on the new worker.
-        await waitUntil(
-          'every deadline carried out',
-          async () => {
-            const { rows } = await db.query<{ n: number }>(
-              `SELECT count(*)::int AS n FROM orders WHERE order_id = ANY($1::uuid[])
-                 AND (status = 'AWAITING_FULFILMENT' OR (status = 'ON_HOLD' AND hold_overdue))`,
-              [orders.map((order) => order.orderId)],
-            );
-            const { rows: unpublished } = await db.query<{ n: number }>(
-              'SELECT count(*)::int AS n FROM order_events WHERE order_id = ANY($1::uuid[]) AND published_at IS NULL',
-              [orders.map((order) => order.orderId)],
-            );
-            return rows[0]?.n === orders.length && unpublished[0]?.n === 0;
-          },
-          90_000,
-        ).catch((error: unknown) => violations.push((error as Error).message));
-        // A doubled timer would show a few seconds late: give it the time to.
-        await new Promise((resolve) => setTimeout(resolve, 3_000));
-        const row: FaultRow = {
-          fault,
-          orders: orders.length,
-          lost: 0,
-          invented: 0,
-          halfCreated: 0,
-          duplicatedCeId: 0,
-          outOfOrder: 0,
-          wrongStatus: 0,
-          badHistory: 0,
-          dbKafkaDisagree: 0,
-          unexpected5xx: records.filter((record) => typeof record.outcome === 'number' && record.outcome >= 500).length,
-          unexpectedOther: 0,
-          badErrorBody: 0,
-          hung: records.filter((record) => record.outcome === 'timeout').length,
-          expected503: 0,
-          expectedNetwork: 0,
-          redelivered: 0,
-          requests: records.length,
-          seconds: Math.round((Date.now() - startedAt) / 1000),
-          violations,
-          notes,
-        };
-        for (const order of orders) {
-          for (const { column, problem } of await deadlineProblems(order, kafkaEvents)) {
-            row[column]++;
-            if (row.notes.length < 12) row.notes.push(problem);
-          }
-        }
-        const late = records.filter((record) => record.op === 'amend' && record.outcome === 409).length;
-        const pending = records.filter((record) => record.op === 'amend' && record.outcome === 202).length;
-        row.notes.push(
-          `amendments: ${orders.reduce((sum, order) => sum + order.amended, 0)} answered 200, ${pending} 202 (worker down), ` +
-            `${late} 409 (window closed)`,
-        );
-        return row;
-      } finally {
-        await kafkaEvents.close();
-      }
-    });
-  });
-});
+}
 
 // ---- Scenario g: deadlines and amendments across a worker crash --------------------------
 
