@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
-import { CreateOrder, ErrorBody, ORDER_STATUSES, Order } from '../contracts/schemas.js';
+import { CreateOrder, ErrorBody, Order, OrderStatus } from '../contracts/schemas.js';
 import {
   type CommandDefinition,
   LIFECYCLE,
@@ -46,7 +46,7 @@ const DATE_TIME_BOUND =
 const ListOrdersQuery = Type.Object(
   {
     customerId: Type.Optional(Type.String({ format: 'uuid' })),
-    status: Type.Optional(Type.Unsafe<Order['status']>({ type: 'string', enum: [...ORDER_STATUSES] })),
+    status: Type.Optional(OrderStatus),
     createdFrom: Type.Optional(
       Type.String({ format: 'date-time', description: `Inclusive lower bound of createdAt. ${DATE_TIME_BOUND}` }),
     ),
@@ -79,8 +79,8 @@ const OrderEvent = Type.Object({
 const StatusChange = Type.Object({
   sequence: Type.Integer({ minimum: 0, description: 'Per order, 0 for its creation, up by one per transition' }),
   command: Type.String({ description: '`create`, or the command that moved the order' }),
-  from: Type.Union([Type.Unsafe<Order['status']>({ type: 'string', enum: [...ORDER_STATUSES] }), Type.Null()]),
-  to: Type.Unsafe<Order['status']>({ type: 'string', enum: [...ORDER_STATUSES] }),
+  from: Type.Union([OrderStatus, Type.Null()]),
+  to: OrderStatus,
   reason: Type.Union([Type.String(), Type.Null()]),
   actor: Type.String({
     description: 'Who asked: api-key:<token id>, a token subject, kafka:<consumer group>, temporal:signal, …',

@@ -2,14 +2,19 @@
 // The API validates with them, the OpenAPI/AsyncAPI documents are generated from them and
 // the TypeScript types are derived from them. test/unit/contracts.test.ts proves each one
 // equals its catalog schema, except for the tightening keywords listed in TIGHTENING_KEYWORDS.
+// Enums, limits and request payload schemas are the domain's (src/domain), which imports no
+// value from here: the workflow sandbox loads the domain without TypeBox.
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import {
   CANCELLATION_REASONS,
+  COUNTRY_CODE_PATTERN,
   type CommandDefinition,
   type CommandName,
   type CommandPayloads,
   DELIVERY_ADDRESS_SCHEMA,
   DELIVERY_METHODS,
+  type DeliveryAddress,
+  ENDED_STATUSES,
   FULFILMENT_PRIORITIES,
   HOLD_REASONS,
   LIFECYCLE,
@@ -20,21 +25,23 @@ import {
 } from '../domain/lifecycle.js';
 import { MAX_DB_INTEGER, MAX_ITEMS_PER_ORDER } from '../domain/order.js';
 
-export { CANCELLATION_REASONS, MAX_DB_INTEGER, MAX_ITEMS_PER_ORDER, ORDER_STATUSES };
-
 /** Keywords we add on top of the catalog to bound hostile input; everything else is the catalog's. */
 export const TIGHTENING_KEYWORDS = ['additionalProperties', 'maxItems', 'maxLength', 'maximum', 'minItems'] as const;
 
-const uuid = () => Type.String({ format: 'uuid' });
-const currency = () => Type.String({ pattern: '^[A-Z]{3}$' });
+type Described = { description?: string };
+const uuid = (options: Described = {}) => Type.String({ ...options, format: 'uuid' });
+const currency = (options: Described = {}) => Type.String({ ...options, pattern: '^[A-Z]{3}$' });
 const dateTime = () => Type.String({ format: 'date-time' });
+const confirmationNumber = () => Type.String({ pattern: '^ORD-[0-9]{8}$' });
+const recordChecksum = () => Type.String({ pattern: '^[a-f0-9]{64}$' });
 
 /** A string enum written as JSON Schema's `enum`, as the catalog does (TypeBox unions would say `anyOf`). */
-const stringEnum = <const T extends readonly string[]>(values: T, options: { description?: string } = {}) =>
+const stringEnum = <const T extends readonly string[]>(values: T, options: Described = {}) =>
   Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
 
-const cancellationReason = (description?: string) =>
-  stringEnum(CANCELLATION_REASONS, description === undefined ? {} : { description });
+export const OrderStatus = stringEnum(ORDER_STATUSES);
+export type OrderStatus = Static<typeof OrderStatus>;
+const cancellationReason = () => stringEnum(CANCELLATION_REASONS);
 
 const orderItem = () =>
   Type.Object(
@@ -46,22 +53,27 @@ const orderItem = () =>
     { additionalProperties: false },
   );
 
-export const DeliveryAddress = Type.Object(
-  {
-    recipientName: Type.String(),
-    line1: Type.String(),
-    line2: Type.Optional(Type.String()),
-    city: Type.String(),
-    postalCode: Type.String(),
-    countryCode: Type.String({ pattern: '^[A-Z]{2}$' }),
-  },
-  { additionalProperties: false },
-);
+/**
+ * The delivery address as the order holds it and OrderDeliveryAddressChanged publishes it (the
+ * catalog's, open there); requests take the domain's bounded DELIVERY_ADDRESS_SCHEMA.
+ */
+const address = (options: { additionalProperties?: false } = {}) =>
+  Type.Object(
+    {
+      recipientName: Type.String(),
+      line1: Type.String(),
+      line2: Type.Optional(Type.String()),
+      city: Type.String(),
+      postalCode: Type.String(),
+      countryCode: Type.String({ pattern: COUNTRY_CODE_PATTERN }),
+    },
+    options,
+  );
 
 export const CreateOrder = Type.Object(
   {
-    cartId: Type.String({ description: 'Identifier of the cart this order was created from', format: 'uuid' }),
-    customerId: Type.String({ description: 'Identifier of the customer placing the order', format: 'uuid' }),
+    cartId: uuid({ description: 'Identifier of the cart this order was created from' }),
+    customerId: uuid({ description: 'Identifier of the customer placing the order' }),
     items: Type.Array(orderItem(), {
       description: 'The items in the order',
       minItems: 1,
@@ -72,13 +84,13 @@ export const CreateOrder = Type.Object(
       minimum: 0,
       maximum: MAX_DB_INTEGER,
     }),
-    currency: Type.String({ description: 'ISO 4217 currency code', pattern: '^[A-Z]{3}$' }),
+    currency: currency({ description: 'ISO 4217 currency code' }),
     paymentAuthorizationId: Type.Optional(
       Type.String({ description: 'Identifier of the payment authorization for this order', maxLength: 200 }),
     ),
     // Ours beyond the catalog v1.0.0 (optional: v1 clients leave them out).
     deliveryAddress: Type.Optional(
-      Type.Unsafe<Static<typeof DeliveryAddress>>({ ...DELIVERY_ADDRESS_SCHEMA, description: 'Where to deliver' }),
+      Type.Unsafe<DeliveryAddress>({ ...DELIVERY_ADDRESS_SCHEMA, description: 'Where to deliver' }),
     ),
     deliveryMethod: Type.Optional(stringEnum(DELIVERY_METHODS, { description: 'How the order reaches the customer' })),
   },
@@ -89,7 +101,6 @@ export const CreateOrder = Type.Object(
   },
 );
 export type CreateOrder = Static<typeof CreateOrder>;
-export type OrderItem = CreateOrder['items'][number];
 
 /**
  * A lifecycle command as received on ordering.commands: the order's id and the command's
@@ -131,7 +142,7 @@ export const Order = Type.Object(
   {
     orderId: uuid(),
     customerId: uuid(),
-    status: stringEnum(ORDER_STATUSES),
+    status: OrderStatus,
     items: Type.Array(
       Type.Object({
         productId: uuid(),
@@ -144,18 +155,18 @@ export const Order = Type.Object(
     createdAt: dateTime(),
     // Extras beyond the catalog's GetOrder response.
     cartId: uuid(),
-    paymentAuthorizationId: Type.Union([Type.String(), Type.Null()]),
+    paymentAuthorizationId: nullable(Type.String()),
     updatedAt: dateTime(),
-    completedAt: Type.Union([dateTime(), Type.Null()]),
-    cancelledAt: Type.Union([dateTime(), Type.Null()]),
-    cancellationReason: Type.Union([cancellationReason(), Type.Null()]),
+    completedAt: nullable(dateTime()),
+    cancelledAt: nullable(dateTime()),
+    cancellationReason: nullable(cancellationReason()),
     // The full lifecycle (the catalog's head AsyncAPI).
     revision: Type.Integer({ minimum: 1, description: 'Raised by one with every amendment' }),
-    confirmationNumber: nullable(Type.String({ pattern: '^ORD-[0-9]{8}$' })),
+    confirmationNumber: nullable(confirmationNumber()),
     confirmedAt: nullable(dateTime()),
     inventoryReservationId: nullable(Type.String()),
     deliveryMethod: nullable(stringEnum(DELIVERY_METHODS)),
-    deliveryAddress: nullable(DeliveryAddress),
+    deliveryAddress: nullable(address({ additionalProperties: false })),
     addressRevision: Type.Integer({ minimum: 1, description: 'Raised by one with every change of the address' }),
     promotionCode: nullable(Type.String()),
     hold: nullable(
@@ -186,11 +197,11 @@ export const Order = Type.Object(
     legalHold: Type.Boolean({ description: 'Archived as LEGAL_HOLD, whatever its terminal status' }),
     archive: nullable(
       Type.Object({
-        terminalStatus: stringEnum(['COMPLETED', 'CANCELLED'] as const),
+        terminalStatus: stringEnum(ENDED_STATUSES),
         terminalAt: dateTime(),
         retentionCategory: stringEnum(RETENTION_CATEGORIES),
         archiveReference: Type.String(),
-        recordChecksum: Type.String({ pattern: '^[a-f0-9]{64}$' }),
+        recordChecksum: recordChecksum(),
         archivedAt: dateTime(),
       }),
     ),
@@ -198,7 +209,6 @@ export const Order = Type.Object(
   { description: 'The order returned by the query' },
 );
 export type Order = Static<typeof Order>;
-export type OrderStatus = Order['status'];
 
 export const OrderCreated = Type.Object(
   {
@@ -245,12 +255,11 @@ export type OrderCancelled = Static<typeof OrderCancelled>;
 // written as its `components.schemas` has them: no `title`, and a description that ends with a full stop.
 const event = <T extends Record<string, TSchema>>(description: string, properties: T) =>
   Type.Object(properties, { description });
-const statusOf = (values: readonly string[]) => stringEnum(values);
 
 export const OrderConfirmed = event('Published when an order is confirmed and ready for fulfilment.', {
   orderId: uuid(),
   customerId: uuid(),
-  confirmationNumber: Type.String({ pattern: '^ORD-[0-9]{8}$' }),
+  confirmationNumber: confirmationNumber(),
   paymentAuthorizationId: Type.Optional(Type.String()),
   inventoryReservationId: Type.Optional(Type.String()),
   total: Type.Integer({ minimum: 0 }),
@@ -311,8 +320,8 @@ export type OrderFulfilmentStarted = Static<typeof OrderFulfilmentStarted>;
 
 export const OrderStatusChanged = event('Published for every accepted order lifecycle transition.', {
   orderId: uuid(),
-  previousStatus: statusOf(ORDER_STATUSES.filter((status) => status !== 'ARCHIVED')),
-  newStatus: statusOf(ORDER_STATUSES.filter((status) => status !== 'CREATED')),
+  previousStatus: stringEnum(ORDER_STATUSES.filter((status) => status !== 'ARCHIVED')),
+  newStatus: stringEnum(ORDER_STATUSES.filter((status) => status !== 'CREATED')),
   sequence: Type.Integer({ minimum: 1 }),
   changeReason: Type.Optional(Type.String({ maxLength: 250 })),
   correlationId: Type.Optional(uuid()),
@@ -326,14 +335,7 @@ export const OrderDeliveryAddressChanged = event(
     orderId: uuid(),
     addressRevision: Type.Integer({ minimum: 2 }),
     previousPostalCode: Type.String(),
-    deliveryAddress: Type.Object({
-      recipientName: Type.String(),
-      line1: Type.String(),
-      line2: Type.Optional(Type.String()),
-      city: Type.String(),
-      postalCode: Type.String(),
-      countryCode: Type.String({ pattern: '^[A-Z]{2}$' }),
-    }),
+    deliveryAddress: address(),
     changedBy: Type.String(),
     changedAt: dateTime(),
   },
@@ -342,10 +344,10 @@ export type OrderDeliveryAddressChanged = Static<typeof OrderDeliveryAddressChan
 
 export const OrderArchived = event('Published when a terminal order is moved to long-term storage.', {
   orderId: uuid(),
-  terminalStatus: stringEnum(['COMPLETED', 'CANCELLED'] as const),
+  terminalStatus: stringEnum(ENDED_STATUSES),
   retentionCategory: stringEnum(RETENTION_CATEGORIES),
   archiveReference: Type.String(),
-  recordChecksum: Type.String({ pattern: '^[a-f0-9]{64}$' }),
+  recordChecksum: recordChecksum(),
   terminalAt: dateTime(),
   archivedAt: dateTime(),
 });

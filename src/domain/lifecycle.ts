@@ -3,9 +3,10 @@
 // repository, the AsyncAPI generator, the fault checker and the benchmark all derive from it;
 // a new status or command is a row here (and a migration for its column and CHECK), not a
 // change in ten places.
-// Pure: no I/O, no Node modules, no TypeBox or Ajv, so the workflow sandbox runs it as is.
-import type { Order, OrderEventType, OrderItem } from '../contracts/schemas.js';
-import { duplicateProducts, itemsTotal } from './order.js';
+// Pure: no I/O, no Node modules, no TypeBox or Ajv, so the workflow sandbox runs it as is; the
+// wire schemas (src/contracts/schemas.ts) take its enums and payload schemas, never the reverse.
+import type { Order, OrderEventType } from '../contracts/schemas.js';
+import { duplicateProducts, itemsTotal, MAX_DB_INTEGER, MAX_ITEMS_PER_ORDER, type OrderItem } from './order.js';
 import { checkPayload, type PayloadSchema, type PayloadViolation } from './payload-check.js';
 
 export const ORDER_STATUSES = [
@@ -20,6 +21,9 @@ export const ORDER_STATUSES = [
 ] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
+/** Where an order's lifecycle ends before its archival; the archive records which. */
+export const ENDED_STATUSES = ['COMPLETED', 'CANCELLED'] as const;
+
 export const CANCELLATION_REASONS = ['CUSTOMER_REQUESTED', 'PAYMENT_FAILED', 'OUT_OF_STOCK', 'FRAUD'] as const;
 export type CancellationReason = (typeof CANCELLATION_REASONS)[number];
 export const HOLD_REASONS = ['PAYMENT_REVIEW', 'FRAUD_REVIEW', 'ADDRESS_VERIFICATION', 'INVENTORY_RECHECK'] as const;
@@ -30,9 +34,8 @@ export const DELIVERY_METHODS = ['HOME_DELIVERY', 'CLICK_AND_COLLECT'] as const;
 export type DeliveryMethod = (typeof DELIVERY_METHODS)[number];
 export const RETENTION_CATEGORIES = ['STANDARD', 'FINANCIAL_RECORD', 'LEGAL_HOLD'] as const;
 
-/** The largest value of a PostgreSQL INTEGER: amounts and quantities must fit. */
-const MAX_INTEGER = 2_147_483_647;
-const MAX_ITEMS = 500;
+/** ISO 3166-1 alpha-2, as the catalog's delivery address has it. */
+export const COUNTRY_CODE_PATTERN = '^[A-Z]{2}$';
 const NO_CONTROL = '^[^\\u0000-\\u001F\\u007F-\\u009F]*$';
 
 const text = (maxLength: number, description: string): PayloadSchema => ({
@@ -48,11 +51,11 @@ export const ORDER_ITEM_SCHEMA: PayloadSchema = {
   type: 'object',
   properties: {
     productId: { type: 'string', format: 'uuid' },
-    quantity: { type: 'integer', minimum: 1, maximum: MAX_INTEGER },
+    quantity: { type: 'integer', minimum: 1, maximum: MAX_DB_INTEGER },
     unitPrice: {
       type: 'integer',
       minimum: 0,
-      maximum: MAX_INTEGER,
+      maximum: MAX_DB_INTEGER,
       description: 'Price per unit in minor units (e.g. cents)',
     },
   },
@@ -69,7 +72,7 @@ export const DELIVERY_ADDRESS_SCHEMA: PayloadSchema = {
     line2: text(200, 'Second address line'),
     city: text(100, 'City'),
     postalCode: text(20, 'Postal code'),
-    countryCode: { type: 'string', pattern: '^[A-Z]{2}$', description: 'ISO 3166-1 alpha-2 country code' },
+    countryCode: { type: 'string', pattern: COUNTRY_CODE_PATTERN, description: 'ISO 3166-1 alpha-2 country code' },
   },
   required: ['recipientName', 'line1', 'city', 'postalCode', 'countryCode'],
   additionalProperties: false,
@@ -357,7 +360,7 @@ export const LIFECYCLE: Lifecycle = {
     payloadSchema: {
       type: 'object',
       properties: {
-        items: { type: 'array', items: ORDER_ITEM_SCHEMA, minItems: 1, maxItems: MAX_ITEMS },
+        items: { type: 'array', items: ORDER_ITEM_SCHEMA, minItems: 1, maxItems: MAX_ITEMS_PER_ORDER },
         deliveryMethod: { type: 'string', enum: DELIVERY_METHODS },
         promotionCode: text(50, 'Promotion code applied to the order'),
         reason: text(250, 'Why the order is amended'),
@@ -415,7 +418,7 @@ export const LIFECYCLE: Lifecycle = {
     commandType: null,
     commandDescription: 'Archival of a terminal order',
     payloadSchema: NO_PAYLOAD,
-    from: ['COMPLETED', 'CANCELLED'],
+    from: ENDED_STATUSES,
     to: () => 'ARCHIVED',
     targets: ['ARCHIVED'],
     repeatable: true,
@@ -455,11 +458,11 @@ function amendmentViolations(payload: CommandPayloads['amend']): PayloadViolatio
   const items = payload.items ?? [];
   violations.push(...duplicateProducts(items));
   const total = itemsTotal(items);
-  if (total > BigInt(MAX_INTEGER)) {
+  if (total > BigInt(MAX_DB_INTEGER)) {
     violations.push({
       field: '/items',
       code: 'AMOUNT_TOO_LARGE',
-      message: `the items add up to ${total}, more than the largest storable total ${MAX_INTEGER}`,
+      message: `the items add up to ${total}, more than the largest storable total ${MAX_DB_INTEGER}`,
     });
   }
   return violations;
