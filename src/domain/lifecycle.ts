@@ -135,7 +135,7 @@ export interface CommandDefinition<Name extends CommandName = CommandName> {
   name: Name;
   /** One line for the OpenAPI and AsyncAPI documents and the README. */
   summary: string;
-  /** How callers reach it: an HTTP route and a `ce_type` on ordering.commands; none for the workflow's own (timers). */
+  /** How callers reach it: an HTTP route and a `ce_type` on ordering.commands; none for the service's own (deadlines, the archive sweep). */
   http: HttpRoute | null;
   /** Its `ce_type` on ordering.commands, where its payload comes with an `orderId`. */
   commandType: string | null;
@@ -413,7 +413,7 @@ export const LIFECYCLE: Lifecycle = {
   },
   archive: {
     name: 'archive',
-    summary: 'Move a terminal order to long-term storage (the workflow does, ARCHIVE_AFTER_MS after it ended)',
+    summary: 'Move a terminal order to long-term storage (the archive sweep does, ARCHIVE_AFTER_MS after it ended)',
     http: null,
     commandType: null,
     commandDescription: 'Archival of a terminal order',
