@@ -11,12 +11,16 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildOrderWorkflowBundles } from '../../scripts/build-workflows.js';
+import { loadConfig } from '../../src/config.js';
 import { migrateDatabase } from '../../src/db/migrate.js';
 import { type CommandName, commandsFrom, isTerminal, type OrderStatus, targetOf } from '../../src/domain/lifecycle.js';
+import { connectTemporal } from '../../src/temporal/client.js';
 import { tracedBundlePath } from '../../src/worker.js';
+import { ARCHIVE_SWEEP_WORKFLOW_TYPE, type ArchiveSweepResult } from '../../src/workflows/definitions.js';
 import { collectOrderEvents } from '../support/events.js';
 import { type AppProcess, startApiProcess, startWorkerProcess } from '../support/processes.js';
 import { testEnvironment, topicsOf } from '../support/stack.js';
+import { ARCHIVE_CUSTOMER, checkArchival, countArchived, loadDueOrders } from './archive-sweep.js';
 import { checkScenario, type FaultRow, type FaultWindow, formatTable, rowProblems } from './check.js';
 import {
   CREATED_STATUS,
@@ -47,6 +51,8 @@ const RACE_ROUNDS = 10;
 const DUPLICATE_PAIRS = 10;
 /** Scenario g: confirmed orders with their amendment window open, a quarter of them held, amended while the worker dies. */
 const DEADLINE_ORDERS = 40;
+/** Scenario h: due orders the archive sweep archives while the worker and PostgreSQL fail. */
+const ARCHIVE_ORDERS = 4000;
 const AMENDMENTS_PER_ORDER = 3;
 const AMENDMENT_WINDOW_MS = 10_000;
 
@@ -386,6 +392,9 @@ describe('fault suite', () => {
 
   it('g. the worker SIGKILLed with deadlines pending and amendments in flight: each deadline fires once', () =>
     deadlines('g. worker SIGKILL, deadlines'));
+
+  it(`h. the archive sweep over ${ARCHIVE_ORDERS} due orders: worker SIGKILLed and PostgreSQL restarted mid-batch`, () =>
+    archiveSweep('h. archive sweep, SIGKILL + PG restart'));
 });
 
 // Cache pressure is a fault too: with a worker cache far below the orders in flight, runs are
@@ -779,4 +788,84 @@ function summarize(outcomes: (number | string)[]): string {
   const counts = new Map<number | string, number>();
   for (const outcome of outcomes) counts.set(outcome, (counts.get(outcome) ?? 0) + 1);
   return [...counts].map(([outcome, count]) => `${count}×${outcome}`).join(' ');
+}
+
+/**
+ * Scenario h: ARCHIVE_ORDERS orders ended 200 days ago, archived by one sweep (the workflow the
+ * Schedule starts, started here at once) while the worker is SIGKILLed (the sweep's activity
+ * resumes on the new worker once its heartbeat times out) and then PostgreSQL is restarted (the
+ * activity fails and is retried). Every order must end ARCHIVED exactly once, its OrderArchived
+ * written once and published.
+ */
+async function archiveSweep(fault: string): Promise<void> {
+  await scenario(fault, async () => {
+    await restoreStack();
+    const startedAt = Date.now();
+    const notes: string[] = [];
+    const violations: string[] = [];
+    await loadDueOrders(db, ARCHIVE_ORDERS);
+    const temporal = await connectTemporal(loadConfig(env));
+    let result: ArchiveSweepResult | undefined;
+    try {
+      const sweep = await temporal.client.workflow.start(ARCHIVE_SWEEP_WORKFLOW_TYPE, {
+        taskQueue: TASK_QUEUE,
+        workflowId: `faults-archive-sweep-${ARCHIVE_CUSTOMER}`,
+        args: [{ archiveAfterMs: 90 * 24 * 3_600_000, batchSize: 200 }],
+      });
+      const archivedWhen = async (share: number) =>
+        waitUntil(
+          `${share * 100} % of the due orders archived`,
+          async () => (await countArchived(db)) >= ARCHIVE_ORDERS * share,
+          180_000,
+        );
+      await archivedWhen(0.1);
+      const killedAt = await countArchived(db);
+      expect(await kill(worker, 'SIGKILL')).toBe('SIGKILL');
+      worker = watch(await startWorkerProcess(workerEnv));
+      notes.push(`worker SIGKILLed at ${killedAt} archived`);
+      await archivedWhen(Math.min(1, (killedAt + 600) / ARCHIVE_ORDERS));
+      const restartedAt = await countArchived(db);
+      try {
+        await stackCommand('stop', 'postgres');
+      } finally {
+        await stackCommand('start', 'postgres');
+      }
+      notes.push(`PostgreSQL restarted at ${restartedAt} archived`);
+      if (restartedAt >= ARCHIVE_ORDERS) violations.push('the sweep ended before PostgreSQL was restarted');
+      result = (await sweep.result()) as ArchiveSweepResult;
+      notes.push(`the sweep's last attempt archived ${result.archived}, skipped ${result.skipped}`);
+    } finally {
+      await temporal.close();
+    }
+    // What Kafka did not take in the sweep, the outbox sweeper publishes.
+    await waitUntil(
+      'every OrderArchived published',
+      async () => (await checkArchival(db)).unpublished === 0,
+      120_000,
+    ).catch(() => undefined);
+    const found = await checkArchival(db);
+    return {
+      fault,
+      orders: found.orders,
+      lost: found.notArchived + (ARCHIVE_ORDERS - found.orders),
+      invented: 0,
+      halfCreated: 0,
+      duplicatedCeId: found.extra,
+      outOfOrder: 0,
+      wrongStatus: 0,
+      badHistory: 0,
+      dbKafkaDisagree: found.unpublished,
+      unexpected5xx: 0,
+      unexpectedOther: 0,
+      badErrorBody: 0,
+      hung: result === undefined ? 1 : 0,
+      expected503: 0,
+      expectedNetwork: 0,
+      redelivered: 0,
+      requests: 0,
+      seconds: Math.round((Date.now() - startedAt) / 1000),
+      violations,
+      notes,
+    };
+  });
 }
