@@ -30,7 +30,8 @@ describe('README', () => {
   it('shows the transition table as the code has it, one row per command', () => {
     for (const name of COMMAND_NAMES) {
       const row = LIFECYCLE[name];
-      const route = row.http === null ? 'none (the archive sweep)' : `\`${row.http.method} /orders/{orderId}${row.http.path}\``;
+      const route =
+        row.http === null ? 'none (the archive sweep)' : `\`${row.http.method} /orders/{orderId}${row.http.path}\``;
       const commandType = row.commandType === null ? 'none' : `\`${row.commandType}\``;
       const to = row.targets === 'unchanged' ? 'unchanged' : targetsOf(name).join(' or ');
       const line = `| ${row.from.join(', ')} | \`${name}\` | ${route} | ${commandType} | ${to} | ${eventsOfCommand(name).join(', ')} |`;
