@@ -58,6 +58,27 @@ export const ConfigSchema = Type.Object({
     default: '',
     description: 'API key sent as a bearer token on every Temporal call (Temporal Cloud); implies TLS.',
   }),
+  TEMPORAL_PAYLOAD_KEYS: Type.String({
+    default: '',
+    description:
+      'Keys that encrypt what this service sends to Temporal (workflow and activity arguments and results, ' +
+      'Update arguments, memos, summaries): comma-separated `<key id>:<base64 of 32 random bytes>` (AES-256-GCM; ' +
+      '`openssl rand -base64 32`). Set it in production, the same list on the API, the worker and the ops tools. ' +
+      'Every key listed decrypts; TEMPORAL_PAYLOAD_KEY_ID encrypts: rotate by adding a key, then making it the ' +
+      'one to encrypt with, and drop the old one once no history still needs it. Empty: payloads go to Temporal ' +
+      'in clear text (both processes log a warning at start). Encrypted or not, payloads written without ' +
+      'encryption are always read.',
+  }),
+  TEMPORAL_PAYLOAD_KEY_ID: Type.String({
+    default: '',
+    description: 'Id (in TEMPORAL_PAYLOAD_KEYS) of the key new payloads are encrypted with; empty: the first listed.',
+  }),
+  CODEC_CORS_ORIGINS: Type.String({
+    default: 'http://127.0.0.1:8233,http://localhost:8233',
+    description:
+      'Comma-separated origins (scheme://host:port) of the Temporal Web UIs allowed to call the codec server ' +
+      '(`/codec/decode`, `/codec/encode`) from the browser; empty, none.',
+  }),
   TEMPORAL_TASK_QUEUE: Type.String({
     minLength: 1,
     default: 'orders',
@@ -458,6 +479,65 @@ export function jwtSettingsOf(config: Config): JwtSettings | undefined {
   return { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE, jwksUrl, algorithms };
 }
 
+const KEY_BYTES = 32;
+const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+export interface PayloadKeys {
+  /** Id of the key new payloads are encrypted with. */
+  encryptWith: string;
+  /** Every key a payload may be decrypted with, by id (encryptWith among them). */
+  keys: Map<string, Buffer>;
+}
+
+/**
+ * Parses `id:base64,id:base64` (each key 32 bytes) and the id to encrypt with (empty: the
+ * first). Returns the problems instead of throwing, for the config module to report by name.
+ */
+function parsePayloadKeys(list: string, encryptWith: string): PayloadKeys | string[] {
+  const problems: string[] = [];
+  const keys = new Map<string, Buffer>();
+  list
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '')
+    .forEach((entry, index) => {
+      const separator = entry.indexOf(':');
+      const id = entry.slice(0, Math.max(0, separator));
+      const key = Buffer.from(entry.slice(separator + 1), 'base64');
+      // Problems name the key by its place and id, never its bytes.
+      if (!KEY_ID.test(id)) problems.push(`key #${index + 1}: needs an id (letters, digits, . _ -) before a colon`);
+      else if (keys.has(id)) problems.push(`key #${index + 1}: id ${id} appears twice`);
+      else if (key.length !== KEY_BYTES) problems.push(`key ${id}: must be ${KEY_BYTES} bytes in base64`);
+      else keys.set(id, key);
+    });
+  const chosen = encryptWith === '' ? [...keys.keys()][0] : encryptWith;
+  if (problems.length === 0 && keys.size > 0 && (chosen === undefined || !keys.has(chosen))) {
+    problems.push(`the key to encrypt with (${encryptWith}) is not in the list`);
+  }
+  if (problems.length > 0) return problems;
+  return { encryptWith: chosen ?? '', keys };
+}
+
+/** The keys of TEMPORAL_PAYLOAD_KEYS, or undefined when none is set (payloads go in clear text). */
+export function payloadKeysOf(config: Config): PayloadKeys | undefined {
+  const parsed = parsePayloadKeys(config.TEMPORAL_PAYLOAD_KEYS, config.TEMPORAL_PAYLOAD_KEY_ID);
+  if (Array.isArray(parsed)) throw new ConfigError(parsed.map((problem) => `TEMPORAL_PAYLOAD_KEYS: ${problem}`));
+  if (parsed.keys.size === 0) {
+    if (config.TEMPORAL_PAYLOAD_KEY_ID !== '') {
+      throw new ConfigError(['TEMPORAL_PAYLOAD_KEY_ID: set, but TEMPORAL_PAYLOAD_KEYS lists no key']);
+    }
+    return undefined;
+  }
+  return parsed;
+}
+
+/** The origins of CODEC_CORS_ORIGINS. */
+export function codecCorsOrigins(config: Config): string[] {
+  return config.CODEC_CORS_ORIGINS.split(',')
+    .map((origin) => origin.trim())
+    .filter((origin) => origin !== '');
+}
+
 /** The environment variable names the app reads (used by the docker-compose drift test). */
 export const CONFIG_VARIABLES = Object.keys(ConfigSchema.properties) as (keyof Config)[];
 
@@ -476,6 +556,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const config = candidate as Config;
   const connectionProblems = connectionSettingProblems(config);
   if (connectionProblems.length > 0) throw new ConfigError(connectionProblems);
+  payloadKeysOf(config);
   const apiKeys = parseApiKeys(config.API_KEYS);
   if (jwtSettingsOf(config) !== undefined) {
     // With JWTs accepted, a bearer token of their shape is only ever verified as one: such a key would never match.

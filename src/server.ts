@@ -22,6 +22,7 @@ import { createOrderService } from './orders/order-service.js';
 import { reach, startFailureLine, temporalTlsProblem } from './startup.js';
 import { startTelemetry } from './telemetry.js';
 import { connectOrderWorkflowClient } from './temporal/client.js';
+import { warnIfPayloadsInClearText } from './temporal/payload-codec.js';
 
 export async function startServer(config: Config) {
   // First: pg's instrumentation must be in place before the pool loads `pg`.
@@ -29,6 +30,7 @@ export async function startServer(config: Config) {
   const logger = createLogger(config, 'api');
   const db = createDatabase(config, logger);
   await reach(describeDatabaseConnection(config), db.ping);
+  warnIfPayloadsInClearText(config, logger);
   const workflows = await reach(describeTemporalConnection(config), () => connectOrderWorkflowClient(config), {
     explain: () => temporalTlsProblem(temporalConnectionOf(config)),
   });

@@ -41,8 +41,9 @@ import { createLogger, type Logger } from './logger.js';
 import { createPublishMetrics, startOutboxSweeper } from './outbox.js';
 import { reach, startFailureLine, temporalTlsProblem } from './startup.js';
 import { startTelemetry, type Telemetry } from './telemetry.js';
-import { archiveScheduleOptions, connectTemporal, ensureArchiveSchedule } from './temporal/client.js';
+import { archiveScheduleOptions, connectTemporal, dataConverterOf, ensureArchiveSchedule } from './temporal/client.js';
 import { countOpenRunsByVersion, VERSION_NAMES } from './temporal/order-runs.js';
+import { warnIfPayloadsInClearText } from './temporal/payload-codec.js';
 import { ORDER_WORKFLOW_VERSIONS } from './workflows/definitions.js';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
@@ -203,6 +204,8 @@ export async function createOrderWorker(
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
+    // Payloads encrypted outside the workflow sandbox; the workflows see them decrypted.
+    dataConverter: dataConverterOf(config),
     ...workflowCode,
     activities: createActivities({ db, ...outbox }),
     // Tracing off: no interceptor, no sink, so no span work anywhere in the worker.
@@ -226,6 +229,7 @@ export async function createOrderWorker(
     'worker deployment version',
   );
   await checkTemporalSetup(config, logger);
+  warnIfPayloadsInClearText(config, logger);
   const sweeper = startOutboxSweeper({
     db,
     ...outbox,

@@ -4,6 +4,7 @@
 // the SDK's Prometheus metrics at WORKER_METRICS_ADDRESS, where the bench sees its pollers start.
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { loadConfig } from '../../src/config.js';
+import { dataConverterOf } from '../../src/temporal/client.js';
 import { orderWorkerOptions } from '../../src/worker.js';
 
 export function runBaselineWorker(name: string, activities: object): void {
@@ -24,6 +25,7 @@ export function runBaselineWorker(name: string, activities: object): void {
       namespace: config.TEMPORAL_NAMESPACE,
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       workflowBundle: { codePath: bundle },
+      dataConverter: dataConverterOf(config),
       activities,
       ...orderWorkerOptions(config),
     });

@@ -13,7 +13,7 @@ import { orderIdForCart, workflowIdForOrder } from '../../src/ids.js';
 import { createEventPublisher, type EventPublisher, ensureTopics, orderTopics } from '../../src/kafka/index.js';
 import { createLogger } from '../../src/logger.js';
 import { type PublishMetrics, storedEventOf } from '../../src/outbox.js';
-import { startOrderOperation } from '../../src/temporal/client.js';
+import { dataConverterOf, startOrderOperation } from '../../src/temporal/client.js';
 import { createOrderUpdate, transitionUpdates } from '../../src/workflows/definitions.js';
 import type { orderWorkflow } from '../../src/workflows/order-workflow.js';
 import { newCreateOrder, orderFromCommand, transitionContextAt } from '../../test/support/orders.js';
@@ -221,7 +221,12 @@ export function systemLifecycle(options: {
 
 export async function bareTemporalLifecycle(options: { config: Config; taskQueue: string }) {
   const connection = await Connection.connect({ address: options.config.TEMPORAL_ADDRESS });
-  const client = new Client({ connection, namespace: options.config.TEMPORAL_NAMESPACE });
+  // Payloads encrypted as the order service's are (TEMPORAL_PAYLOAD_KEYS), so the baseline pays the same.
+  const client = new Client({
+    connection,
+    namespace: options.config.TEMPORAL_NAMESPACE,
+    dataConverter: dataConverterOf(options.config),
+  });
 
   const lifecycle: Lifecycle = async (index, record, schedule) => {
     const createOrder = newCreateOrder();

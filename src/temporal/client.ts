@@ -13,9 +13,9 @@ import {
   type WorkflowStartOptions,
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, type PayloadCodec } from '@temporalio/common';
 import { backoffDelays } from '../backoff.js';
-import { type Config, temporalConnectionOf, tracingEnabled } from '../config.js';
+import { type Config, payloadKeysOf, temporalConnectionOf, tracingEnabled } from '../config.js';
 import type { CreateOrder } from '../contracts/schemas.js';
 import type { OrderStatus, TransitionRequest } from '../domain/lifecycle.js';
 import { ErrorCode, itemsTotal, OrderError, type Violation } from '../domain/order.js';
@@ -37,6 +37,13 @@ import {
   transitionUpdates,
 } from '../workflows/definitions.js';
 import type { orderWorkflow } from '../workflows/order-workflow.js';
+import { createPayloadCodec } from './payload-codec.js';
+
+/** Encrypts payloads with TEMPORAL_PAYLOAD_KEYS, when set: the client's, the worker's and the tools' data converter. */
+export function dataConverterOf(config: Config): { payloadCodecs?: PayloadCodec[] } {
+  const keys = payloadKeysOf(config);
+  return keys === undefined ? {} : { payloadCodecs: [createPayloadCodec(keys)] };
+}
 
 export type TransitionOutcome =
   /** The transition is committed (or the order already was where it leads). */
@@ -161,6 +168,7 @@ export async function connectOrderWorkflowClient(config: Config): Promise<OrderW
   const client = new Client({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
+    dataConverter: dataConverterOf(config),
     // Starts, Updates and signals carry the caller's trace into the workflow (header _tracer-data).
     // Imported only when tracing is on: the package costs ~25 MB of memory once loaded.
     interceptors: tracingEnabled(config)
@@ -372,7 +380,10 @@ export async function ensureArchiveSchedule(client: Client, config: Config): Pro
 /** A bare Temporal client for operator tools (`npm run ops`, the worker's start-up checks); orders go through connectOrderWorkflowClient. */
 export async function connectTemporal(config: Config): Promise<{ client: Client; close(): Promise<void> }> {
   const connection = await Connection.connect(temporalConnectionOf(config));
-  return { client: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), close: () => connection.close() };
+  return {
+    client: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: dataConverterOf(config) }),
+    close: () => connection.close(),
+  };
 }
 
 /**
