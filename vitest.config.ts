@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 // The fault suite stops Kafka and PostgreSQL and takes minutes: it runs only when asked for by
@@ -5,6 +6,9 @@ import { defineConfig } from 'vitest/config';
 const faultsAsked = process.argv.some(
   (arg, index, args) => arg === '--project=faults' || (arg === '--project' && args[index + 1] === 'faults'),
 );
+
+/** The consumer kit's entry in source form (tsconfig.json maps the package name to it as well). */
+const ORDER_EVENTS_SOURCE = fileURLToPath(new URL('packages/order-events/src/index.ts', import.meta.url));
 
 export default defineConfig({
   test: {
@@ -36,6 +40,26 @@ export default defineConfig({
           include: ['test/browser/**/*.test.ts'],
           globalSetup: ['test/support/global-setup.ts'],
           testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        // The consumer kit (packages/order-events): its unit tests, and its runner against the
+        // local stack's Kafka and PostgreSQL.
+        test: {
+          name: 'order-events',
+          include: ['packages/*/test/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        // Example consumers of ordering.orders, on the kit's source as the workspace links it.
+        resolve: { alias: { '@acme/order-events': ORDER_EVENTS_SOURCE } },
+        test: {
+          name: 'examples',
+          include: ['examples/*/test/**/*.test.ts'],
+          testTimeout: 240_000,
           hookTimeout: 120_000,
         },
       },

@@ -1,0 +1,48 @@
+// The package as it would be published: `npm run build` compiles it to dist/, Node resolves
+// `@acme/order-events` to that build through the workspace link and its exports, the build
+// exports what the source does, and the tarball holds the build and nothing of the repository.
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import * as source from '../src/index.js';
+
+const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+describe('@acme/order-events, built', () => {
+  it('builds, and the build exports what the source does', async () => {
+    await run('npm', ['run', 'build', '--workspace', '@acme/order-events'], { cwd: ROOT });
+    // A plain Node process, outside Vitest: the name resolves through node_modules to dist/.
+    const { stdout } = await run(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        "const kit = await import('@acme/order-events'); console.log(JSON.stringify({ resolved: import.meta.resolve('@acme/order-events'), names: Object.keys(kit).sort(), types: kit.ORDER_EVENT_TYPES.length }));",
+      ],
+      { cwd: ROOT },
+    );
+    const built = JSON.parse(stdout) as { resolved: string; names: string[]; types: number };
+    expect(built.resolved).toMatch(/\/packages\/order-events\/dist\/index\.js$/);
+    expect(built.names).toEqual(Object.keys(source).sort());
+    expect(built.types).toBe(11);
+  }, 120_000);
+
+  it('packs dist/ and package.json only', async () => {
+    const { stdout } = await run(
+      'npm',
+      ['pack', '--dry-run', '--json', '--ignore-scripts', '--workspace', '@acme/order-events'],
+      {
+        cwd: ROOT,
+      },
+    );
+    const [pack] = JSON.parse(stdout) as [{ name: string; files: { path: string }[] }];
+    expect(pack.name).toBe('@acme/order-events');
+    const paths = pack.files.map((file) => file.path);
+    expect(paths).toContain('dist/index.js');
+    expect(paths).toContain('dist/index.d.ts');
+    expect(paths).toContain('dist/generated/order-events.js');
+    expect(paths.filter((path) => !path.startsWith('dist/') && path !== 'package.json')).toEqual([]);
+  }, 60_000);
+});
