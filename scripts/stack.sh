@@ -430,7 +430,7 @@ temporal_launch() {
 }
 
 temporal_wait() {
-  local deadline=$((SECONDS + WAIT_SECONDS)) pid list sa name type missing=()
+  local deadline=$((SECONDS + WAIT_SECONDS)) pid
   pid="$(temporal_pid)"
   until temporal_healthy; do
     [[ -n "$pid" ]] && pid_matches "$pid" "server start-dev" ||
@@ -440,16 +440,24 @@ temporal_wait() {
   done
   # Namespaces and search attributes: made by --namespace and --search-attribute when the
   # database is new; add any missing ones (a server started by an older setup).
-  local ns address=(--address "127.0.0.1:$TEMPORAL_PORT")
+  temporal_register "127.0.0.1:$TEMPORAL_PORT" "$T_LOG"
+  log "temporal: ready  127.0.0.1:$TEMPORAL_PORT  (UI http://127.0.0.1:$TEMPORAL_UI_PORT)"
+}
+
+# temporal_register ADDRESS LOGFILE: every namespace of T_NAMESPACES with every search attribute
+# of T_SEARCH_ATTRIBUTES on the frontend at ADDRESS, those missing created.
+temporal_register() {
+  local deadline=$((SECONDS + WAIT_SECONDS)) logfile="$2" list sa name type missing=()
+  local ns address=(--address "$1")
   for ns in "${T_NAMESPACES[@]}"; do
     if ! "$TEMPORAL_BIN" operator namespace describe "${address[@]}" --namespace "$ns" >/dev/null 2>&1; then
       "$TEMPORAL_BIN" operator namespace create "${address[@]}" --namespace "$ns" >/dev/null 2>&1 ||
-        fail_with_log temporal "$T_LOG" "namespace create $ns failed"
+        fail_with_log temporal "$logfile" "namespace create $ns failed"
       log "temporal: created namespace $ns"
     fi
     # A new namespace takes a few seconds to be served everywhere.
     until list="$("$TEMPORAL_BIN" operator search-attribute list "${address[@]}" --namespace "$ns" 2>&1)"; do
-      ((SECONDS < deadline)) || fail_with_log temporal "$T_LOG" "search-attribute list -n $ns failed: $list"
+      ((SECONDS < deadline)) || fail_with_log temporal "$logfile" "search-attribute list -n $ns failed: $list"
       sleep 0.5
     done
     for sa in "${T_SEARCH_ATTRIBUTES[@]}"; do
@@ -461,8 +469,7 @@ temporal_wait() {
       fi
     done
   done
-  ((${#missing[@]} == 0)) || fail_with_log temporal "$T_LOG" "search attributes missing: ${missing[*]}"
-  log "temporal: ready  127.0.0.1:$TEMPORAL_PORT  (UI http://127.0.0.1:$TEMPORAL_UI_PORT)"
+  ((${#missing[@]} == 0)) || fail_with_log temporal "$logfile" "search attributes missing: ${missing[*]}"
 }
 
 temporal_stop() { stop_daemon temporal "$T_PID" "$(temporal_pid)"; }
@@ -759,4 +766,9 @@ main() {
   esac
 }
 
-main "$@"
+# STACK_PROFILE=cluster: the same commands on the cluster profile (scripts/stack-cluster.sh).
+case "${STACK_PROFILE:-default}" in
+  default) main "$@" ;;
+  cluster) source "$REPO/scripts/stack-cluster.sh"; cluster_main "$@" ;;
+  *) die "STACK_PROFILE=$STACK_PROFILE: expected default or cluster" ;;
+esac

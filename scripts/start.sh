@@ -6,6 +6,10 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/ensure-deps.sh
 bash scripts/stack.sh start
+# STACK_PROFILE=cluster: the API and the worker use the cluster's Temporal frontend and Kafka brokers (scripts/stack-cluster.sh).
+if [[ "${STACK_PROFILE:-default}" == cluster ]]; then
+  while IFS= read -r setting; do export "${setting?}"; done < <(bash scripts/stack.sh env)
+fi
 node --import tsx src/db/migrate.ts
 # Both run compiled, the worker's workflows prebuilt: they start sooner and use less memory.
 node --import tsx scripts/build.ts >/dev/null

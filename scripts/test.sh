@@ -17,6 +17,10 @@ if [[ ! -x /usr/bin/chromium ]]; then
   apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 fi
 bash scripts/stack.sh start
+# STACK_PROFILE=cluster: the tests find the cluster's Temporal frontend and Kafka brokers (scripts/stack-cluster.sh).
+if [[ "${STACK_PROFILE:-default}" == cluster ]]; then
+  while IFS= read -r setting; do export "${setting?}"; done < <(bash scripts/stack.sh env)
+fi
 # Types and lint first: seconds, and a clearer failure than a test would give.
 npx tsc --noEmit
 npx biome check .

@@ -473,11 +473,14 @@ function checkOrder(run: OrderRun, evidence: OrderEvidence, findings: Findings):
 // ---- The answers ------------------------------------------------------------------------
 
 /** Counts the answers no fault explains; the expected ones apart; a note on the 202s. */
+/** Whether a request overlapped a window in which the fault explains an answer of this kind. */
+export const explainedBy = (windows: FaultWindow[], record: RequestRecord, kind: '503' | 'network') =>
+  windows.some(
+    (window) => window.allow.includes(kind) && record.startedAt <= window.to && record.endedAt >= window.from,
+  );
+
 function checkAnswers(records: RequestRecord[], windows: FaultWindow[], findings: Findings) {
-  const inWindow = (record: RequestRecord, kind: '503' | 'network') =>
-    windows.some(
-      (window) => window.allow.includes(kind) && record.startedAt <= window.to && record.endedAt >= window.from,
-    );
+  const inWindow = (record: RequestRecord, kind: '503' | 'network') => explainedBy(windows, record, kind);
   let expected503 = 0;
   let expectedNetwork = 0;
   const answered202 = new Map<string, number>();
