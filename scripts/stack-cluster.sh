@@ -51,6 +51,7 @@ kafka_controller_port() { echo $((19190 + $1)); }
 cluster_env() {
   printf 'TEMPORAL_ADDRESS=127.0.0.1:%s\n' "$TC_FRONTEND_PORT"
   printf 'KAFKA_BROKERS=127.0.0.1:19092,127.0.0.1:19093,127.0.0.1:19094\n'
+  printf 'TEMPORAL_UI_URL=http://127.0.0.1:%s\n' "$TC_UI_PORT"
 }
 
 # ==============================================================================
