@@ -5,7 +5,7 @@
 // not a valid order event, or that its handler keeps refusing, goes to a dead-letter topic with
 // the reason, and the consumer goes on.
 import { type Meter, metrics } from '@opentelemetry/api';
-import type { IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import { type IHeaders, type Kafka, type KafkaMessage, Partitioners, type Producer } from 'kafkajs';
 import type pg from 'pg';
 import { ORDER_EVENTS_TOPIC } from './generated/order-events.js';
 import { type OrderEvent, OrderEventError, OrderEventErrorCode, parseOrderEvent } from './parse.js';
@@ -121,7 +121,11 @@ export async function startOrderEventConsumer(options: OrderEventConsumerOptions
   } finally {
     await admin.disconnect();
   }
-  const producer: Producer = kafka.producer({ allowAutoTopicCreation: false });
+  // Murmur2, as the Java client and the service: a dead letter goes where its key would.
+  const producer: Producer = kafka.producer({
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
   await producer.connect();
 
   const stopping = new AbortController();
@@ -166,6 +170,9 @@ export async function startOrderEventConsumer(options: OrderEventConsumerOptions
           store.withEvent(event, (tx) => handle(event, tx)),
         );
         consumed.add(1, { outcome: done.outcome, event_type: event.type });
+        if (done.outcome === 'duplicate') {
+          logger.info({ ...where, eventId: event.id }, 'order-events: redelivered event already applied; skipped');
+        }
         if (done.outcome === 'applied' && done.anomaly !== undefined) {
           const { anomaly } = done;
           anomalies.add(1, { kind: anomaly.kind });
