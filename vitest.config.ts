@@ -59,6 +59,8 @@ export default defineConfig({
         test: {
           name: 'examples',
           include: ['examples/*/test/**/*.test.ts'],
+          // The Python consumer's test reads events of the API and worker of the integration setup.
+          globalSetup: ['test/support/global-setup.ts'],
           testTimeout: 240_000,
           hookTimeout: 120_000,
         },

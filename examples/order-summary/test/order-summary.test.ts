@@ -29,13 +29,14 @@ describe('order-summary example', () => {
       { afterOrders: 24, strike: (running) => running.replayFromBeginning() },
     ]);
     expect(result.faults).toHaveLength(3);
-    expect(result.redeliveriesSkipped).toBeGreaterThan(0);
     expect(result.ordersByStatus).toEqual({
       CANCELLED: ORDER_COUNT / 4,
       COMPLETED: ORDER_COUNT / 2,
       CONFIRMED: ORDER_COUNT / 4,
     });
     expect(result.projection).toEqual(result.expected);
+    // The replay did deliver events again: they were found applied and skipped.
+    expect(result.redeliveriesSkipped).toBeGreaterThan(0);
     // Each stored event applied once: the ce_ids recorded with the projection's writes are the outbox's.
     expect(result.appliedEventIds).toEqual(result.storedEventIds);
     expect(result.consumerTrouble).toEqual([]);
