@@ -69,6 +69,8 @@ export default defineConfig({
         test: {
           name: 'faults',
           include: faultsAsked ? ['test/faults/**/*.test.ts'] : [],
+          // Scenario files stop and start the shared Kafka and PostgreSQL: one file at a time, whatever the cores.
+          poolOptions: { forks: { singleFork: true } },
           testTimeout: 420_000,
           hookTimeout: 180_000,
         },
