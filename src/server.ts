@@ -5,12 +5,14 @@ import { buildApp } from './api/app.js';
 import { createApiMetrics } from './api/metrics.js';
 import {
   type Config,
+  codecCorsOrigins,
   describeDatabaseConnection,
   describeKafkaConnection,
   describeTemporalConnection,
   jwtSettingsOf,
   loadConfig,
   parseApiKeys,
+  payloadKeysOf,
   temporalConnectionOf,
 } from './config.js';
 import { createDatabase } from './db/index.js';
@@ -22,7 +24,7 @@ import { createOrderService } from './orders/order-service.js';
 import { reach, startFailureLine, temporalTlsProblem } from './startup.js';
 import { startTelemetry } from './telemetry.js';
 import { connectOrderWorkflowClient } from './temporal/client.js';
-import { warnIfPayloadsInClearText } from './temporal/payload-codec.js';
+import { createPayloadCodec, warnIfPayloadsInClearText } from './temporal/payload-codec.js';
 
 export async function startServer(config: Config) {
   // First: pg's instrumentation must be in place before the pool loads `pg`.
@@ -43,6 +45,7 @@ export async function startServer(config: Config) {
   // The API only probes Kafka (readiness), but a wrong address or credential is found now, not at the first probe.
   const kafkaProbe = createKafkaProbe(createKafka(config, logger));
   await reach(describeKafkaConnection(config), kafkaProbe.ping);
+  const payloadKeys = payloadKeysOf(config);
   const app = await buildApp({
     orders,
     logger,
@@ -53,6 +56,10 @@ export async function startServer(config: Config) {
     metrics: createApiMetrics(() => countUnpublishedEvents(db)),
     readiness: () => unavailableOf({ postgresql: db.ping, temporal: workflows.ping, kafka: kafkaProbe.ping }),
     tracing: telemetry.fastifyPlugin,
+    codec: {
+      codec: payloadKeys === undefined ? undefined : createPayloadCodec(payloadKeys),
+      corsOrigins: codecCorsOrigins(config),
+    },
   });
   await app.listen({ host: config.HOST, port: config.PORT });
   return {

@@ -1,5 +1,6 @@
 // The HTTP gateway: a Fastify instance with its dependencies passed in, nothing global.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { PayloadCodec } from '@temporalio/common';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyPluginCallback,
@@ -13,6 +14,7 @@ import { workflowIdForOrder } from '../ids.js';
 import type { OrderService } from '../orders/order-service.js';
 import { annotateActiveSpan } from '../tracing.js';
 import type { JwtOptions } from './auth.js';
+import { codecRoutes } from './codec-routes.js';
 import { sendClientError, sendError, sendRouteMiss } from './errors.js';
 import type { ApiMetrics } from './metrics.js';
 import { orderRoutes } from './order-routes.js';
@@ -37,6 +39,8 @@ export interface AppDependencies {
   metrics?: ApiMetrics;
   /** OpenTelemetry's Fastify instrumentation (src/telemetry.ts), when tracing is on. */
   tracing?: FastifyPluginCallback | undefined;
+  /** The codec server's codec (TEMPORAL_PAYLOAD_KEYS) and the Web UI origins allowed to call it. */
+  codec?: { codec: PayloadCodec | undefined; corsOrigins: string[] };
 }
 
 /**
@@ -77,6 +81,7 @@ export async function buildApp({
   readiness,
   metrics,
   tracing,
+  codec = { codec: undefined, corsOrigins: [] },
 }: AppDependencies) {
   const app = Fastify({
     loggerInstance: logger,
@@ -161,6 +166,7 @@ export async function buildApp({
   if (metrics !== undefined) await app.register(httpMetrics, { metrics });
   await app.register(healthRoutes, { readiness });
   await app.register(orderRoutes, { orders, metrics });
+  await app.register(codecRoutes, codec);
   return app;
 }
 

@@ -16,10 +16,11 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import type { Order } from '../../src/contracts/schemas.js';
 import { workflowIdForOrder } from '../../src/ids.js';
-import { archiveScheduleOptions, connectTemporal, dataConverterOf } from '../../src/temporal/client.js';
+import { dataConverterOf } from '../../src/temporal/client.js';
 import { ENCRYPTED_ENCODING, KEY_ID_METADATA } from '../../src/temporal/payload-codec.js';
 import {
   allTextOf,
+  deleteArchiveSchedule,
   PAYLOAD_KEY_1,
   PAYLOAD_KEY_2,
   PRIVATE_ADDRESS,
@@ -31,10 +32,12 @@ import {
 } from '../support/customer-data.js';
 import { newCreateOrder } from '../support/orders.js';
 import { type OtlpReceiver, startOtlpReceiver } from '../support/otlp-receiver.js';
-import { type AppProcess, freePort, startApiProcess, startWorkerProcess } from '../support/processes.js';
+import { type AppProcess, freePort, runToEnd, startApiProcess, startWorkerProcess } from '../support/processes.js';
 import { eventually } from '../support/wait.js';
 
 const TOKEN = 'customer-data-ops-token-0001';
+const READ_TOKEN = 'customer-data-read-token-001';
+const UI_ORIGIN = 'http://127.0.0.1:8233';
 const base: Record<string, string> = {
   ...inject('env'),
   TEMPORAL_TASK_QUEUE: 'orders-test-customer-data',
@@ -42,7 +45,10 @@ const base: Record<string, string> = {
   // Everything a process may log, so the search for customer data covers debug lines too.
   LOG_LEVEL: 'debug',
   OTEL_BSP_SCHEDULE_DELAY: '100',
-  API_KEYS: JSON.stringify({ [TOKEN]: { name: 'ops-1', scopes: ['orders:create', 'orders:read', 'orders:manage'] } }),
+  API_KEYS: JSON.stringify({
+    [TOKEN]: { name: 'ops-1', scopes: ['orders:create', 'orders:read', 'orders:manage'] },
+    [READ_TOKEN]: ['orders:read'],
+  }),
 };
 const releases = {
   clear: { TEMPORAL_PAYLOAD_KEYS: '', TEMPORAL_PAYLOAD_KEY_ID: '' },
@@ -83,12 +89,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stopRelease();
-  const temporal = await connectTemporal(loadConfig({ ...base, ...releases.rotated }));
-  await temporal.client.schedule
-    .getHandle(archiveScheduleOptions(loadConfig(base)).scheduleId)
-    .delete()
-    .catch(() => undefined);
-  await temporal.close();
+  await deleteArchiveSchedule({ ...base, ...releases.rotated });
   await raw?.connection.close();
   await receiver?.close();
 });
@@ -172,7 +173,9 @@ describe('customer data in Temporal, in logs and in spans', () => {
     for (const orderId of [ordered.encrypted, ordered.clear]) {
       const released = { resolution: PRIVATE_RESOLUTION, nextStatus: 'CONFIRMED' };
       await expectStatus('POST', `/orders/${orderId}/release`, released, 'CONFIRMED');
-      const moved = await call('PUT', `/orders/${orderId}/delivery-address`, { deliveryAddress: PRIVATE_ADDRESS_MOVED });
+      const moved = await call('PUT', `/orders/${orderId}/delivery-address`, {
+        deliveryAddress: PRIVATE_ADDRESS_MOVED,
+      });
       expect(moved.status).toBe(200);
       expect(moved.body.deliveryAddress).toEqual(PRIVATE_ADDRESS_MOVED);
       await expectStatus('POST', `/orders/${orderId}/release-to-fulfilment`, undefined, 'AWAITING_FULFILMENT');
@@ -226,6 +229,132 @@ describe('customer data in Temporal, in logs and in spans', () => {
       const file = new URL('../fixtures/encrypted-histories/v5-order-rotated-keys.json', import.meta.url);
       await writeFile(file, `${JSON.stringify(JSON.parse(historyToJSON(history)), null, 2)}\n`);
     }
+  });
+
+  /** The payloads of the order's first Update (its creation) as the server stores them, in the codec protocol's JSON. */
+  async function storedCreationPayloads(orderId: string) {
+    const history = await rawHistory(orderId);
+    const accepted = (history.events ?? []).find((event) => event.workflowExecutionUpdateAcceptedEventAttributes);
+    const payloads = accepted?.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.args?.payloads;
+    expect(payloads?.length).toBeGreaterThan(0);
+    return (payloads ?? []).map((payload) => ({
+      metadata: Object.fromEntries(
+        Object.entries(payload.metadata ?? {}).map(([name, value]) => [name, Buffer.from(value).toString('base64')]),
+      ),
+      data: Buffer.from(payload.data ?? []).toString('base64'),
+    }));
+  }
+
+  const codecCall = (path: string, body: unknown, headers: Record<string, string>) =>
+    fetch(`${api?.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-namespace': base.TEMPORAL_NAMESPACE ?? '', ...headers },
+      body: JSON.stringify(body),
+    });
+
+  it('the codec server decodes a stored payload for a token with orders:manage, and gives nothing without one', async () => {
+    const payloads = await storedCreationPayloads(ordered.encrypted);
+    const decoded = await codecCall(
+      '/codec/decode',
+      { payloads },
+      { authorization: `Bearer ${TOKEN}`, origin: UI_ORIGIN },
+    );
+    expect(decoded.status).toBe(200);
+    expect(decoded.headers.get('access-control-allow-origin')).toBe(UI_ORIGIN);
+    const body = (await decoded.json()) as { payloads: { metadata: Record<string, string>; data: string }[] };
+    const clear = body.payloads.map((payload) => Buffer.from(payload.data, 'base64').toString('utf8')).join('\n');
+    expect(clear).toContain(PRIVATE_ADDRESS.line1);
+    expect(Buffer.from(body.payloads[0]?.metadata.encoding ?? '', 'base64').toString()).toBe('json/plain');
+
+    for (const [headers, status] of [
+      [{}, 401],
+      [{ authorization: 'Bearer not-a-known-token-at-all' }, 401],
+      [{ authorization: `Bearer ${READ_TOKEN}` }, 403],
+    ] as const) {
+      const refused = await codecCall('/codec/decode', { payloads }, { ...headers, origin: UI_ORIGIN });
+      expect(refused.status).toBe(status);
+      const text = await refused.text();
+      expect(privateStringsIn(text)).toEqual([]);
+      expect(text).not.toContain('payloads');
+      // The UI sees the refusal itself, not a CORS failure.
+      expect(refused.headers.get('access-control-allow-origin')).toBe(UI_ORIGIN);
+    }
+  });
+
+  it('the codec server encodes with the current key, refuses altered payloads, and passes clear ones through', async () => {
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const clear = {
+      metadata: { encoding: Buffer.from('json/plain').toString('base64') },
+      data: Buffer.from('"x"').toString('base64'),
+    };
+    const encoded = await codecCall('/codec/encode', { payloads: [clear] }, auth);
+    expect(encoded.status).toBe(200);
+    const [sealed] = ((await encoded.json()) as { payloads: { metadata: Record<string, string>; data: string }[] })
+      .payloads;
+    expect(Buffer.from(sealed?.metadata[KEY_ID_METADATA] ?? '', 'base64').toString()).toBe('k2');
+    const roundTrip = await codecCall('/codec/decode', { payloads: [sealed, clear] }, auth);
+    expect(((await roundTrip.json()) as { payloads: unknown[] }).payloads).toEqual([clear, clear]);
+    const data = Buffer.from(sealed?.data ?? '', 'base64');
+    data[20] = (data[20] ?? 0) ^ 1;
+    const altered = await codecCall(
+      '/codec/decode',
+      { payloads: [{ ...sealed, data: data.toString('base64') }] },
+      auth,
+    );
+    expect(altered.status).toBe(400);
+    expect(((await altered.json()) as { code: string }).code).toBe('PAYLOAD_NOT_DECRYPTABLE');
+    const malformed = await codecCall('/codec/decode', { payloads: [{ data: '%%%' }] }, auth);
+    expect(malformed.status).toBe(400);
+  });
+
+  it('answers the Web UI’s CORS preflight for its origin only', async () => {
+    const preflight = (origin: string) =>
+      fetch(`${api?.url}/codec/decode`, {
+        method: 'OPTIONS',
+        headers: {
+          origin,
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'authorization,content-type,x-namespace',
+        },
+      });
+    const ui = await preflight(UI_ORIGIN);
+    expect(ui.status).toBe(204);
+    expect(ui.headers.get('access-control-allow-origin')).toBe(UI_ORIGIN);
+    expect(ui.headers.get('access-control-allow-headers')).toContain('authorization');
+    expect(ui.headers.get('access-control-allow-methods')).toContain('POST');
+    const stranger = await preflight('https://evil.example');
+    expect(stranger.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('temporal workflow show decodes the history through the codec server, and not without the token', async () => {
+    const cli = process.env.TEMPORAL_CLI_PATH ?? 'temporal';
+    const show = (extra: string[]) =>
+      runToEnd(cli, [
+        'workflow',
+        'show',
+        '--address',
+        base.TEMPORAL_ADDRESS ?? '',
+        '--namespace',
+        base.TEMPORAL_NAMESPACE ?? '',
+        '--workflow-id',
+        workflowIdForOrder(ordered.encrypted),
+        '--output',
+        'json',
+        '--codec-endpoint',
+        `${api?.url}/codec`,
+        ...extra,
+      ]);
+    // The JSON output carries each payload's data in base64: read it as the UI's JSON view would.
+    const readable = (output: string) =>
+      [...output.matchAll(/"data": "([A-Za-z0-9+/=]+)"/g)]
+        .map(([, data]) => Buffer.from(data ?? '', 'base64').toString('utf8'))
+        .join('\n');
+    const decoded = await show(['--codec-auth', `Bearer ${TOKEN}`]);
+    expect(decoded.code, decoded.output.slice(-2000)).toBe(0);
+    expect(readable(decoded.output)).toContain(PRIVATE_ADDRESS.line1);
+    expect(readable(decoded.output)).toContain(PRIVATE_ADDRESS_MOVED.line1);
+    const refused = await show([]);
+    expect(privateStringsIn(`${refused.output}\n${readable(refused.output)}`)).toEqual([]);
   });
 
   it('log lines and exported spans of the lifecycle carry no name, address line, message or reason', async () => {

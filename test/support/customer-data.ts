@@ -1,5 +1,7 @@
 // Customer data the tests look for where it must not be (histories, logs, spans), and the payload
 // keys they encrypt with. Test keys only: they protect nothing but these fixtures.
+import { loadConfig } from '../../src/config.js';
+import { archiveScheduleOptions, connectTemporal } from '../../src/temporal/client.js';
 export const PAYLOAD_KEY_1 = 'k1:Qys62qLbHxJRTi4hlcW5BB6CbuSFYxtL89hxOx4kTZA=';
 export const PAYLOAD_KEY_2 = 'k2:CBNulABDnZIXJghkwor9JcAwQSJnSGA9cAFSnJCZVvs=';
 
@@ -59,4 +61,18 @@ export function allTextOf(value: unknown, into: string[] = []): string[] {
   else if (Array.isArray(value)) for (const item of value) allTextOf(item, into);
   else if (value !== null && typeof value === 'object') for (const item of Object.values(value)) allTextOf(item, into);
   return into;
+}
+
+/** Deletes the archive sweep Schedule the worker of a test environment of its own created (its task queue's). */
+export async function deleteArchiveSchedule(env: Record<string, string>): Promise<void> {
+  const config = loadConfig(env);
+  const temporal = await connectTemporal(config);
+  try {
+    await temporal.client.schedule
+      .getHandle(archiveScheduleOptions(config).scheduleId)
+      .delete()
+      .catch(() => undefined);
+  } finally {
+    await temporal.close();
+  }
 }

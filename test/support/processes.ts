@@ -144,3 +144,18 @@ export async function startApiProcess(
   );
   return { ...api, url };
 }
+
+/** Runs a command to its end: its exit code and everything it printed, stdout and stderr in order. */
+export function runToEnd(command: string, args: string[]): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    for (const stream of [child.stdout, child.stderr]) {
+      stream.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+      });
+    }
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, output }));
+  });
+}
