@@ -2,6 +2,7 @@
 // `@acme/order-events` to that build through the workspace link and its exports, the build
 // exports what the source does, and the tarball holds the build and nothing of the repository.
 import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -27,6 +28,37 @@ describe('@acme/order-events, built', () => {
     expect(built.resolved).toMatch(/\/packages\/order-events\/dist\/index\.js$/);
     expect(built.names).toEqual(Object.keys(source).sort());
     expect(built.types).toBe(11);
+  }, 120_000);
+
+  it("compiles the README's example against the build, as a consumer's code would", async () => {
+    const readme = readFileSync(new URL('README.md', `file://${ROOT}`), 'utf8');
+    const section = readme.slice(readme.indexOf('### The consumer kit: `@acme/order-events`'));
+    const example = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
+    expect(example).toContain("from '@acme/order-events'");
+    // Under node_modules (ignored by git), so that the name resolves as in a consumer's project.
+    const dir = `${ROOT}node_modules/.cache/order-events-readme-example`;
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(`${dir}/package.json`, '{ "type": "module" }\n');
+    writeFileSync(`${dir}/example.ts`, example!);
+    await run('npm', ['run', 'build', '--workspace', '@acme/order-events'], { cwd: ROOT });
+    const compiled = await run(
+      process.execPath,
+      [
+        `${ROOT}node_modules/typescript/bin/tsc`,
+        '--noEmit',
+        '--strict',
+        '--skipLibCheck',
+        '--target',
+        'es2022',
+        '--module',
+        'nodenext',
+        '--types',
+        'node',
+        `${dir}/example.ts`,
+      ],
+      { cwd: dir },
+    ).catch((error: { stdout: string }) => ({ stdout: error.stdout }));
+    expect(compiled.stdout).toBe('');
   }, 120_000);
 
   it('packs dist/ and package.json only', async () => {
