@@ -85,6 +85,7 @@ import {
 } from './lib/phases.js';
 import { drawProfiles } from './lib/profile.js';
 import { figuresOf, printReport, resultOf, writeProcessLogs } from './lib/report.js';
+import { useStack } from './lib/stack.js';
 import { round } from './lib/stats.js';
 import { type Verification, verify } from './lib/verify.js';
 import { buildYardstickBundle } from './yardstick/bundle.js';
@@ -96,6 +97,8 @@ const BENCH_TOKEN = `bench-token-${randomUUID()}`;
 // ---- options ---------------------------------------------------------------------------------
 
 const options = parseBenchOptions();
+// The stack first: the cluster's addresses are in the environment before any configuration is read.
+const stack = useStack(options.stack);
 const {
   orders,
   concurrency,
@@ -819,6 +822,7 @@ async function main() {
   const started = Date.now();
   const loadAverageBefore = os.loadavg().map((value) => round(value, 2));
   const config = benchConfig();
+  log(`stack: ${stack.name}: Temporal ${stack.temporal}; Kafka ${stack.kafka}`);
   log(
     `${orders} lifecycles per subject and topology at concurrency ${concurrency}, warm-up ${warmup}, ` +
       `${rounds} round(s), topologies ${topologies.map((topology) => topology.label).join(', ')} ` +
@@ -1178,6 +1182,7 @@ async function compare(ref: string) {
     runId,
     durationSec: round((Date.now() - started) / 1000, 0),
     machine: machineFacts(loadAverageBefore),
+    stack,
   };
   writeFileSync(output, `${JSON.stringify(result, null, 2)}\n`);
 

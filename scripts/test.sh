@@ -2,22 +2,6 @@
 # npm test: installs what is missing, starts the local stack, runs the whole suite.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-# npm run test:faults without STACK_PROFILE: the fault suite on each profile in turn, the default's
-# first; meanwhile the cluster profile's Temporal binaries build at low priority if they are not
-# built yet (a clean clone's first run: ~12 min; scripts/stack-cluster.sh).
-if [[ -z "${STACK_PROFILE:-}" && " $* " == *" --project faults "* ]]; then
-  mkdir -p .stack
-  STACK_PROFILE=cluster nice -n 19 bash scripts/stack.sh build >.stack/cluster-build.out 2>&1 &
-  build=$!
-  status=0
-  STACK_PROFILE=default bash scripts/test.sh "$@" || status=$?
-  if ! wait "$build"; then
-    echo "[test] the cluster profile's Temporal build failed: $(tail -n 3 .stack/cluster-build.out)" >&2
-    exit 1
-  fi
-  STACK_PROFILE=cluster bash scripts/test.sh "$@" || status=$?
-  exit "$status"
-fi
 # Plain text when the output is a log, not a terminal (Vitest colours it whenever CI is set).
 [[ -t 1 ]] || export NO_COLOR=1
 bash scripts/ensure-deps.sh

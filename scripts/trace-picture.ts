@@ -37,7 +37,7 @@ export function spansFromJson(json: string): ReceivedSpan[] {
   return parsed.map((span) => ({ ...span, startNs: BigInt(String(span.startNs)), endNs: BigInt(String(span.endNs)) }));
 }
 
-function escapeXml(text: string): string {
+export function escapeXml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&${{ '&': 'amp', '<': 'lt', '>': 'gt', '"': 'quot', "'": 'apos' }[c]};`);
 }
 

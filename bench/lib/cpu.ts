@@ -2,6 +2,7 @@
 // lifecycle costs where, and how much of the machine other work took meanwhile.
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { stackPidFiles } from './stack.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TICKS_PER_SECOND = 100;
@@ -75,9 +76,11 @@ export function cpuSnapshot(children: Record<string, number | undefined | (numbe
     undefined,
   );
   const machine = machineSeconds();
+  // The stack's processes: one of each (dev server), or Temporal's four services and three brokers (cluster).
+  const pidFiles = stackPidFiles();
   const snapshot: CpuSnapshot = {
-    temporal: cpuSecondsOf(pidFile('.stack/temporal/temporal.pid'), true),
-    kafka: cpuSecondsOf(pidFile('.stack/kafka/kafka.pid')),
+    temporal: pidFiles.temporal.reduce((sum, file) => sum + cpuSecondsOf(pidFile(file), true), 0),
+    kafka: pidFiles.kafka.reduce((sum, file) => sum + cpuSecondsOf(pidFile(file)), 0),
     postgres: postgres.reduce((sum, pid) => sum + cpuSecondsOf(pid, pid === postmaster), 0),
     bench: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
     machineBusy: machine.busy,

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { WORKER_NODE_FLAGS } from '../../scripts/build.js';
+import { parseStackName } from './stack.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -39,6 +40,9 @@ const USAGE = `usage: npm run bench -- [--quick] [--orders N] [--concurrency C] 
                      worktree the way REF builds itself, on its own migrated database) against the working tree
                      ("head"), taking turns (ABBA) at --orders/--concurrency; prints head ÷ base
                      (default output bench/results/compare.json)
+  --stack            dev (the default profile: the Temporal CLI's dev server, one Kafka broker) or cluster (the
+                     cluster profile: Temporal's services on PostgreSQL, three brokers; scripts/stack-cluster.sh),
+                     which the run starts; every subject runs on it (env STACK_PROFILE=cluster; default dev)
   --profile          run the first topology's first order worker with --cpu-prof (into the results' folder) and
                      draw its profile as <output stem>.worker.svg next to the results
 env: BENCH_WORKER_NODE_OPTIONS replaces the workers' V8 flags (WORKER_NODE_FLAGS); BENCH_API_NODE_OPTIONS`;
@@ -74,6 +78,7 @@ function readCommandLine() {
       'tracing-orders': { type: 'string' },
       'skip-tracing': { type: 'boolean', default: false },
       compare: { type: 'string' },
+      stack: { type: 'string' },
       profile: { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -169,6 +174,8 @@ export function parseBenchOptions() {
     args.output ?? join(ROOT, compareRef === undefined ? 'bench/results/latest.json' : 'bench/results/compare.json'),
   );
   return {
+    /** The stack every subject of the run measures (bench/lib/stack.ts). */
+    stack: parseStackName(args.stack ?? process.env.STACK_PROFILE),
     orders,
     concurrency,
     openLoopSeconds,

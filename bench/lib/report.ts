@@ -32,6 +32,7 @@ import type { BenchOptions } from './options.js';
 import type { Outage } from './outages.js';
 import { ENDING_COMMANDS, endingShares } from './plan.js';
 import type { Profiled } from './profile.js';
+import { stackFacts } from './stack.js';
 import { round } from './stats.js';
 import type { Verification } from './verify.js';
 
@@ -489,6 +490,8 @@ export function resultOf(
     runId,
     durationSec: round((Date.now() - started) / 1000, 0),
     machine: machineFacts(loadAverageBefore),
+    /** The stack every subject ran on: the dev server and one broker, or the cluster profile (--stack). */
+    stack: stackFacts(),
     settings: settingsOf(run.config, facts),
   };
 }
