@@ -33,7 +33,25 @@ export interface CarriedOver {
   transitions: { request: TransitionRequest; actor: string }[];
   /** When the order got its current status: its amendment window still runs from then. */
   statusSince: string;
+  /**
+   * The transition Updates the previous run answered, newest last (at most ANSWERS_CARRIED). The
+   * client SDK sends an Update again, with its id, while the server has not confirmed it accepted;
+   * such a repeat sent after the run continued as new reaches the next run, which must answer it
+   * as the run that carried it out did instead of deciding it afresh. Absent in runs before it.
+   */
+  answered?: AnsweredUpdate[];
 }
+
+/** An Update a run answered: its id, and the failure it answered with (none: it was carried out). */
+export interface AnsweredUpdate {
+  id: string;
+  /** It found the order already where it leads (answered `changed: false`). */
+  unchanged?: true;
+  failure?: { type: string; message: string };
+}
+
+/** How many answered Updates a run hands to the next: repeats come within seconds of the answer. */
+export const ANSWERS_CARRIED = 200;
 
 export const DEFAULT_CONTINUE_AS_NEW_AFTER = 500;
 

@@ -16,6 +16,7 @@ import {
   CancelledFailure,
   condition,
   continueAsNew,
+  currentUpdateInfo,
   deprecatePatch,
   log,
   patched,
@@ -43,6 +44,8 @@ import {
 } from '../domain/lifecycle.js';
 import { describeViolations } from '../domain/payload-check.js';
 import {
+  ANSWERS_CARRIED,
+  type AnsweredUpdate,
   type CarriedOver,
   DEFAULT_CONTINUE_AS_NEW_AFTER,
   DEFAULT_DEADLINES,
@@ -183,23 +186,48 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<Order> {
       nonRetryable: true,
     });
 
+  /** Updates the previous run answered, by id: a repeat of one is answered as it was there. */
+  const answeredBefore = new Map((input.carried?.answered ?? []).map((answer) => [answer.id, answer]));
+  /** Updates this run answered, for the next run (the same repeats can reach it). */
+  const answeredInRun: AnsweredUpdate[] = [];
+  const answerOf = (id: string, outcome: NonNullable<Ticket['outcome']>): AnsweredUpdate => {
+    if (!outcome.ok) return { id, failure: { type: outcome.failure.type ?? '', message: outcome.failure.message } };
+    return outcome.result.changed ? { id } : { id, unchanged: true };
+  };
+
   for (const name of PUBLIC_COMMAND_NAMES) {
     setHandler(
       transitionUpdates[name],
       async (payload, meta) => {
+        const id = currentUpdateInfo()?.id ?? '';
+        const repeat = answeredBefore.get(id);
+        if (repeat !== undefined) {
+          // Carried out (or refused) by the previous run: the same answer, with the order as it is now.
+          answeredInRun.push(repeat);
+          if (repeat.failure !== undefined) {
+            throw ApplicationFailure.create({ ...repeat.failure, nonRetryable: true });
+          }
+          await condition(() => loaded() !== null);
+          return { order: loaded() as Order, changed: repeat.unchanged !== true };
+        }
         const { request, actor } = decodeUpdate(name, payload, meta);
         const order = loaded();
-        if (order !== null && finished()) return { order, changed: false };
         const ticket: Ticket = { request, actor, via: 'update', trace: context.active() };
-        queue.push(ticket);
-        await condition(() => ticket.outcome !== undefined);
+        if (order !== null && finished()) {
+          ticket.outcome = { ok: true, result: { order, changed: false } };
+        } else {
+          queue.push(ticket);
+          await condition(() => ticket.outcome !== undefined);
+        }
         const outcome = ticket.outcome as NonNullable<Ticket['outcome']>;
+        answeredInRun.push(answerOf(id, outcome));
         if (!outcome.ok) throw outcome.failure;
         return outcome.result;
       },
       {
         // Runs before the Update enters history: a refusal here leaves no trace in it.
         validator: (payload, meta) => {
+          if (answeredBefore.has(currentUpdateInfo()?.id ?? '')) return;
           if (handingOver) throw handingOverFailure(orderId);
           const { request } = decodeUpdate(name, payload, meta);
           const status = projectedStatus();
@@ -365,6 +393,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<Order> {
     const carried: CarriedOver = {
       transitions: queue.map(({ request, actor }) => ({ request, actor })),
       statusSince,
+      answered: answeredInRun.slice(-ANSWERS_CARRIED),
     };
     log.info('handing over to a new run', { orderId, from: version, transitionsInRun, carried: queue.length });
     return continueAsNew<typeof orderWorkflow>({ ...input, carried });

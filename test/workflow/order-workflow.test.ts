@@ -491,6 +491,46 @@ describe('orderWorkflow', () => {
     );
   });
 
+  it('answers an Update repeated after its run continued as new as that run did, without carrying it out again', async () => {
+    // The client SDK sends an Update again (same id) while the server has not confirmed it was
+    // accepted; a repeat sent after the run continued as new reaches the next run.
+    const { activities, committed } = mockActivities();
+    await withWorker(
+      activities,
+      async (workflows) => {
+        const { orderId, handle } = await createOrder(workflows);
+        const first = (await handle.describe()).runId;
+        const amend = (promotionCode: string, updateId: string) =>
+          handle.executeUpdate(transitionUpdates.amend, { updateId, args: [{ promotionCode }, { actor: 'test' }] });
+        await transition(workflows, orderId, { command: 'confirm', payload: {} });
+        for (const code of ['P1', 'P2', 'P3']) await amend(code, `amend-${code}`);
+        // The fifth transition: the run hands over after answering it.
+        expect((await amend('FIRST', 'amend-first')).changed).toBe(true);
+        await waitFor(async () => (await handle.describe()).runId !== first);
+        const second = (await handle.describe()).runId;
+
+        const repeat = await amend('FIRST', 'amend-first');
+        expect(repeat).toMatchObject({ changed: true, order: { promotionCode: 'FIRST' } });
+        expect(committed).toHaveLength(5);
+        // New Updates are decided afresh; the repeat's id is still known one run later.
+        for (const code of ['Q1', 'Q2', 'Q3', 'Q4', 'LAST']) {
+          expect((await amend(code, `amend-${code}`)).changed).toBe(true);
+        }
+        expect(committed).toHaveLength(10);
+        await waitFor(async () => (await handle.describe()).runId !== second);
+        expect(await amend('FIRST', 'amend-first')).toMatchObject({ changed: true, order: { promotionCode: 'LAST' } });
+        expect(committed).toHaveLength(10);
+        expect(committed.map((entry) => Number(entry.split(':')[0]))).toEqual(committed.map((_, index) => index + 1));
+        await recordHistory(
+          'v5-order-update-repeated-after-continue',
+          env.client.workflow.getHandle(workflowIdForOrder(orderId), second),
+        );
+        await handle.terminate('test over');
+      },
+      { deadlines: { ORDER_CONTINUE_AS_NEW_AFTER: '5' } },
+    );
+  });
+
   it('answers a repeated CreateOrder with the same order, and refuses a different one for the cart', async () => {
     const { activities, calls } = mockActivities();
     await withWorker(activities, async (workflows) => {

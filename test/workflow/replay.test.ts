@@ -44,6 +44,8 @@ describe('replay of recorded order histories', () => {
       'v5-order-continued-as-new.json',
       'v5-order-full-lifecycle.json',
       'v5-order-racing-updates.json',
+      // The run after a continue-as-new, answering an Update repeated from its predecessor.
+      'v5-order-update-repeated-after-continue.json',
     ]);
   });
 
@@ -72,6 +74,7 @@ describe('replay of recorded order histories', () => {
           activityTaskScheduledEventAttributes?: { input?: { payloads?: { data?: string }[] } };
           markerRecordedEventAttributes?: { details?: Record<string, { payloads?: { data?: string }[] }> };
           upsertWorkflowSearchAttributesEventAttributes?: { searchAttributes?: { indexedFields?: object } };
+          workflowExecutionStartedEventAttributes?: { searchAttributes?: { indexedFields?: object } };
         }[];
       };
       const patches = events.flatMap((event) => {
@@ -79,10 +82,15 @@ describe('replay of recorded order histories', () => {
         return data === undefined ? [] : [JSON.parse(Buffer.from(data, 'base64').toString('utf8')).id as string];
       });
       expect(patches, file).toEqual(expect.arrayContaining(['archival-by-sweep']));
-      const upserted = events.flatMap((event) =>
-        Object.keys(event.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {}),
+      // Set when the run starts or upserted by it (a run continued as new starts with its predecessor's).
+      const named = events.flatMap((event) =>
+        Object.keys(
+          event.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ??
+            event.workflowExecutionStartedEventAttributes?.searchAttributes?.indexedFields ??
+            {},
+        ),
       );
-      expect(upserted, file).toContain('OrderWorkflowVersion');
+      expect(named, file).toContain('OrderWorkflowVersion');
       const scheduledInputs = events.flatMap((event) =>
         (event.activityTaskScheduledEventAttributes?.input?.payloads ?? []).map((payload) =>
           Buffer.from(payload.data ?? '', 'base64').toString('utf8'),
