@@ -7,7 +7,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type TSchema, Type } from '@sinclair/typebox';
 import { parse, stringify } from 'yaml';
 import { DeadLetterHeader, DeadLetterReason } from '../src/commands/command-handler.js';
-import { COMMAND_MESSAGES, CreateOrder, EVENT_SCHEMAS } from '../src/contracts/schemas.js';
+import {
+  BEYOND_CATALOG_EVENT_SCHEMAS,
+  COMMAND_MESSAGES,
+  CreateOrder,
+  PUBLISHED_EVENT_SCHEMAS,
+} from '../src/contracts/schemas.js';
 import { LIFECYCLE, PUBLIC_COMMAND_NAMES } from '../src/domain/lifecycle.js';
 import { ErrorCode } from '../src/domain/order.js';
 import {
@@ -25,9 +30,9 @@ export const ASYNCAPI_PATH = fileURLToPath(new URL('../asyncapi.yaml', import.me
 /**
  * The version of this document. 1.2.0: additive over 1.1.0 (the catalog head's eight lifecycle
  * events, the lifecycle commands, CreateOrder's optional deliveryAddress and deliveryMethod);
- * nothing of 1.1.0 was removed or changed.
+ * 1.3.0: additive over 1.2.0 (CustomerDataErased, ours). Nothing of 1.1.0 was removed or changed.
  */
-export const ASYNCAPI_VERSION = '1.2.0';
+export const ASYNCAPI_VERSION = '1.3.0';
 
 const CATALOG = '../src/contracts/catalog/';
 const readCatalog = (file: string) => readFileSync(new URL(`${CATALOG}${file}`, import.meta.url), 'utf8');
@@ -68,6 +73,13 @@ function catalogStanding(name: string, payload: TSchema | null): Record<string, 
       'x-beyond-catalog': true,
     };
   }
+  if (!inCatalog(name) && Object.hasOwn(BEYOND_CATALOG_EVENT_SCHEMAS, name)) {
+    return {
+      description:
+        "Ours, beyond the Acme event catalog: its Order Service has no such event. Published on ordering.orders beside the catalog's events, through the same outbox (deduplicate by ce_id).",
+      'x-beyond-catalog': true,
+    };
+  }
   if (!inCatalog(name)) {
     return {
       description:
@@ -92,9 +104,13 @@ function catalogStanding(name: string, payload: TSchema | null): Record<string, 
 }
 
 /** The message payloads, by the name of their TypeBox schema (and of their component schema). */
-export const PAYLOAD_SCHEMAS: Record<string, TSchema> = { CreateOrder, ...COMMAND_MESSAGES, ...EVENT_SCHEMAS };
+export const PAYLOAD_SCHEMAS: Record<string, TSchema> = {
+  CreateOrder,
+  ...COMMAND_MESSAGES,
+  ...PUBLISHED_EVENT_SCHEMAS,
+};
 
-type EventName = keyof typeof EVENT_SCHEMAS;
+type EventName = keyof typeof PUBLISHED_EVENT_SCHEMAS;
 
 /** Plain JSON: TypeBox's symbol-keyed markers dropped, no object shared between two places. */
 const json = (schema: TSchema): Record<string, unknown> => JSON.parse(JSON.stringify(schema));
@@ -184,7 +200,7 @@ const sentence = (text: string) => (text.endsWith('.') ? text : `${text}.`);
 
 /** Each event, titled after its name, with its schema's description as summary. */
 const EVENTS = Object.fromEntries(
-  (Object.entries(EVENT_SCHEMAS) as [EventName, TSchema][]).map(([name, schema]) => [
+  (Object.entries(PUBLISHED_EVENT_SCHEMAS) as [EventName, TSchema][]).map(([name, schema]) => [
     name,
     { title: titleOf(name), summary: sentence(schema.description ?? name) },
   ]),
@@ -223,7 +239,7 @@ export function buildAsyncApiDocument(): Record<string, unknown> {
       name,
       title,
       summary,
-      ...catalogStanding(name, EVENT_SCHEMAS[name]),
+      ...catalogStanding(name, PUBLISHED_EVENT_SCHEMAS[name]),
       contentType: 'application/json',
       headers: json(eventHeaders(name)),
       payload: ref(`components/schemas/${name}`),
@@ -289,12 +305,14 @@ export function buildAsyncApiDocument(): Record<string, unknown> {
         'the Acme event catalog v1.0.0 (src/contracts/catalog/order-service.asyncapi.yml) and the',
         "eight lifecycle events of the catalog's head AsyncAPI (order-service.asyncapi.head.yml), plus",
         'what is ours beyond the catalog, each message marked `x-beyond-catalog: true`: every command',
-        'but CreateOrder and CancelOrder, and the dead-letter channel of commands. CreateOrder has the',
-        'optional fields of ours listed in `x-beyond-catalog-fields`.',
+        'but CreateOrder and CancelOrder, the event CustomerDataErased, and the dead-letter channel of',
+        'commands. CreateOrder has the optional fields of ours listed in `x-beyond-catalog-fields`.',
         '',
-        `${ASYNCAPI_VERSION} is additive over 1.1.0: the new lifecycle events, the new lifecycle commands`,
-        "and CreateOrder's optional deliveryAddress and deliveryMethod. Nothing was removed or changed;",
-        'a consumer of 1.1.0 ignores the event types it does not know.',
+        `${ASYNCAPI_VERSION} is additive over 1.2.0: CustomerDataErased, published once per order whose`,
+        "customer's personal data was erased (POST /customers/{customerId}/erasure). 1.2.0 was additive over",
+        "1.1.0: the new lifecycle events, the new lifecycle commands and CreateOrder's optional",
+        'deliveryAddress and deliveryMethod. Nothing was removed or changed; a consumer of 1.1.0 ignores',
+        'the event types it does not know.',
         '',
         'Generated from src/contracts/schemas.ts by scripts/generate-asyncapi.ts: the payload schemas',
         'are the very schemas the service validates and publishes with.',

@@ -5,6 +5,7 @@
 // Enums, limits and request payload schemas are the domain's (src/domain), which imports no
 // value from here: the workflow sandbox loads the domain without TypeBox.
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { ERASED_MARKER } from '../domain/customer-erasure.js';
 import {
   CANCELLATION_REASONS,
   COUNTRY_CODE_PATTERN,
@@ -368,6 +369,33 @@ export const EVENT_SCHEMAS = {
 } as const;
 export type OrderEventType = keyof typeof EVENT_SCHEMAS;
 export type OrderEventPayload = { [Type in OrderEventType]: Static<(typeof EVENT_SCHEMAS)[Type]> }[OrderEventType];
+
+/**
+ * Ours, beyond the catalog: published once per erased order, keyed by its orderId like every
+ * event of the topic, when POST /customers/{customerId}/erasure replaced the order's personal
+ * data with a marker. Consumers that keep a copy of a name, an address or a message erase theirs.
+ */
+export const CustomerDataErased = event(
+  "Published when a customer's personal data in an order was erased at their request (ours, beyond the catalog).",
+  {
+    orderId: uuid(),
+    customerId: uuid(),
+    erasureId: uuid({ description: 'The erasure request (POST /customers/{customerId}/erasure) that erased it' }),
+    erasedFields: Type.Array(Type.String(), {
+      description:
+        'The fields whose values were replaced with the marker wherever they occur: the order, its history, its events',
+    }),
+    marker: Type.Literal(ERASED_MARKER, { description: 'What replaced every erased value' }),
+    erasedAt: dateTime(),
+  },
+);
+export type CustomerDataErased = Static<typeof CustomerDataErased>;
+
+/** Events of ordering.orders that are ours, beyond the catalog (marked so in asyncapi.yaml). */
+export const BEYOND_CATALOG_EVENT_SCHEMAS = { CustomerDataErased } as const;
+/** Every event the service publishes on ordering.orders: the catalog's and ours. */
+export const PUBLISHED_EVENT_SCHEMAS = { ...EVENT_SCHEMAS, ...BEYOND_CATALOG_EVENT_SCHEMAS } as const;
+export type PublishedEventType = keyof typeof PUBLISHED_EVENT_SCHEMAS;
 /** The events of the catalog v1.0.0; the others are the head AsyncAPI's. */
 export const V1_EVENT_TYPES: OrderEventType[] = ['OrderCreated', 'OrderCompleted', 'OrderCancelled'];
 

@@ -1,5 +1,5 @@
 // SQL of the order database: orders, their items, their status history, and the outbox of their events.
-import type { CancellationReason, CreateOrder, Order, OrderEventType, OrderStatus } from '../contracts/schemas.js';
+import type { CancellationReason, CreateOrder, Order, OrderStatus, PublishedEventType } from '../contracts/schemas.js';
 import type { StoredEvent } from '../domain/events.js';
 import type { Queryable } from './index.js';
 
@@ -344,7 +344,7 @@ interface EventRow {
   event_id: string;
   order_id: string;
   sequence: number;
-  event_type: OrderEventType;
+  event_type: PublishedEventType;
   payload: string;
   occurred_at: Date;
   published_at: Date | null;
@@ -413,17 +413,17 @@ export async function findEventsOfOrder(
 /** An event's id and type: what the workflow needs to publish it and to show it. */
 export interface EventRef {
   eventId: string;
-  type: OrderEventType;
+  type: PublishedEventType;
 }
 
-const toEventRef = (row: { event_id: string; event_type: OrderEventType }): EventRef => ({
+const toEventRef = (row: { event_id: string; event_type: PublishedEventType }): EventRef => ({
   eventId: row.event_id,
   type: row.event_type,
 });
 
 /** The events of one transition of the order, in the order they were written. */
 export async function findEventsOfTransition(db: Queryable, orderId: string, sequence: number): Promise<EventRef[]> {
-  const { rows } = await db.query<{ event_id: string; event_type: OrderEventType }>(
+  const { rows } = await db.query<{ event_id: string; event_type: PublishedEventType }>(
     `SELECT event_id, event_type FROM order_events WHERE order_id = $1 AND sequence = $2
       ORDER BY position, event_id`,
     [orderId, sequence],
@@ -433,7 +433,7 @@ export async function findEventsOfTransition(db: Queryable, orderId: string, seq
 
 /** The order's events not yet published, oldest transition first. */
 export async function findUnpublishedEvents(db: Queryable, orderId: string): Promise<EventRef[]> {
-  const { rows } = await db.query<{ event_id: string; event_type: OrderEventType }>(
+  const { rows } = await db.query<{ event_id: string; event_type: PublishedEventType }>(
     `SELECT event_id, event_type FROM order_events WHERE order_id = $1 AND published_at IS NULL
       ORDER BY sequence, position, event_id`,
     [orderId],

@@ -7,7 +7,9 @@ import type {
   OrderCreated,
   OrderEventPayload,
   OrderEventType,
+  PublishedEventType,
 } from '../contracts/schemas.js';
+import { isReasonCode } from './customer-erasure.js';
 import type { TransitionRequest } from './lifecycle.js';
 
 export function orderCreatedPayload(order: Order): OrderCreated {
@@ -53,7 +55,12 @@ type PayloadBuilder = (order: Order, facts: TransitionFacts) => OrderEventPayloa
 const optional = <K extends string, V>(key: K, value: V | null | undefined) =>
   (value === null || value === undefined ? {} : { [key]: value }) as Partial<Record<K, V>>;
 
-/** Each event's payload, built from the order as its transition left it (and the transition's facts). */
+/**
+ * Each event's payload, built from the order as its transition left it (and the transition's facts).
+ * Personal data goes out only where the catalog requires it (OrderDeliveryAddressChanged's address,
+ * OrderHoldReleased's resolution): the optional customerMessage, amendment reason and free-text
+ * changeReason stay in the order database (README, Customer data).
+ */
 export const EVENT_PAYLOADS: { readonly [Type in OrderEventType]: PayloadBuilder } = {
   OrderCreated: orderCreatedPayload,
   OrderCompleted: (order) =>
@@ -74,7 +81,7 @@ export const EVENT_PAYLOADS: { readonly [Type in OrderEventType]: PayloadBuilder
     currency: order.currency,
     confirmedAt: required(order.confirmedAt, 'confirmedAt'),
   }),
-  OrderAmended: (order, { before, request, actor, reason }) => {
+  OrderAmended: (order, { before, request, actor }) => {
     const payload = request.payload as Record<string, unknown>;
     const changedFields = (['items', 'deliveryMethod', 'promotionCode'] as const).filter((field) => field in payload);
     return {
@@ -85,7 +92,6 @@ export const EVENT_PAYLOADS: { readonly [Type in OrderEventType]: PayloadBuilder
       newTotal: order.total,
       currency: order.currency,
       amendedBy: actor,
-      ...optional('reason', reason),
       amendedAt: order.updatedAt,
     };
   },
@@ -96,7 +102,6 @@ export const EVENT_PAYLOADS: { readonly [Type in OrderEventType]: PayloadBuilder
       holdId: hold.holdId,
       reason: hold.reason,
       ownerTeam: hold.ownerTeam,
-      ...optional('customerMessage', hold.customerMessage),
       reviewBy: hold.reviewBy,
       placedAt: hold.placedAt,
     };
@@ -132,7 +137,8 @@ export const EVENT_PAYLOADS: { readonly [Type in OrderEventType]: PayloadBuilder
     previousStatus: before.status as Exclude<Order['status'], 'ARCHIVED'>,
     newStatus: order.status as Exclude<Order['status'], 'CREATED'>,
     sequence: statusSequence,
-    ...optional('changeReason', reason),
+    // A code (the hold's or the cancellation's reason), never someone's words (a release's resolution).
+    ...optional('changeReason', reason !== null && isReasonCode(reason) ? reason : null),
     changedAt: order.updatedAt,
   }),
   OrderDeliveryAddressChanged: (order, { before, actor }) => ({
@@ -174,9 +180,9 @@ function required<T>(value: T | null, name: string): T {
 export interface StoredEvent {
   eventId: string;
   orderId: string;
-  /** The sequence of the transition that emitted it: 0 for OrderCreated. */
+  /** The sequence of the transition that emitted it: 0 for OrderCreated (an erasure's: the order's last). */
   sequence: number;
-  type: OrderEventType;
+  type: PublishedEventType;
   /** The JSON payload, byte for byte as published. */
   payload: string;
   occurredAt: string;

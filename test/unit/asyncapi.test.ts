@@ -30,8 +30,8 @@ const document = parse(text) as {
 const messagesOf = (address: string) =>
   Object.keys(Object.values(document.channels).find((channel) => channel.address === address)?.messages ?? {});
 
-/** Every event, the v1.0.0 ones and the head catalog's. */
-const EVENTS = Object.keys(contracts.EVENT_SCHEMAS);
+/** Every event, the v1.0.0 ones, the head catalog's and ours (CustomerDataErased). */
+const EVENTS = Object.keys(contracts.PUBLISHED_EVENT_SCHEMAS);
 /** Every command of ordering.commands: CreateOrder, then each public command of the table, by its ce_type. */
 const COMMANDS = ['CreateOrder', ...PUBLIC_COMMAND_NAMES.map((name) => LIFECYCLE[name].commandType as string)];
 /** The messages the catalog's head AsyncAPI has: the others are ours. */
@@ -66,8 +66,8 @@ describe('asyncapi.yaml', () => {
     ).toEqual(['ordering.commands', 'ordering.commands.dlq', 'ordering.orders']);
   });
 
-  it('carries all eleven events and every command the service serves on their channels', () => {
-    expect(EVENTS).toHaveLength(11);
+  it('carries all twelve events and every command the service serves on their channels', () => {
+    expect(EVENTS).toHaveLength(12);
     expect(messagesOf('ordering.orders')).toEqual(EVENTS);
     expect(messagesOf('ordering.orders')).toEqual(
       expect.arrayContaining([...contracts.V1_EVENT_TYPES, ...HEAD_EVENT_TYPES]),
@@ -103,9 +103,9 @@ describe('asyncapi.yaml', () => {
   });
 
   it('marks every message ours beyond the catalog that the catalog does not have', () => {
-    // The catalog's head has CreateOrder and CancelOrder as its only commands, and all eleven events.
+    // The catalog's head has CreateOrder and CancelOrder as its only commands, and eleven of our twelve events.
     expect(COMMANDS.filter((name) => CATALOG_MESSAGES.includes(name))).toEqual(['CreateOrder', 'CancelOrder']);
-    expect(EVENTS.filter((name) => !CATALOG_MESSAGES.includes(name))).toEqual([]);
+    expect(EVENTS.filter((name) => !CATALOG_MESSAGES.includes(name))).toEqual(['CustomerDataErased']);
     for (const [name, message] of Object.entries(document.components.messages)) {
       const ours = !CATALOG_MESSAGES.includes(name);
       expect(message['x-beyond-catalog'], name).toBe(ours);
@@ -134,7 +134,7 @@ describe('asyncapi.yaml', () => {
     const schemaOf = (name: string): unknown =>
       name === 'CreateOrder'
         ? contracts.CreateOrder
-        : ((contracts.EVENT_SCHEMAS as Record<string, unknown>)[name] ?? contracts.COMMAND_MESSAGES[name]);
+        : ((contracts.PUBLISHED_EVENT_SCHEMAS as Record<string, unknown>)[name] ?? contracts.COMMAND_MESSAGES[name]);
     const typed = Object.entries(document.components.messages).filter(([name]) => name !== 'DeadLetteredCommand');
     expect(typed.map(([name]) => name).sort()).toEqual([...EVENTS, ...COMMANDS].sort());
     expect(typed.map(([name]) => name).sort()).toEqual(Object.keys(PAYLOAD_SCHEMAS).sort());

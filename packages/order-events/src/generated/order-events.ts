@@ -2,7 +2,7 @@
 // Regenerate with `npm run generate -w @acme/order-events` (test/generated.test.ts checks it is current).
 
 /** The version of the service's AsyncAPI document these types were generated from. */
-export const ASYNCAPI_VERSION = '1.2.0';
+export const ASYNCAPI_VERSION = '1.3.0';
 
 /** The topic of order lifecycle events (before any environment prefix). */
 export const ORDER_EVENTS_TOPIC = 'ordering.orders';
@@ -20,6 +20,7 @@ export const ORDER_EVENT_TYPES = [
   'OrderArchived',
   'OrderCompleted',
   'OrderCancelled',
+  'CustomerDataErased',
 ] as const;
 export type OrderEventType = (typeof ORDER_EVENT_TYPES)[number];
 
@@ -162,6 +163,19 @@ export interface OrderCancelled {
   cancelledAt: string;
 }
 
+/** Published when a customer's personal data in an order was erased at their request (ours, beyond the catalog). */
+export interface CustomerDataErased {
+  orderId: string;
+  customerId: string;
+  /** The erasure request (POST /customers/{customerId}/erasure) that erased it */
+  erasureId: string;
+  /** The fields whose values were replaced with the marker wherever they occur: the order, its history, its events */
+  erasedFields: Array<string>;
+  /** What replaced every erased value */
+  marker: '[erased]';
+  erasedAt: string;
+}
+
 /** The payload of each event type. */
 export interface OrderEventPayloads {
   OrderCreated: OrderCreated;
@@ -175,6 +189,7 @@ export interface OrderEventPayloads {
   OrderArchived: OrderArchived;
   OrderCompleted: OrderCompleted;
   OrderCancelled: OrderCancelled;
+  CustomerDataErased: CustomerDataErased;
 }
 
 /** CloudEvents 1.0 Kafka protocol binding, binary content mode */
@@ -227,6 +242,7 @@ export const HEADERS_SCHEMA: Record<string, unknown> = {
         'OrderArchived',
         'OrderCompleted',
         'OrderCancelled',
+        'CustomerDataErased',
       ],
     },
     ce_source: {
@@ -457,6 +473,29 @@ export const PAYLOAD_SCHEMAS: Record<OrderEventType, Record<string, unknown>> = 
       customerId: { format: 'uuid', type: 'string' },
       reason: { type: 'string', enum: ['CUSTOMER_REQUESTED', 'PAYMENT_FAILED', 'OUT_OF_STOCK', 'FRAUD'] },
       cancelledAt: { format: 'date-time', type: 'string' },
+    },
+  },
+  CustomerDataErased: {
+    description:
+      "Published when a customer's personal data in an order was erased at their request (ours, beyond the catalog).",
+    type: 'object',
+    required: ['orderId', 'customerId', 'erasureId', 'erasedFields', 'marker', 'erasedAt'],
+    properties: {
+      orderId: { format: 'uuid', type: 'string' },
+      customerId: { format: 'uuid', type: 'string' },
+      erasureId: {
+        description: 'The erasure request (POST /customers/{customerId}/erasure) that erased it',
+        format: 'uuid',
+        type: 'string',
+      },
+      erasedFields: {
+        description:
+          'The fields whose values were replaced with the marker wherever they occur: the order, its history, its events',
+        type: 'array',
+        items: { type: 'string' },
+      },
+      marker: { description: 'What replaced every erased value', const: '[erased]', type: 'string' },
+      erasedAt: { format: 'date-time', type: 'string' },
     },
   },
 };
