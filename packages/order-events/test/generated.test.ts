@@ -13,7 +13,7 @@ describe('src/generated/order-events.ts', () => {
     expect(readFileSync(GENERATED_PATH, 'utf8')).toBe(renderGenerated());
   });
 
-  it('has the twelve events of ordering.orders (the catalog's eleven and CustomerDataErased) with the schemas of the document', () => {
+  it('has the twelve events of ordering.orders (the catalog’s eleven and CustomerDataErased) with the schemas of the document', () => {
     expect(ORDER_EVENT_TYPES).toHaveLength(12);
     expect(ORDER_EVENT_TYPES).toEqual(Object.keys(asyncApi.channels.orderEvents.messages));
     expect(ASYNCAPI_VERSION).toBe(asyncApi.info.version);
