@@ -18,8 +18,9 @@ import {
 import { createDatabase } from './db/index.js';
 import { countUnpublishedEvents } from './db/orders-repository.js';
 import { within } from './deadline.js';
-import { createKafka, createKafkaProbe } from './kafka/index.js';
+import { createEventPublisher, createKafka, createKafkaProbe, orderTopics } from './kafka/index.js';
 import { createLogger } from './logger.js';
+import { createCustomerErasure } from './orders/customer-erasure.js';
 import { createOrderService } from './orders/order-service.js';
 import { reach, startFailureLine, temporalTlsProblem } from './startup.js';
 import { startTelemetry } from './telemetry.js';
@@ -43,11 +44,29 @@ export async function startServer(config: Config) {
     transitionWaitMs: config.TRANSITION_WAIT_MS,
   });
   // The API only probes Kafka (readiness), but a wrong address or credential is found now, not at the first probe.
-  const kafkaProbe = createKafkaProbe(createKafka(config, logger));
+  const kafka = createKafka(config, logger);
+  const kafkaProbe = createKafkaProbe(kafka);
   await reach(describeKafkaConnection(config), kafkaProbe.ping);
+  // The API publishes one kind of event itself: CustomerDataErased, right after an erasure commits
+  // (the worker's outbox sweeper publishes what this producer could not).
+  const publisher = await reach(describeKafkaConnection(config), () =>
+    createEventPublisher(kafka, logger, { traced: telemetry.enabled }),
+  );
+  const erasure = createCustomerErasure({
+    db,
+    logger,
+    outbox: {
+      publisher,
+      topic: orderTopics(config.KAFKA_TOPIC_PREFIX).events,
+      eventSource: config.EVENT_SOURCE,
+      // The worker's counters (order_events_published_total) count the lifecycle's events; these few are logged.
+      metrics: { published: () => undefined, failed: () => undefined },
+    },
+  });
   const payloadKeys = payloadKeysOf(config);
   const app = await buildApp({
     orders,
+    erasure,
     logger,
     apiKeys: parseApiKeys(config.API_KEYS),
     jwt: jwtSettingsOf(config),
@@ -68,6 +87,7 @@ export async function startServer(config: Config) {
     /** Stops accepting, drains in-flight requests, then closes Temporal and PostgreSQL. */
     async close() {
       await app.close();
+      await publisher.close();
       await kafkaProbe.close();
       await workflows.close();
       await db.close();

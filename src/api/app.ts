@@ -11,10 +11,12 @@ import type { ApiKey } from '../config.js';
 import { ErrorBody } from '../contracts/schemas.js';
 import { createCoercingAjv, createExactAjv } from '../contracts/validation.js';
 import { workflowIdForOrder } from '../ids.js';
+import type { CustomerErasure } from '../orders/customer-erasure.js';
 import type { OrderService } from '../orders/order-service.js';
 import { annotateActiveSpan } from '../tracing.js';
 import type { JwtOptions } from './auth.js';
 import { codecRoutes } from './codec-routes.js';
+import { customerRoutes } from './customer-routes.js';
 import { sendClientError, sendError, sendRouteMiss } from './errors.js';
 import type { ApiMetrics } from './metrics.js';
 import { orderRoutes } from './order-routes.js';
@@ -26,6 +28,8 @@ import { security } from './plugins/security.js';
 
 export interface AppDependencies {
   orders: OrderService;
+  /** The erasure of a customer's personal data (POST /customers/{customerId}/erasure); unset, no such route. */
+  erasure?: CustomerErasure | undefined;
   logger: FastifyBaseLogger;
   apiKeys: Map<string, ApiKey>;
   /** Access tokens from an identity provider; unset, only the API_KEYS tokens are accepted. */
@@ -73,6 +77,7 @@ function createValidators() {
 
 export async function buildApp({
   orders,
+  erasure,
   logger,
   apiKeys,
   jwt,
@@ -167,6 +172,7 @@ export async function buildApp({
   await app.register(healthRoutes, { readiness });
   await app.register(orderRoutes, { orders, metrics });
   await app.register(codecRoutes, codec);
+  if (erasure !== undefined) await app.register(customerRoutes, { erasure });
   return app;
 }
 

@@ -7,6 +7,7 @@ import type { ErrorObject } from 'ajv';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorBody } from '../contracts/schemas.js';
 import { violationsOf } from '../contracts/validation.js';
+import { type ErasureErrorCode, ErasureRefused } from '../domain/customer-erasure.js';
 import { type ErrorCode, OrderError } from '../domain/order.js';
 import { isUnavailable } from '../unavailable.js';
 
@@ -18,6 +19,10 @@ const STATUS_OF_CODE: Record<ErrorCode, number> = {
   ORDER_NOT_ACTIVE: 409,
   ORDER_WORKFLOW_RUNNING: 409,
   ORDER_BUSY: 429,
+};
+
+const STATUS_OF_ERASURE_CODE: Record<ErasureErrorCode, number> = {
+  CUSTOMER_HAS_OPEN_ORDERS: 409,
 };
 
 /** Fastify's own client errors, by their code, as our stable codes. */
@@ -78,6 +83,14 @@ export function sendError(error: unknown, request: FastifyRequest, reply: Fastif
     // A busy order is free again within a second or two (its transitions take milliseconds each).
     if (error.code === 'ORDER_BUSY') reply.header('retry-after', '1');
     return reply.status(STATUS_OF_CODE[error.code]).send(body(error.code, error.message, error.details));
+  }
+  if (error instanceof ErasureRefused) {
+    const details = error.openOrders.map((order) => ({
+      field: `/orders/${order.orderId}`,
+      code: 'ORDER_OPEN',
+      message: `order ${order.orderId} is ${order.status}`,
+    }));
+    return reply.status(STATUS_OF_ERASURE_CODE[error.code]).send(body(error.code, error.message, details));
   }
   if (!(error instanceof Error)) {
     request.log.error({ thrown: error }, 'request failed with a non-error');
