@@ -4,8 +4,9 @@
 // rotation). Orders carry an address, a hold's customer message, an amendment reason and a
 // release resolution across those restarts and end COMPLETED. Then: the raw histories on the
 // server (read by a client without the codec) hold none of that in clear text; the payloads are
-// encrypted under k1 and k2; the histories replay with the codec; the processes' log lines and
-// exported spans never carried it.
+// encrypted under k1 and k2; the histories replay with the codec; the events on Kafka carry it only
+// where the catalog requires it; the processes' log lines and exported spans (an erasure of the
+// customers' data included) never carried it.
 import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { Client, Connection } from '@temporalio/client';
@@ -30,9 +31,11 @@ import {
   PRIVATE_RESOLUTION,
   privateStringsIn,
 } from '../support/customer-data.js';
+import { collectOrderEvents } from '../support/events.js';
 import { newCreateOrder } from '../support/orders.js';
 import { type OtlpReceiver, startOtlpReceiver } from '../support/otlp-receiver.js';
 import { type AppProcess, freePort, runToEnd, startApiProcess, startWorkerProcess } from '../support/processes.js';
+import { topicsOf } from '../support/stack.js';
 import { eventually } from '../support/wait.js';
 
 const TOKEN = 'customer-data-ops-token-0001';
@@ -63,6 +66,8 @@ let worker: AppProcess | undefined;
 const output: string[] = [];
 /** Reads the server's histories as stored: no codec. */
 let raw: Client;
+/** The events of this test's topic. */
+let events: Awaited<ReturnType<typeof collectOrderEvents>>;
 
 async function stopRelease() {
   await Promise.all([api?.stop(), worker?.stop()]);
@@ -81,6 +86,7 @@ beforeAll(async () => {
   // The replays below run workers in this process: their failures are expected, their chatter is not needed.
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   receiver = await startOtlpReceiver();
+  events = await collectOrderEvents((base.KAFKA_BROKERS ?? '').split(','), topicsOf(base).events);
   raw = new Client({
     connection: await Connection.connect({ address: base.TEMPORAL_ADDRESS ?? '' }),
     namespace: base.TEMPORAL_NAMESPACE,
@@ -89,6 +95,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stopRelease();
+  await events?.close();
   await deleteArchiveSchedule({ ...base, ...releases.rotated });
   await raw?.connection.close();
   await receiver?.close();
@@ -355,6 +362,34 @@ describe('customer data in Temporal, in logs and in spans', () => {
     expect(readable(decoded.output)).toContain(PRIVATE_ADDRESS_MOVED.line1);
     const refused = await show([]);
     expect(privateStringsIn(`${refused.output}\n${readable(refused.output)}`)).toEqual([]);
+  });
+
+  it('events on Kafka carry customer data only where the catalog requires it; the customers’ data can be erased', async () => {
+    for (const orderId of [ordered.encrypted, ordered.clear]) {
+      const seen = await eventually(`OrderCompleted of order ${orderId} on Kafka`, () =>
+        events.ofOrder(orderId).some((event) => event.headers.ce_type === 'OrderCompleted')
+          ? events.ofOrder(orderId)
+          : undefined,
+      );
+      // The new address and the old postal code (OrderDeliveryAddressChanged, required) and the
+      // resolution (OrderHoldReleased, required); not the hold's message, the amendment's reason, or
+      // the resolution again as OrderStatusChanged's changeReason.
+      const carrying = seen.filter((event) => privateStringsIn(event.value).length > 0);
+      expect(carrying.map((event) => event.headers.ce_type)).toEqual([
+        'OrderHoldReleased',
+        'OrderDeliveryAddressChanged',
+      ]);
+      const published = seen.map((event) => event.value).join('\n');
+      expect(published).not.toContain(PRIVATE_MESSAGE);
+      expect(published).not.toContain(PRIVATE_AMENDMENT_REASON);
+      expect(published.split(PRIVATE_RESOLUTION)).toHaveLength(2);
+      // The erasure route's own lines are among those the next test searches.
+      const order = await call('GET', `/orders/${orderId}`);
+      const erased = await call<{ orderIds: string[] }>('POST', `/customers/${order.body.customerId}/erasure`);
+      expect(erased.status).toBe(200);
+      expect(erased.body.orderIds).toEqual([orderId]);
+      expect(privateStringsIn(JSON.stringify((await call('GET', `/orders/${orderId}`)).body))).toEqual([]);
+    }
   });
 
   it('log lines and exported spans of the lifecycle carry no name, address line, message or reason', async () => {
