@@ -306,26 +306,38 @@ export async function runSummaryScenario(name: string, faults: Fault[]): Promise
     await striking;
 
     const expected = await expectedSummary(db);
-    const projection = await eventually(
-      'a projection equal to the database',
+    const readStoredAndApplied = async () => {
+      const stored = await db.query<{ event_id: string }>('SELECT event_id::text FROM order_events ORDER BY 1');
+      const applied = await db.query<{ event_id: string }>(
+        `SELECT event_id FROM ${SCHEMA}_consumer.processed_events ORDER BY 1`,
+      );
+      return { stored: stored.rows.map((row) => row.event_id), applied: applied.rows.map((row) => row.event_id) };
+    };
+    // Settled once the projection equals the database and every stored event is applied: events
+    // that move no counter (and those the outbox sweeper publishes after the outage) come later.
+    const settled = async () => {
+      const [summary, events] = await Promise.all([readSummary(db, SCHEMA), readStoredAndApplied()]);
+      return { summary, ...events };
+    };
+    const final = await eventually(
+      'a projection equal to the database, every stored event applied',
       async () => {
-        const summary = await readSummary(db, SCHEMA);
-        return JSON.stringify(summary) === JSON.stringify(expected) ? summary : undefined;
+        const state = await settled();
+        return JSON.stringify(state.summary) === JSON.stringify(expected) &&
+          JSON.stringify(state.applied) === JSON.stringify(state.stored)
+          ? state
+          : undefined;
       },
       90_000,
-    ).catch(() => readSummary(db, SCHEMA));
-    const stored = await db.query<{ event_id: string }>('SELECT event_id::text FROM order_events ORDER BY 1');
-    const applied = await db.query<{ event_id: string }>(
-      `SELECT event_id FROM ${SCHEMA}_consumer.processed_events ORDER BY 1`,
-    );
+    ).catch(settled);
     const statuses = await db.query<{ status: string; orders: number }>(
       'SELECT status, count(*)::int AS orders FROM orders GROUP BY 1',
     );
     return {
-      projection,
+      projection: final.summary,
       expected,
-      storedEventIds: stored.rows.map((row) => row.event_id),
-      appliedEventIds: applied.rows.map((row) => row.event_id),
+      storedEventIds: final.stored,
+      appliedEventIds: final.applied,
       ordersByStatus: Object.fromEntries(statuses.rows.map((row) => [row.status, row.orders])),
       redeliveriesSkipped: [...consumerLines, ...scenario.consumer.output].filter((line) =>
         line.includes('redelivered event already applied'),
