@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Local infrastructure for development and tests, without Docker:
-# PostgreSQL, the Temporal dev server, a single-node KRaft Kafka broker, and nginx as a
+# PostgreSQL, PgBouncer in front of it (transaction pooling, as production databases sit behind
+# a pooler), the Temporal dev server, a single-node KRaft Kafka broker, and nginx as a
 # TLS-terminating gRPC proxy in front of Temporal (the dev server has no TLS of its own).
 # Each also speaks as production would, with certificates made here by openssl (.stack/tls):
 # PostgreSQL takes TLS on its port, Kafka has a SASL_SSL listener (SCRAM-SHA-512 and PLAIN)
 # on 9094, and temporal-tls on 7243 wants mTLS and an API key.
 #
-#   scripts/stack.sh start   [postgres|temporal|kafka|temporal-tls ...]   (default: all)
-#   scripts/stack.sh stop    [postgres|temporal|kafka|temporal-tls ...]
-#   scripts/stack.sh restart [postgres|temporal|kafka|temporal-tls ...]
+#   scripts/stack.sh start   [postgres|pgbouncer|temporal|kafka|temporal-tls ...]   (default: all)
+#   scripts/stack.sh stop    [postgres|pgbouncer|temporal|kafka|temporal-tls ...]
+#   scripts/stack.sh restart [postgres|pgbouncer|temporal|kafka|temporal-tls ...]
 #   scripts/stack.sh status
 #   scripts/stack.sh temporal-path     # absolute path of the temporal CLI
 #
@@ -17,13 +18,14 @@
 #
 # Environment:
 #   PGPORT              PostgreSQL port (default 5432)
+#   PGBOUNCER_PORT      PgBouncer port (default 6432)
 #   STACK_WAIT_SECONDS  health-wait timeout per service (default 90)
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 STACK="$REPO/.stack"
 WAIT_SECONDS="${STACK_WAIT_SECONDS:-90}"
-ALL_SERVICES=(postgres temporal kafka temporal-tls)
+ALL_SERVICES=(postgres pgbouncer temporal kafka temporal-tls)
 
 # --- TLS material (a private CA; test-only secrets, never for production) -----
 TLS_DIR="$STACK/tls"
@@ -35,6 +37,15 @@ PG_DATA="$PG_DIR/data"
 PG_LOG="$PG_DIR/postgres.log"
 PG_OUTSIDE_ROOT="/var/lib/postgresql/oms-stacks"
 PG_DATABASES=(orders orders_test)
+# Statistics of every statement (pg_stat_statements), read by the bench: loaded at the server's
+# start, so a server already running picks it up at its next start, not at this script's.
+PG_PRELOAD_LIBRARIES=pg_stat_statements
+
+# --- PgBouncer (in front of PostgreSQL, transaction pooling) --------------------
+PGBOUNCER_PORT="${PGBOUNCER_PORT:-6432}"
+# Beside PostgreSQL's files, owned by the same user: PgBouncer refuses to run as root, and the
+# postgres user may not enter the clone (see pg_resolve_dir).
+B_DIR="$PG_DIR/pgbouncer"
 
 # --- Temporal -----------------------------------------------------------------
 TEMPORAL_VERSION="1.9.1"
@@ -171,6 +182,14 @@ stop_daemon() {
   rm -f "$pidfile"
 }
 
+# service_status SERVICE PORT PID LOGFILE CHECK...: its status line; CHECK, a command, says whether it answers.
+service_status() {
+  local service="$1" port="$2" pid="$3" logfile="$4" state=stopped
+  shift 4
+  if [[ -n "$pid" ]]; then "$@" && state=running || state=unhealthy; fi
+  printf '%-12s %-9s port=%-5s pid=%-7s log=%s\n' "$service" "$state" "$port" "${pid:--}" "$logfile"
+}
+
 apt_install() {
   [[ $EUID -eq 0 ]] || die "need root to apt-get install $* (or install it yourself)"
   mkdir -p "$STACK"
@@ -254,6 +273,7 @@ pg_resolve_dir() {
   PG_DIR="$PG_OUTSIDE_ROOT/$(printf '%s' "$STACK" | sha256sum | cut -c1-16)"
   PG_DATA="$PG_DIR/data"
   PG_LOG="$PG_DIR/postgres.log"
+  B_DIR="$PG_DIR/pgbouncer"
 }
 
 pg_link_outside_dir() {
@@ -320,11 +340,14 @@ pg_launch() {
   [[ $EUID -eq 0 ]] && chown postgres:postgres "$PG_DIR/server.pem" "$PG_DIR/server.key"
   rotate_log "$PG_LOG"
   as_pg touch "$PG_LOG"
+  # pg_stat_statements ships with Debian's server package; a server without it starts without.
+  local preload=""
+  [[ -f "$(dirname "$bin")/lib/$PG_PRELOAD_LIBRARIES.so" ]] && preload="-c shared_preload_libraries=$PG_PRELOAD_LIBRARIES"
   log "postgres: starting on 127.0.0.1:$PG_PORT"
   # pg_ctl hands -o to a shell as it is: a path there would split at a space ("/tmp/my clones/…"),
   # so the certificate's paths are relative, which PostgreSQL reads from the data directory.
   as_pg "$bin/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t "$WAIT_SECONDS" \
-    -o "-p $PG_PORT -k /tmp -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on -c ssl=on -c ssl_cert_file=../server.pem -c ssl_key_file=../server.key" \
+    -o "-p $PG_PORT -k /tmp -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on -c ssl=on -c ssl_cert_file=../server.pem -c ssl_key_file=../server.key $preload" \
     start >"$PG_DIR/pg_ctl.log" 2>&1 9>&- || {
       cat "$PG_DIR/pg_ctl.log" >&2
       fail_with_log postgres "$PG_LOG" "pg_ctl start failed"
@@ -369,6 +392,101 @@ pg_status() {
   if [[ -n "$pid" ]]; then pg_ready && state=running || state=unhealthy; fi
   printf '%-12s %-9s port=%-5s pid=%-7s log=%s\n' postgres "$state" "$PG_PORT" "${pid:--}" "$PG_LOG"
 }
+
+# ==============================================================================
+# PgBouncer: transaction pooling in front of PostgreSQL
+# ==============================================================================
+# Production databases sit behind a pooler; the service is tested through this one too
+# (test/integration/pgbouncer.test.ts, fault scenario p). Every database of the server is served
+# under its own name; the admin console is the database `pgbouncer` (SHOW POOLS, SHOW STATS).
+pgbouncer_install() {
+  command -v pgbouncer >/dev/null 2>&1 || [[ -x /usr/sbin/pgbouncer ]] && return 0
+  log "pgbouncer: not installed, installing Debian's pgbouncer"
+  apt_install pgbouncer
+  # The package may start its own PgBouncer on 6432 from /etc/pgbouncer: ours runs from its own config.
+  if command -v systemctl >/dev/null 2>&1; then systemctl disable --now pgbouncer >/dev/null 2>&1 || true; fi
+  if command -v service >/dev/null 2>&1; then service pgbouncer stop >/dev/null 2>&1 || true; fi
+  return 0
+}
+
+pgbouncer_bin() { command -v pgbouncer 2>/dev/null || echo /usr/sbin/pgbouncer; }
+
+pgbouncer_write_conf() {
+  mkdir -p "$B_DIR"
+  # trust, as the stack's PostgreSQL: PgBouncer still wants the user listed.
+  printf '"postgres" ""\n' >"$B_DIR/userlist.txt"
+  cat >"$B_DIR/pgbouncer.ini.tmp" <<PGBOUNCER
+; Written by scripts/stack.sh: PgBouncer in transaction-pooling mode in front of the stack's
+; PostgreSQL (127.0.0.1:$PG_PORT), on 127.0.0.1:$PGBOUNCER_PORT.
+[databases]
+; Any database, under its own name. The service sends statement_timeout as a startup parameter,
+; which a pooler cannot pass on per client: it is ignored below and set on each server
+; connection here instead (in production: ALTER ROLE … SET statement_timeout, or this).
+* = host=127.0.0.1 port=$PG_PORT connect_query='SET statement_timeout = 10000'
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $PGBOUNCER_PORT
+unix_socket_dir =
+auth_type = trust
+auth_file = $B_DIR/userlist.txt
+admin_users = postgres
+stats_users = postgres
+pool_mode = transaction
+; Sizing: README, Deploying (connections per process × processes, and PostgreSQL's max_connections).
+max_client_conn = 1000
+default_pool_size = 40
+reserve_pool_size = 10
+reserve_pool_timeout = 1
+max_db_connections = 150
+ignore_startup_parameters = extra_float_digits,statement_timeout
+; Reconnect at once after PostgreSQL restarts, instead of PgBouncer's default 15 s.
+server_login_retry = 1
+logfile = $B_DIR/pgbouncer.log
+pidfile = $B_DIR/pgbouncer.pid
+log_connections = 0
+log_disconnections = 0
+PGBOUNCER
+  mv -f "$B_DIR/pgbouncer.ini.tmp" "$B_DIR/pgbouncer.ini"
+  [[ $EUID -eq 0 ]] && chown -R postgres:postgres "$B_DIR"
+  return 0
+}
+
+pgbouncer_pid() { read_pidfile "$B_DIR/pgbouncer.pid" "$B_DIR/pgbouncer.ini"; }
+
+# The admin console answers (PgBouncer is up; PostgreSQL need not be).
+pgbouncer_answers() {
+  psql -h 127.0.0.1 -p "$PGBOUNCER_PORT" -U postgres -d pgbouncer -tAXqc 'SHOW VERSION' >/dev/null 2>&1
+}
+
+pgbouncer_launch() {
+  local pid
+  pgbouncer_install
+  pg_prepare
+  pgbouncer_write_conf
+  pid="$(pgbouncer_pid)"
+  # Running: it reads its config again (SIGHUP), keeping its clients.
+  [[ -z "$pid" ]] || { log "pgbouncer: already running (pid $pid), reloading its config"; kill -HUP "$pid"; return 0; }
+  ensure_port_free pgbouncer "$PGBOUNCER_PORT"
+  rotate_log "$B_DIR/pgbouncer.log"
+  log "pgbouncer: starting on 127.0.0.1:$PGBOUNCER_PORT (transaction pooling) -> 127.0.0.1:$PG_PORT"
+  # -d: it daemonises and writes its pid file; it refuses to run as root.
+  as_pg "$(pgbouncer_bin)" -d "$B_DIR/pgbouncer.ini" >"$B_DIR/launch.log" 2>&1 9>&- ||
+    fail_with_log pgbouncer "$B_DIR/launch.log" "pgbouncer -d failed"
+}
+
+pgbouncer_wait() {
+  local deadline=$((SECONDS + WAIT_SECONDS))
+  until pgbouncer_answers; do
+    ((SECONDS < deadline)) || fail_with_log pgbouncer "$B_DIR/pgbouncer.log" "not answering on port $PGBOUNCER_PORT"
+    sleep 0.1
+  done
+  log "pgbouncer: ready  postgres://postgres@127.0.0.1:$PGBOUNCER_PORT/orders (transaction pooling)"
+}
+
+pgbouncer_stop() { stop_daemon pgbouncer "$B_DIR/pgbouncer.pid" "$(pgbouncer_pid)"; }
+
+pgbouncer_status() { service_status pgbouncer "$PGBOUNCER_PORT" "$(pgbouncer_pid)" "$B_DIR/pgbouncer.log" pgbouncer_answers; }
 
 # ==============================================================================
 # Temporal
@@ -696,7 +814,7 @@ services_from_args() {
   local s
   if (($# == 0)); then echo "${ALL_SERVICES[@]}"; return; fi
   for s in "$@"; do
-    case "$s" in postgres|temporal|kafka|temporal-tls) ;; *) die "unknown service '$s' (expected: ${ALL_SERVICES[*]})" ;; esac
+    case "$s" in postgres|pgbouncer|temporal|kafka|temporal-tls) ;; *) die "unknown service '$s' (expected: ${ALL_SERVICES[*]})" ;; esac
   done
   # keep the canonical order
   for s in "${ALL_SERVICES[@]}"; do [[ " $* " == *" $s "* ]] && printf '%s ' "$s"; done
@@ -717,10 +835,10 @@ cmd_start() {
   read -ra services <<<"$(services_from_args "$@")"
   # Launch everything first (they boot in parallel), then wait for each.
   for s in "${services[@]}"; do
-    case "$s" in postgres) pg_launch ;; temporal) temporal_launch ;; kafka) kafka_launch ;; temporal-tls) nginx_launch ;; esac
+    case "$s" in postgres) pg_launch ;; pgbouncer) pgbouncer_launch ;; temporal) temporal_launch ;; kafka) kafka_launch ;; temporal-tls) nginx_launch ;; esac
   done
   for s in "${services[@]}"; do
-    case "$s" in postgres) pg_wait ;; temporal) temporal_wait ;; kafka) kafka_wait ;; temporal-tls) nginx_wait ;; esac
+    case "$s" in postgres) pg_wait ;; pgbouncer) pgbouncer_wait ;; temporal) temporal_wait ;; kafka) kafka_wait ;; temporal-tls) nginx_wait ;; esac
   done
   log "started: ${services[*]} ($((SECONDS - start))s)"
 }
@@ -730,13 +848,14 @@ cmd_stop() {
   read -ra services <<<"$(services_from_args "$@")"
   for ((i = ${#services[@]} - 1; i >= 0; i--)); do
     case "${services[$i]}" in
-      postgres) pg_stop ;; temporal) temporal_stop ;; kafka) kafka_stop ;; temporal-tls) nginx_stop ;;
+      postgres) pg_stop ;; pgbouncer) pgbouncer_stop ;; temporal) temporal_stop ;; kafka) kafka_stop ;; temporal-tls) nginx_stop ;;
     esac
   done
 }
 
 cmd_status() {
   pg_status
+  pgbouncer_status
   temporal_status
   kafka_status
   nginx_status
@@ -744,7 +863,7 @@ cmd_status() {
 
 usage() {
   cat >&2 <<EOF
-usage: scripts/stack.sh start|stop|restart [postgres|temporal|kafka|temporal-tls ...]
+usage: scripts/stack.sh start|stop|restart [postgres|pgbouncer|temporal|kafka|temporal-tls ...]
        scripts/stack.sh status
        scripts/stack.sh temporal-path
 State: $STACK

@@ -31,7 +31,12 @@ export async function startServer(config: Config) {
   // First: pg's instrumentation must be in place before the pool loads `pg`.
   const telemetry = await startTelemetry(config, 'order-api');
   const logger = createLogger(config, 'api');
-  const db = createDatabase(config, logger);
+  // Made before the pool, which reports each statement's latency to them; they read the pool when scraped.
+  const metrics = createApiMetrics({
+    outboxBacklog: () => countUnpublishedEvents(db),
+    databasePool: () => db.poolCounts(),
+  });
+  const db = createDatabase(config, logger, metrics.statements);
   await reach(describeDatabaseConnection(config), db.ping);
   warnIfPayloadsInClearText(config, logger);
   const workflows = await reach(describeTemporalConnection(config), () => connectOrderWorkflowClient(config), {
@@ -72,7 +77,7 @@ export async function startServer(config: Config) {
     jwt: jwtSettingsOf(config),
     bodyLimit: config.BODY_LIMIT_BYTES,
     rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
-    metrics: createApiMetrics(() => countUnpublishedEvents(db)),
+    metrics,
     readiness: () => unavailableOf({ postgresql: db.ping, temporal: workflows.ping, kafka: kafkaProbe.ping }),
     tracing: telemetry.fastifyPlugin,
     codec: {

@@ -14,8 +14,19 @@ export async function api<T = any>(
   body?: unknown,
   headers: Record<string, string> = {},
 ): Promise<ApiResponse<T>> {
+  return apiAt(inject('apiUrl'), method, path, body, headers);
+}
+
+/** The same, against an API a test started itself (its own config). */
+export async function apiAt<T = any>(
+  baseUrl: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<ApiResponse<T>> {
   const auth = { authorization: `Bearer ${TOKENS.all}` };
-  const response = await fetch(`${inject('apiUrl')}${path}`, {
+  const response = await fetch(`${baseUrl}${path}`, {
     method,
     headers: body === undefined ? { ...auth, ...headers } : { ...auth, 'content-type': 'application/json', ...headers },
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
