@@ -174,14 +174,30 @@ export async function saveEventPayloads(
  */
 export async function insertErasureEvent(
   tx: Queryable,
-  event: { eventId: string; orderId: string; sequence: number; payload: string; occurredAt: string },
+  event: {
+    eventId: string;
+    orderId: string;
+    sequence: number;
+    payload: string;
+    occurredAt: string;
+    traceparent?: string;
+    tracestate?: string;
+  },
 ): Promise<void> {
   await tx.query(
-    `INSERT INTO order_events (event_id, order_id, sequence, event_type, payload, occurred_at, position)
+    `INSERT INTO order_events (event_id, order_id, sequence, event_type, payload, occurred_at, position, traceparent, tracestate)
      SELECT $1, $2, $3, 'CustomerDataErased', $4, $5,
-            COALESCE((SELECT max(position) + 1 FROM order_events WHERE order_id = $2 AND sequence = $3), 0)
+            COALESCE((SELECT max(position) + 1 FROM order_events WHERE order_id = $2 AND sequence = $3), 0), $6, $7
      ON CONFLICT (event_id) DO NOTHING`,
-    [event.eventId, event.orderId, event.sequence, event.payload, event.occurredAt],
+    [
+      event.eventId,
+      event.orderId,
+      event.sequence,
+      event.payload,
+      event.occurredAt,
+      event.traceparent ?? null,
+      event.tracestate ?? null,
+    ],
   );
 }
 

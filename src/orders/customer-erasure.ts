@@ -44,6 +44,7 @@ import { CANCELLATION_REASONS, HOLD_REASONS } from '../domain/lifecycle.js';
 import { eventIdFor } from '../ids.js';
 import type { LogSink } from '../logger.js';
 import { type OutboxPublisher, publishStoredEvents } from '../outbox.js';
+import { activeTraceContext } from '../tracing.js';
 
 /** What an erasure answers, the first time and on every repeat. */
 export interface ErasureResult {
@@ -112,6 +113,8 @@ export function createCustomerErasure({ db, outbox, logger, now = () => new Date
       type: 'CustomerDataErased',
       payload: JSON.stringify(payload),
       occurredAt: erasure.requestedAt,
+      // The erasure request's trace (README, Tracing), as every event carries the one it was committed in.
+      ...activeTraceContext(),
     };
     await insertErasureEvent(tx, event);
     await insertErasedOrder(tx, {
