@@ -22,6 +22,8 @@ const UNAVAILABLE_CODES = new Set([
   '08001',
   '08003',
   '08006',
+  // PgBouncer's own errors: server conn crashed, cannot connect to server, query_wait_timeout, …
+  '08P01',
 ]);
 
 export function isUnavailable(error: unknown): boolean {

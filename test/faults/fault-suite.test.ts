@@ -18,6 +18,7 @@ import { connectTemporal } from '../../src/temporal/client.js';
 import { tracedBundlePath } from '../../src/worker.js';
 import { ARCHIVE_SWEEP_WORKFLOW_TYPE, type ArchiveSweepResult } from '../../src/workflows/definitions.js';
 import { collectOrderEvents } from '../support/events.js';
+import { connectPgBouncerAdmin, viaPgBouncer } from '../support/pgbouncer.js';
 import { type AppProcess, startApiProcess, startWorkerProcess } from '../support/processes.js';
 import { testEnvironment, topicsOf } from '../support/stack.js';
 import { ARCHIVE_CUSTOMER, checkArchival, countArchived, loadDueOrders } from './archive-sweep.js';
@@ -136,11 +137,14 @@ async function stopProcess(app: AppProcess | undefined, timeoutMs = 60_000): Pro
   clearTimeout(timer);
 }
 
+/** The API's environment: `env`, but for scenario p, which points both processes at PgBouncer. */
+let apiEnv = env;
+
 /** Both infrastructure services up and both processes running: the state every scenario starts from and ends in. */
 async function restoreStack(): Promise<void> {
-  await (CLUSTER ? stackCommand('start') : stackCommand('start', 'postgres', 'kafka'));
+  await (CLUSTER ? stackCommand('start') : stackCommand('start', 'postgres', 'pgbouncer', 'kafka'));
   if (!alive(worker)) worker = watch(await startWorkerProcess(workerEnv));
-  if (!alive(api)) api = watch(await startApiProcess(env, API_PORT));
+  if (!alive(api)) api = watch(await startApiProcess(apiEnv, API_PORT));
 }
 
 beforeAll(async () => {
@@ -410,6 +414,9 @@ describe.skipIf(CLUSTER)('fault suite', () => {
 
   it(`h. the archive sweep over ${ARCHIVE_ORDERS} due orders: worker SIGKILLed and PostgreSQL restarted mid-batch`, () =>
     archiveSweep('h. archive sweep, SIGKILL + PG restart'));
+
+  it('p. behind PgBouncer (transaction pooling): PgBouncer restarted mid-load, 503 meanwhile at most', () =>
+    pgbouncerRestart('p. PgBouncer restart'));
 });
 
 // Cache pressure is a fault too: with a worker cache far below the orders in flight, runs are
@@ -500,6 +507,52 @@ async function postgresRestart(fault: string): Promise<void> {
     notes.push(`${late} 503s to requests begun after PostgreSQL was back (within the 10 s of grace)`);
     return [{ from, to: restartedAt + 10_000, allow: ['503'] }];
   });
+}
+
+/**
+ * Scenario p: the API and the worker behind PgBouncer (DATABASE_URL on its port, transaction
+ * pooling), PgBouncer restarted mid-load: every pooled connection drops at once. 503 meanwhile at
+ * most, recovery by itself; the processes go back to PostgreSQL directly afterwards.
+ */
+async function pgbouncerRestart(fault: string): Promise<void> {
+  const direct = { api: apiEnv, worker: workerEnv };
+  await Promise.all([stopProcess(api), stopProcess(worker)]);
+  apiEnv = { ...apiEnv, DATABASE_URL: viaPgBouncer(env.DATABASE_URL!) };
+  workerEnv = { ...workerEnv, DATABASE_URL: apiEnv.DATABASE_URL! };
+  try {
+    await runScenario(fault, async ({ load, notes, violations }) => {
+      const from = Date.now();
+      const admin = await connectPgBouncerAdmin();
+      const database = new URL(env.DATABASE_URL!).pathname.slice(1);
+      const before = await admin.stats(database).finally(() => admin.close());
+      let restartedAt = from;
+      try {
+        await stackCommand('restart', 'pgbouncer');
+      } finally {
+        restartedAt = Date.now();
+        await stackCommand('start', 'pgbouncer');
+      }
+      await waitUntil(
+        'an order finished after the restart',
+        () => load.runs.some((run) => (run.endedAt ?? 0) > restartedAt),
+        120_000,
+      );
+      // The counters start again at the restart: what they count since went through the new PgBouncer.
+      const after = await connectPgBouncerAdmin();
+      const since = await after.stats(database).finally(() => after.close());
+      const answered503 = load.records.filter((record) => record.startedAt >= from && record.outcome === 503).length;
+      notes.push(
+        `PgBouncer restarted in ${restartedAt - from} ms with ${load.inFlight()} requests in flight; ` +
+          `${before.transactions} transactions through it before, ${since.transactions} through the new one since; ${answered503} answers 503`,
+      );
+      if (since.transactions === 0) violations.push('no transaction went through PgBouncer after its restart');
+      return [{ from, to: restartedAt + 10_000, allow: ['503'] }];
+    });
+  } finally {
+    await Promise.all([stopProcess(api), stopProcess(worker)]);
+    apiEnv = direct.api;
+    workerEnv = direct.worker;
+  }
 }
 
 /** Scenario e: RACE_ROUNDS orders, one after the other, each with RACE_SIZE transitions racing on it. */
