@@ -86,6 +86,7 @@ import {
 import { drawProfiles } from './lib/profile.js';
 import { figuresOf, printReport, resultOf, writeProcessLogs } from './lib/report.js';
 import { useStack } from './lib/stack.js';
+import { snapshotStatements, type TopStatements, topStatements } from './lib/statements.js';
 import { round } from './lib/stats.js';
 import { type Verification, verify } from './lib/verify.js';
 import { buildYardstickBundle } from './yardstick/bundle.js';
@@ -815,6 +816,17 @@ function measureReads(launcher: Launcher, env: Record<string, string>) {
   });
 }
 
+/** PostgreSQL's most expensive statements of the run, or why they are not known. */
+function logTopStatements(statements: TopStatements) {
+  if (!statements.available) return log(`pg_stat_statements: ${statements.reason}`);
+  log(
+    `pg_stat_statements: ${statements.calls} statements, ${statements.totalMs} ms in the run's databases; the top 3:`,
+  );
+  for (const { totalMs, percentOfTotal, calls, meanMs, query } of statements.top.slice(0, 3)) {
+    log(`  ${totalMs} ms (${percentOfTotal} %), ${calls} calls of ${meanMs} ms: ${query.slice(0, 100)}`);
+  }
+}
+
 // ---- main ------------------------------------------------------------------------------------
 
 async function main() {
@@ -829,6 +841,7 @@ async function main() {
       `(APIs x workers); database ${databaseUrl}`,
   );
   const kafka = await prepareStack(config);
+  const statementsBefore = await snapshotStatements(databaseUrl);
   const run = await openFullRun(config, kafka);
   stopOnSignals(run);
   try {
@@ -843,6 +856,8 @@ async function main() {
   } finally {
     await closeFullRun(run);
   }
+  const statements = topStatements(statementsBefore, await snapshotStatements(databaseUrl));
+  logTopStatements(statements);
 
   const figures = figuresOf(run);
   const logs = writeProcessLogs(run, output);
@@ -856,7 +871,10 @@ async function main() {
       )
     : undefined;
   const logLevel = appEnvironment('').LOG_LEVEL ?? 'info';
-  const result = resultOf(run, figures, { options, runId, logLevel, started, loadAverageBefore }, logs, profiled);
+  const result = {
+    ...resultOf(run, figures, { options, runId, logLevel, started, loadAverageBefore }, logs, profiled),
+    pgStatStatements: statements,
+  };
   writeFileSync(output, `${JSON.stringify(result, null, 2)}\n`);
   printReport(run, figures, result, profiled, options);
   const archiveFailed = (run.archive?.lost ?? 0) > 0 || (run.archive?.duplicated ?? 0) > 0;

@@ -42,6 +42,14 @@ describe('npm run bench -- --quick (N = 50, C = 8)', () => {
     const result = JSON.parse(readFileSync(output, 'utf8'));
 
     expect(result).toMatchObject({ orders: 50, concurrency: 8, lost: 0, duplicated: 0, failed: 0 });
+    // PostgreSQL's top statements of the run, or why not (a server started before pg_stat_statements was preloaded).
+    const { pgStatStatements } = result;
+    if (pgStatStatements.available) {
+      expect(pgStatStatements.top.length, JSON.stringify(pgStatStatements)).toBeGreaterThan(0);
+      expect(pgStatStatements.top[0]).toMatchObject({ query: expect.any(String), calls: expect.any(Number) });
+    } else {
+      expect(pgStatStatements.reason).toMatch(/pg_stat_statements/);
+    }
     for (const field of [
       'lifecyclesPerSec',
       'yardstickPerSec',
