@@ -27,6 +27,7 @@ import {
   loadConfig,
   temporalConnectionOf,
 } from './config.js';
+import { createDatabaseMetrics, DATABASE_HISTOGRAM_BUCKETS } from './database-metrics.js';
 import { createDatabase } from './db/index.js';
 import {
   createEventPublisher,
@@ -174,7 +175,9 @@ export async function createOrderWorker(
   // Checked first: a missing bundle should not wait for PostgreSQL, Kafka and Temporal to answer.
   const { workflowModules, ...workflowCode } = workflowCodeOptions(code, telemetry.enabled);
   const deployment = orderWorkerDeployment(config);
-  const db = createDatabase(config, logger);
+  const databaseMetrics = createDatabaseMetrics(Runtime.instance().metricMeter);
+  const db = createDatabase(config, logger, databaseMetrics.statements);
+  const stopPoolGauges = databaseMetrics.watchPool(() => db.poolCounts());
   await reach(describeDatabaseConnection(config), db.ping);
   const kafka = createKafka(config, logger);
   const topics = orderTopics(config.KAFKA_TOPIC_PREFIX);
@@ -255,6 +258,7 @@ export async function createOrderWorker(
         await sweeper.stop();
         await connection.close();
         await publisher.close();
+        stopPoolGauges();
         await db.close();
         await telemetry.shutdown();
       }
@@ -341,7 +345,13 @@ async function main() {
     shutdownSignals: ['SIGTERM', 'SIGINT'],
     // The SDK's metrics and the activities' own (events published, publish failures) on one endpoint.
     telemetryOptions: {
-      metrics: { prometheus: { bindAddress: config.WORKER_METRICS_ADDRESS, countersTotalSuffix: true } },
+      metrics: {
+        prometheus: {
+          bindAddress: config.WORKER_METRICS_ADDRESS,
+          countersTotalSuffix: true,
+          histogramBucketOverrides: DATABASE_HISTOGRAM_BUCKETS,
+        },
+      },
     },
   });
   const orderWorker = await createOrderWorker(

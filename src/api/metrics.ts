@@ -1,5 +1,6 @@
 // Prometheus metrics of the API process, in a registry of its own (no global default registry).
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { STATEMENT_DURATION_METRIC, STATEMENT_SECONDS_BUCKETS } from '../database-metrics.js';
 import type { PoolCounts, StatementObserver } from '../db/index.js';
 
 export interface ApiMetricsSources {
@@ -9,14 +10,11 @@ export interface ApiMetricsSources {
   databasePool: () => PoolCounts;
 }
 
-/** Seconds: a statement of this service takes 1–50 ms; the top buckets catch waits and timeouts. */
-export const STATEMENT_SECONDS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
-
 export function createApiMetrics({ outboxBacklog, databasePool }: ApiMetricsSources) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const statementDuration = new Histogram({
-    name: 'db_statement_duration_seconds',
+    name: STATEMENT_DURATION_METRIC,
     help: 'PostgreSQL statement latency by statement name (the db function that ran it; begin/commit/rollback) and outcome',
     labelNames: ['statement', 'outcome'] as const,
     buckets: STATEMENT_SECONDS_BUCKETS,

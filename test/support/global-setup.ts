@@ -5,6 +5,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { bundleOrderWorkflows } from '../../scripts/build-workflows.js';
 import { loadConfig } from '../../src/config.js';
+import { DATABASE_HISTOGRAM_BUCKETS } from '../../src/database-metrics.js';
 import { migrateDatabase } from '../../src/db/migrate.js';
 import { createLogger } from '../../src/logger.js';
 import { startServer } from '../../src/server.js';
@@ -33,7 +34,15 @@ async function startStack(): Promise<Stack> {
   // A process installs Temporal's runtime once: the projects that use this setup share it.
   Runtime.install({
     logger: new DefaultLogger('WARN'),
-    telemetryOptions: { metrics: { prometheus: { bindAddress: WORKER_METRICS_ADDRESS, countersTotalSuffix: true } } },
+    telemetryOptions: {
+      metrics: {
+        prometheus: {
+          bindAddress: WORKER_METRICS_ADDRESS,
+          countersTotalSuffix: true,
+          histogramBucketOverrides: DATABASE_HISTOGRAM_BUCKETS,
+        },
+      },
+    },
   });
   await migrateDatabase(config.DATABASE_URL);
 
