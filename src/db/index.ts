@@ -9,7 +9,10 @@ export interface QueryResult<Row> {
   rowCount: number | null;
 }
 
-/** Anything that runs SQL: the pool, or the client of an open transaction. */
+/**
+ * Anything that runs SQL: the pool, or the client of an open transaction. Text and values only:
+ * no named prepared statements, which would outlive their transaction on a pooled connection.
+ */
 export interface Queryable {
   query<Row extends object = Record<string, unknown>>(text: string, values?: unknown[]): Promise<QueryResult<Row>>;
 }
@@ -89,7 +92,9 @@ export function createDatabase(config: Config, logger: LogSink, statements?: Sta
     // Fail fast while PostgreSQL is down instead of queueing callers forever.
     connectionTimeoutMillis: 3_000,
     idleTimeoutMillis: 30_000,
-    // Bound every statement so a stuck query cannot hold a request forever.
+    // Bound every statement so a stuck query cannot hold a request forever. Sent when connecting,
+    // which a transaction pooler cannot pass on: behind PgBouncer it is set on the server side
+    // (README, Deploying).
     statement_timeout: 10_000,
     query_timeout: 12_000,
     application_name: 'order-service',
@@ -98,25 +103,22 @@ export function createDatabase(config: Config, logger: LogSink, statements?: Sta
   pool.on('error', (error) => logger.warn({ err: error.message }, 'idle PostgreSQL client failed'));
 
   /** Runs one statement, timed under its name when someone observes. */
-  async function timed<Row>(name: () => string, run: () => Promise<Row>): Promise<Row> {
+  async function timed<Row>(name: string, run: () => Promise<Row>): Promise<Row> {
     if (statements === undefined) return run();
     const started = performance.now();
     try {
       const result = await run();
-      statements.observe(name(), (performance.now() - started) / 1000, 'ok');
+      statements.observe(name, (performance.now() - started) / 1000, 'ok');
       return result;
     } catch (error) {
-      statements.observe(name(), (performance.now() - started) / 1000, 'error');
+      statements.observe(name, (performance.now() - started) / 1000, 'error');
       throw error;
     }
   }
 
   const query: Queryable['query'] = async (text, values) => {
     const name = statements === undefined ? '' : statementName(text, query);
-    return timed(
-      () => name,
-      () => pool.query(text, values),
-    );
+    return timed(name, () => pool.query(text, values));
   };
 
   return {
@@ -133,16 +135,10 @@ export function createDatabase(config: Config, logger: LogSink, statements?: Sta
       client.on('error', onError);
       const txQuery: Queryable['query'] = async (text, values) => {
         const name = statements === undefined ? '' : statementName(text, txQuery);
-        return timed(
-          () => name,
-          () => client.query(text, values),
-        );
+        return timed(name, () => client.query(text, values));
       };
       const control = (statement: 'begin' | 'commit' | 'rollback') =>
-        timed(
-          () => statement,
-          () => client.query(statement.toUpperCase()),
-        );
+        timed(statement, () => client.query(statement.toUpperCase()));
       try {
         await control('begin');
         const result = await work({ query: txQuery });
@@ -165,10 +161,7 @@ export function createDatabase(config: Config, logger: LogSink, statements?: Sta
       waiting: pool.waitingCount,
     }),
     async ping() {
-      await timed(
-        () => 'ping',
-        () => pool.query('SELECT 1'),
-      );
+      await timed('ping', () => pool.query('SELECT 1'));
     },
     async close() {
       await pool.end();
