@@ -94,7 +94,8 @@ export function renderChart(dev: BenchResult, cluster: BenchResult): string {
     `load before ${dev.machine.loadAverageBefore[0]} (dev, ${dev.date.slice(0, 16)}Z) and ` +
     `${cluster.machine.loadAverageBefore[0]} (cluster, ${cluster.date.slice(0, 16)}Z); each subject's bars scaled to its larger value`;
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" role="img">`,
+    '<title>Lifecycles per second and lifecycle p99 of each bench subject, on the dev server and on the cluster profile</title>',
     '<style>.title{font-size:14px;font-weight:bold}.label{font-size:12px}.value{font-size:11px;fill:#333}.legend{font-size:11px}.facts{font-size:11px;fill:#666}</style>',
     `<rect width="${WIDTH}" height="${height}" fill="white"/>`,
     '<text x="10" y="24" class="title">Order lifecycles on the dev server and on a Temporal cluster with a 3-broker Kafka (same bench, same machine)</text>',
