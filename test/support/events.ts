@@ -2,6 +2,7 @@
 // own and keeps every event, so tests can wait for an order's events and inspect them.
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
+import { ensureTopics, ORDER_EVENTS_PARTITIONS } from '../../src/kafka/index.js';
 
 export interface SeenEvent {
   key: string;
@@ -16,6 +17,9 @@ export async function collectOrderEvents(brokers: string[], topic: string) {
   const kafka = new Kafka({ clientId: 'order-tests', brokers, logLevel: logLevel.NOTHING });
   const consumer = kafka.consumer({ groupId: `order-tests-${randomUUID()}` });
   const events: SeenEvent[] = [];
+  // On a clean clone the environment's topic may not exist yet (its worker creates it at start):
+  // subscribing to a missing topic fails, so it is created as the worker would create it.
+  await ensureTopics(kafka, [{ topic, numPartitions: ORDER_EVENTS_PARTITIONS }]);
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({
