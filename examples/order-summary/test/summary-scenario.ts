@@ -44,10 +44,15 @@ async function startSummaryConsumer(env: Record<string, string>): Promise<Summar
     stream.on('data', (chunk: Buffer) => output.push(...chunk.toString('utf8').split('\n').filter(Boolean)));
   }
   const exited = new Promise((resolve) => child.on('exit', resolve));
-  await eventually('the summary consumer to consume', () => {
-    if (child.exitCode !== null) throw new Error(`summary consumer exited:\n${output.slice(-20).join('\n')}`);
-    return output.some((line) => line.includes('order-summary: consuming')) ? true : undefined;
-  });
+  await eventually(
+    'the summary consumer to consume',
+    () => {
+      if (child.exitCode !== null) throw new Error(`summary consumer exited:\n${output.slice(-20).join('\n')}`);
+      return output.some((line) => line.includes('order-summary: consuming')) ? true : undefined;
+      // After a SIGKILL the group waits out the dead member's session before the new one joins.
+    },
+    90_000,
+  );
   return { child, output, exited };
 }
 
