@@ -188,8 +188,12 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<Order> {
 
   /** Updates the previous run answered, by id: a repeat of one is answered as it was there. */
   const answeredBefore = new Map((input.carried?.answered ?? []).map((answer) => [answer.id, answer]));
-  /** Updates this run answered, for the next run (the same repeats can reach it). */
+  /** The newest Updates this run answered (at most ANSWERS_CARRIED), for the next run: the same repeats can reach it. */
   const answeredInRun: AnsweredUpdate[] = [];
+  const remember = (answer: AnsweredUpdate) => {
+    answeredInRun.push(answer);
+    if (answeredInRun.length > ANSWERS_CARRIED) answeredInRun.shift();
+  };
   const answerOf = (id: string, outcome: NonNullable<Ticket['outcome']>): AnsweredUpdate => {
     if (!outcome.ok) return { id, failure: { type: outcome.failure.type ?? '', message: outcome.failure.message } };
     return outcome.result.changed ? { id } : { id, unchanged: true };
@@ -203,7 +207,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<Order> {
         const repeat = answeredBefore.get(id);
         if (repeat !== undefined) {
           // Carried out (or refused) by the previous run: the same answer, with the order as it is now.
-          answeredInRun.push(repeat);
+          remember(repeat);
           if (repeat.failure !== undefined) {
             throw ApplicationFailure.create({ ...repeat.failure, nonRetryable: true });
           }
@@ -220,7 +224,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<Order> {
           await condition(() => ticket.outcome !== undefined);
         }
         const outcome = ticket.outcome as NonNullable<Ticket['outcome']>;
-        answeredInRun.push(answerOf(id, outcome));
+        remember(answerOf(id, outcome));
         if (!outcome.ok) throw outcome.failure;
         return outcome.result;
       },
@@ -393,7 +397,7 @@ export async function orderWorkflow(input: OrderWorkflowInput): Promise<Order> {
     const carried: CarriedOver = {
       transitions: queue.map(({ request, actor }) => ({ request, actor })),
       statusSince,
-      answered: answeredInRun.slice(-ANSWERS_CARRIED),
+      answered: answeredInRun,
     };
     log.info('handing over to a new run', { orderId, from: version, transitionsInRun, carried: queue.length });
     return continueAsNew<typeof orderWorkflow>({ ...input, carried });
