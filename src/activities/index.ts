@@ -24,6 +24,7 @@ import {
   lockOrder,
   markEventsPublished,
   markHoldOverdue,
+  moveOrdersToArchive,
   nextConfirmationNumber,
   type StatusChange,
   saveOrderState,
@@ -256,7 +257,8 @@ export function createActivities({ db, now = () => new Date(), ...outbox }: Acti
     /**
      * Archives every ended order that ended at least `archiveAfterMs` ago, page by page, each in
      * its own transaction with its OrderArchived and OrderStatusChanged and the record's checksum,
-     * exactly as the order's workflow did. Idempotent: an order is archived under its row lock and
+     * exactly as the order's workflow did, and its rows moved to the archive tables (its two new
+     * events follow once published). Idempotent: an order is archived under its row lock and
      * only while it is ended and due, so a retried sweep, two sweeps at once or a v4 run's own
      * archival timer archive it once. Heartbeats after each page; a sweep cancelled (worker
      * shutdown) stops between pages and the next one carries on.
@@ -275,7 +277,10 @@ export function createActivities({ db, now = () => new Date(), ...outbox }: Acti
           if (decideTransition(order.status, request).kind !== 'apply') return null;
           if (archiveDueAt(order, archiveAfterMs) > now().getTime()) return null;
           const input = { orderId, sequence: last + 1, from: order.status, request, actor: 'temporal:archive' };
-          return (await commitTransition(tx, order, input)).events;
+          const { events } = await commitTransition(tx, order, input);
+          // The hot tables keep active orders only: the archived order's rows move in the same transaction.
+          await moveOrdersToArchive(tx, [orderId]);
+          return events;
         });
       for (;;) {
         currentContext()?.cancellationSignal.throwIfAborted();

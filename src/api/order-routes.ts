@@ -56,6 +56,14 @@ const ListOrdersQuery = Type.Object(
     holdOverdue: Type.Optional(
       Type.Boolean({ description: 'true: only orders on hold past their reviewBy; false: only the others' }),
     ),
+    archived: Type.Optional(
+      Type.Boolean({
+        description:
+          'true: archived orders only (status ARCHIVED, kept in the archive tables), with the same filters and ' +
+          'cursor; false or absent: the orders not archived (active, and ended within their retention). A status ' +
+          'other than ARCHIVED with archived=true matches nothing.',
+      }),
+    ),
     // Optional with a default: Ajv fills it in, and the OpenAPI parameter says `required: false`.
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: DEFAULT_PAGE_SIZE })),
     cursor: Type.Optional(Type.String({ maxLength: 200, description: 'nextCursor of the previous page' })),

@@ -1,6 +1,8 @@
 // SQL of a customer's erasure: the customer's orders, the columns and rows that hold personal
 // data, the audit of every request (customer_erasures) and of every order erased
 // (customer_erased_orders). What to erase is decided by src/domain/customer-erasure.ts.
+// An archived order's rows are in the archive tables (migration 0009): every statement here on an
+// order's rows covers both its hot and its archive table.
 import type { OrderStatus } from '../contracts/schemas.js';
 import type { Queryable } from './index.js';
 
@@ -19,15 +21,25 @@ export interface CustomerOrder {
   erased: boolean;
 }
 
-/** Every order of the customer, oldest first, each locked for the transaction (no transition runs meanwhile). */
+/**
+ * Every order of the customer, hot or archived, oldest first, each locked for the transaction (no
+ * transition or archival runs meanwhile). The archive is read after the hot table: an order the
+ * sweep moved while the first statement waited for its lock is found there.
+ */
 export async function lockCustomerOrders(tx: Queryable, customerId: string): Promise<CustomerOrder[]> {
-  const { rows } = await tx.query<{ order_id: string; status: OrderStatus; erased: boolean }>(
-    `SELECT o.order_id, o.status, e.order_id IS NOT NULL AS erased
-       FROM orders o LEFT JOIN customer_erased_orders e ON e.order_id = o.order_id
-      WHERE o.customer_id = $1
-      ORDER BY o.created_at, o.order_id
-        FOR UPDATE OF o`,
-    [customerId],
+  type Row = { order_id: string; status: OrderStatus; erased: boolean; created_at: Date };
+  const lock = async (table: string) =>
+    (
+      await tx.query<Row>(
+        `SELECT o.order_id, o.status, e.order_id IS NOT NULL AS erased, o.created_at
+           FROM ${table} o LEFT JOIN customer_erased_orders e ON e.order_id = o.order_id
+          WHERE o.customer_id = $1
+            FOR UPDATE OF o`,
+        [customerId],
+      )
+    ).rows;
+  const rows = [...(await lock('orders')), ...(await lock('orders_archive'))].sort(
+    (a, b) => a.created_at.getTime() - b.created_at.getTime() || (a.order_id < b.order_id ? -1 : 1),
   );
   return rows.map((row) => ({ orderId: row.order_id, status: row.status, erased: row.erased }));
 }
@@ -107,7 +119,8 @@ export async function findPersonalColumns(
   orderId: string,
 ): Promise<{ deliveryAddress: unknown; hold: unknown }> {
   const { rows } = await tx.query<{ delivery_address: unknown; hold: unknown }>(
-    'SELECT delivery_address, hold FROM orders WHERE order_id = $1',
+    `SELECT delivery_address, hold FROM orders WHERE order_id = $1
+     UNION ALL SELECT delivery_address, hold FROM orders_archive WHERE order_id = $1`,
     [orderId],
   );
   return { deliveryAddress: rows[0]?.delivery_address ?? null, hold: rows[0]?.hold ?? null };
@@ -120,11 +133,11 @@ export async function savePersonalColumns(
   columns: { deliveryAddress: unknown; hold: unknown },
 ): Promise<void> {
   const json = (value: unknown) => (value === null ? null : JSON.stringify(value));
-  await tx.query('UPDATE orders SET delivery_address = $2, hold = $3 WHERE order_id = $1', [
-    orderId,
-    json(columns.deliveryAddress),
-    json(columns.hold),
-  ]);
+  await tx.query(
+    `WITH hot AS (UPDATE orders SET delivery_address = $2, hold = $3 WHERE order_id = $1)
+     UPDATE orders_archive SET delivery_address = $2, hold = $3 WHERE order_id = $1`,
+    [orderId, json(columns.deliveryAddress), json(columns.hold)],
+  );
 }
 
 /** Replaces the history's reasons that are not one of `codes` (free text: resolutions, amendment reasons) with `marker`. */
@@ -134,21 +147,31 @@ export async function eraseHistoryReasons(
   codes: readonly string[],
   marker: string,
 ): Promise<number> {
-  const { rowCount } = await tx.query(
-    `UPDATE order_status_history SET reason = $3
-      WHERE order_id = $1 AND reason IS NOT NULL AND reason <> '' AND reason <> ALL($2::text[]) AND reason <> $3`,
+  const { rows } = await tx.query<{ n: number }>(
+    `WITH hot AS (
+       UPDATE order_status_history SET reason = $3
+        WHERE order_id = $1 AND reason IS NOT NULL AND reason <> '' AND reason <> ALL($2::text[]) AND reason <> $3
+       RETURNING 1
+     ), archived AS (
+       UPDATE order_status_history_archive SET reason = $3
+        WHERE order_id = $1 AND reason IS NOT NULL AND reason <> '' AND reason <> ALL($2::text[]) AND reason <> $3
+       RETURNING 1
+     )
+     SELECT (SELECT count(*) FROM hot)::int + (SELECT count(*) FROM archived)::int AS n`,
     [orderId, codes, marker],
   );
-  return rowCount ?? 0;
+  return rows[0]?.n ?? 0;
 }
 
-/** Every event of the order in the outbox, published or not: id and stored payload. */
+/** Every event of the order in the outbox and its archive, published or not: id and stored payload. */
 export async function findEventPayloads(
   tx: Queryable,
   orderId: string,
 ): Promise<{ eventId: string; payload: string }[]> {
   const { rows } = await tx.query<{ event_id: string; payload: string }>(
-    'SELECT event_id, payload FROM order_events WHERE order_id = $1 ORDER BY sequence, position',
+    `SELECT event_id, payload, sequence, position FROM order_events WHERE order_id = $1
+     UNION ALL SELECT event_id, payload, sequence, position FROM order_events_archive WHERE order_id = $1
+     ORDER BY sequence, position`,
     [orderId],
   );
   return rows.map((row) => ({ eventId: row.event_id, payload: row.payload }));
@@ -161,7 +184,12 @@ export async function saveEventPayloads(
 ): Promise<void> {
   if (events.length === 0) return;
   await tx.query(
-    `UPDATE order_events e SET payload = p.payload
+    `WITH hot AS (
+       UPDATE order_events e SET payload = p.payload
+         FROM unnest($1::uuid[], $2::text[]) AS p(event_id, payload)
+        WHERE e.event_id = p.event_id
+     )
+     UPDATE order_events_archive e SET payload = p.payload
        FROM unnest($1::uuid[], $2::text[]) AS p(event_id, payload)
       WHERE e.event_id = p.event_id`,
     [events.map((event) => event.eventId), events.map((event) => event.payload)],
@@ -187,7 +215,11 @@ export async function insertErasureEvent(
   await tx.query(
     `INSERT INTO order_events (event_id, order_id, sequence, event_type, payload, occurred_at, position, traceparent, tracestate)
      SELECT $1, $2, $3, 'CustomerDataErased', $4, $5,
-            COALESCE((SELECT max(position) + 1 FROM order_events WHERE order_id = $2 AND sequence = $3), 0), $6, $7
+            COALESCE((SELECT max(position) + 1
+                        FROM (SELECT position FROM order_events WHERE order_id = $2 AND sequence = $3
+                              UNION ALL
+                              SELECT position FROM order_events_archive WHERE order_id = $2 AND sequence = $3) AS p), 0),
+            $6, $7
      ON CONFLICT (event_id) DO NOTHING`,
     [
       event.eventId,

@@ -1,4 +1,9 @@
 // SQL of the order database: orders, their items, their status history, and the outbox of their events.
+// An archived order's rows live in the archive tables (orders_archive, order_items_archive,
+// order_status_history_archive, order_events_archive; migration 0009): moved there in its archival
+// transaction, its events once published. Reads by order id look in both, hot table first (UNION
+// ALL … LIMIT 1 stops at the first table that has the order: one index probe while it is hot,
+// two once archived); the listing reads one table, the hot one unless asked for archived orders.
 import type { CancellationReason, CreateOrder, Order, OrderStatus, PublishedEventType } from '../contracts/schemas.js';
 import type { StoredEvent } from '../domain/events.js';
 import type { Queryable } from './index.js';
@@ -32,7 +37,8 @@ interface OrderRow {
   items: { productId: string; quantity: number; unitPrice: number }[];
 }
 
-const ORDER_COLUMNS = `o.order_id, o.cart_id, o.customer_id, o.status, o.total_cents, o.currency,
+/** The order's columns and its items (from `itemsTable`) as JSON, for `o` an order row. */
+const orderColumns = (itemsTable: string) => `o.order_id, o.cart_id, o.customer_id, o.status, o.total_cents, o.currency,
          o.payment_authorization_id, o.created_at, o.updated_at, o.completed_at,
          o.cancelled_at, o.cancellation_reason, o.revision, o.confirmation_number, o.confirmed_at,
          o.inventory_reservation_id, o.delivery_method, o.delivery_address, o.address_revision,
@@ -40,9 +46,15 @@ const ORDER_COLUMNS = `o.order_id, o.cart_id, o.customer_id, o.status, o.total_c
          COALESCE((SELECT json_agg(json_build_object('productId', i.product_id, 'quantity', i.quantity,
                                                      'unitPrice', i.unit_price_cents)
                                    ORDER BY i.line_number)
-                     FROM order_items i WHERE i.order_id = o.order_id), '[]'::json) AS items`;
+                     FROM ${itemsTable} i WHERE i.order_id = o.order_id), '[]'::json) AS items`;
 
+const ORDER_COLUMNS = orderColumns('order_items');
 const SELECT_ORDER = `SELECT ${ORDER_COLUMNS} FROM orders o`;
+const SELECT_ARCHIVED_ORDER = `SELECT ${orderColumns('order_items_archive')} FROM orders_archive o`;
+
+/** The order matching `where` (on `o`), from the hot table or else the archive: one row at most. */
+const hotThenArchived = (where: string) =>
+  `(${SELECT_ORDER} WHERE ${where}) UNION ALL (${SELECT_ARCHIVED_ORDER} WHERE ${where}) LIMIT 1`;
 
 const iso = (date: Date) => date.toISOString();
 const isoOrNull = (date: Date | null) => (date === null ? null : date.toISOString());
@@ -78,31 +90,81 @@ function toOrder(row: OrderRow): Order {
 }
 
 export async function findOrder(db: Queryable, orderId: string): Promise<Order | null> {
-  const { rows } = await db.query<OrderRow>(`${SELECT_ORDER} WHERE o.order_id = $1`, [orderId]);
+  const { rows } = await db.query<OrderRow>(hotThenArchived('o.order_id = $1'), [orderId]);
   return rows[0] === undefined ? null : toOrder(rows[0]);
 }
 
 export async function findOrderByCart(db: Queryable, cartId: string): Promise<Order | null> {
-  const { rows } = await db.query<OrderRow>(`${SELECT_ORDER} WHERE o.cart_id = $1`, [cartId]);
+  const { rows } = await db.query<OrderRow>(hotThenArchived('o.cart_id = $1'), [cartId]);
   return rows[0] === undefined ? null : toOrder(rows[0]);
 }
 
 /**
  * Locks the order's row for the rest of the transaction; returns the order and the sequence of
- * its latest transition (0: none since its creation), in one statement.
+ * its latest transition (0: none since its creation), in one statement while the order is hot.
+ * An archived order (a retried archival, a pre-v5 run's own archival timer) is locked in the
+ * archive by a second statement, which also finds an order moved while the first one waited.
  */
 export async function lockOrder(
   tx: Queryable,
   orderId: string,
 ): Promise<{ order: Order; lastSequence: number } | null> {
-  const { rows } = await tx.query<OrderRow & { last_sequence: number | null }>(
-    `SELECT ${ORDER_COLUMNS},
-            (SELECT max(h.sequence) FROM order_status_history h WHERE h.order_id = o.order_id) AS last_sequence
-       FROM orders o WHERE o.order_id = $1 FOR UPDATE OF o`,
-    [orderId],
-  );
-  const row = rows[0];
+  const lock = async (orders: string, items: string, history: string) => {
+    const { rows } = await tx.query<OrderRow & { last_sequence: number | null }>(
+      `SELECT ${orderColumns(items)},
+              (SELECT max(h.sequence) FROM ${history} h WHERE h.order_id = o.order_id) AS last_sequence
+         FROM ${orders} o WHERE o.order_id = $1 FOR UPDATE OF o`,
+      [orderId],
+    );
+    return rows[0];
+  };
+  const row =
+    (await lock('orders', 'order_items', 'order_status_history')) ??
+    (await lock('orders_archive', 'order_items_archive', 'order_status_history_archive'));
   return row === undefined ? null : { order: toOrder(row), lastSequence: row.last_sequence ?? 0 };
+}
+
+/**
+ * Moves these archived orders from the hot tables to the archive tables: each order with its
+ * items, its status history and its published events. Set-based (a few statements whatever the
+ * number of orders), so the archive sweep calls it inside each order's archival transaction and
+ * a bulk archival (the bench: batches of 10,000) calls it with a batch; run it in a transaction
+ * (`db.withTransaction`), so an order is never half moved. Only ARCHIVED orders may move
+ * (orders_archive refuses any other status). Their events not yet published (the archival's own
+ * OrderArchived and OrderStatusChanged) stay in order_events until markEventsPublished moves them.
+ * Returns the number of orders moved (an id not in `orders` is ignored).
+ */
+export async function moveOrdersToArchive(tx: Queryable, orderIds: readonly string[]): Promise<number> {
+  if (orderIds.length === 0) return 0;
+  // Their events locked first: a publisher marking one published right now commits before the
+  // move below reads published_at, so that event moves here; one that starts marking after this
+  // lock waits for the commit, finds the order gone and moves the event itself (markEventsPublished).
+  await tx.query(
+    'SELECT count(*) FROM (SELECT 1 FROM order_events WHERE order_id = ANY($1::uuid[]) FOR SHARE) AS locked',
+    [orderIds],
+  );
+  const { rows } = await tx.query<{ moved: number }>(
+    `WITH items AS (
+       DELETE FROM order_items WHERE order_id = ANY($1::uuid[]) RETURNING *
+     ), items_archived AS (
+       INSERT INTO order_items_archive SELECT * FROM items
+     ), history AS (
+       DELETE FROM order_status_history WHERE order_id = ANY($1::uuid[]) RETURNING *
+     ), history_archived AS (
+       INSERT INTO order_status_history_archive SELECT * FROM history
+     ), events AS (
+       DELETE FROM order_events WHERE order_id = ANY($1::uuid[]) AND published_at IS NOT NULL RETURNING *
+     ), events_archived AS (
+       INSERT INTO order_events_archive SELECT * FROM events
+     ), orders_moved AS (
+       DELETE FROM orders WHERE order_id = ANY($1::uuid[]) RETURNING *
+     ), orders_archived AS (
+       INSERT INTO orders_archive SELECT * FROM orders_moved RETURNING 1
+     )
+     SELECT count(*)::int AS moved FROM orders_archived`,
+    [orderIds],
+  );
+  return rows[0]?.moved ?? 0;
 }
 
 /** Inserts the order and its items; false when the order already exists (a retry). */
@@ -206,7 +268,10 @@ export async function nextConfirmationNumber(tx: Queryable): Promise<string> {
   return `ORD-${(rows[0]?.n ?? '').padStart(8, '0')}`;
 }
 
-/** How many status changes (not amendments or address changes) the order has had since its creation. */
+/**
+ * How many status changes (not amendments or address changes) the order has had since its
+ * creation. Hot table only: only an order still hot has transitions.
+ */
 export async function countStatusChanges(db: Queryable, orderId: string): Promise<number> {
   const { rows } = await db.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM order_status_history
@@ -280,21 +345,22 @@ export async function insertStatusChange(tx: Queryable, change: StatusChange): P
   );
 }
 
+/** The order's history rows matching `where`, from the hot table and the archive (an order's rows are in one of them). */
+const HISTORY_OF_ORDER = (where: string) =>
+  `SELECT * FROM order_status_history WHERE ${where} UNION ALL SELECT * FROM order_status_history_archive WHERE ${where}`;
+
 /** The order's transitions, oldest first. */
 export async function findStatusHistory(db: Queryable, orderId: string): Promise<StatusChange[]> {
-  const { rows } = await db.query<StatusChangeRow>(
-    'SELECT * FROM order_status_history WHERE order_id = $1 ORDER BY sequence',
-    [orderId],
-  );
+  const { rows } = await db.query<StatusChangeRow>(`${HISTORY_OF_ORDER('order_id = $1')} ORDER BY sequence`, [orderId]);
   return rows.map(toStatusChange);
 }
 
 /** The transition of the order with this sequence, if it was committed. */
 export async function findStatusChange(db: Queryable, orderId: string, sequence: number): Promise<StatusChange | null> {
-  const { rows } = await db.query<StatusChangeRow>(
-    'SELECT * FROM order_status_history WHERE order_id = $1 AND sequence = $2',
-    [orderId, sequence],
-  );
+  const { rows } = await db.query<StatusChangeRow>(HISTORY_OF_ORDER('order_id = $1 AND sequence = $2'), [
+    orderId,
+    sequence,
+  ]);
   return rows[0] === undefined ? null : toStatusChange(rows[0]);
 }
 
@@ -309,7 +375,7 @@ export async function findHistoryTip(
   const { rows } = await db.query<{ sequence: number | null; status_since: Date | null }>(
     `SELECT max(sequence) AS sequence,
             max(occurred_at) FILTER (WHERE from_status IS DISTINCT FROM to_status) AS status_since
-       FROM order_status_history WHERE order_id = $1`,
+       FROM (${HISTORY_OF_ORDER('order_id = $1')}) AS h`,
     [orderId],
   );
   const row = rows[0];
@@ -386,12 +452,20 @@ export async function insertEvents(tx: Queryable, events: readonly StoredEvent[]
   );
 }
 
-/** The events with these ids, in the order asked for; an id not in the outbox is left out. */
+/**
+ * Events matching `where`, from the outbox and the archive of published events. An event is in
+ * one of them: unpublished ones always in order_events (findUnpublishedEvents, claimUnpublishedEvents
+ * and countUnpublishedEvents read it alone).
+ */
+const EVENTS = (columns: string, where: string) =>
+  `SELECT ${columns} FROM order_events WHERE ${where} UNION ALL SELECT ${columns} FROM order_events_archive WHERE ${where}`;
+
+/** The events with these ids, in the order asked for; an id not in the outbox (or its archive) is left out. */
 export async function findEvents(
   db: Queryable,
   eventIds: readonly string[],
 ): Promise<(StoredEvent & { publishedAt: string | null })[]> {
-  const { rows } = await db.query<EventRow>('SELECT * FROM order_events WHERE event_id = ANY($1::uuid[])', [eventIds]);
+  const { rows } = await db.query<EventRow>(EVENTS('*', 'event_id = ANY($1::uuid[])'), [eventIds]);
   const byId = new Map(rows.map((row) => [row.event_id, row]));
   return eventIds.flatMap((eventId) => {
     const row = byId.get(eventId.toLowerCase());
@@ -403,10 +477,7 @@ export async function findEventsOfOrder(
   db: Queryable,
   orderId: string,
 ): Promise<(StoredEvent & { publishedAt: string | null })[]> {
-  const { rows } = await db.query<EventRow>(
-    'SELECT * FROM order_events WHERE order_id = $1 ORDER BY sequence, position',
-    [orderId],
-  );
+  const { rows } = await db.query<EventRow>(`${EVENTS('*', 'order_id = $1')} ORDER BY sequence, position`, [orderId]);
   return rows.map((row) => ({ ...toStoredEvent(row), publishedAt: isoOrNull(row.published_at) }));
 }
 
@@ -424,8 +495,7 @@ const toEventRef = (row: { event_id: string; event_type: PublishedEventType }): 
 /** The events of one transition of the order, in the order they were written. */
 export async function findEventsOfTransition(db: Queryable, orderId: string, sequence: number): Promise<EventRef[]> {
   const { rows } = await db.query<{ event_id: string; event_type: PublishedEventType }>(
-    `SELECT event_id, event_type FROM order_events WHERE order_id = $1 AND sequence = $2
-      ORDER BY position, event_id`,
+    `${EVENTS('event_id, event_type, position', 'order_id = $1 AND sequence = $2')} ORDER BY position, event_id`,
     [orderId, sequence],
   );
   return rows.map(toEventRef);
@@ -441,9 +511,26 @@ export async function findUnpublishedEvents(db: Queryable, orderId: string): Pro
   return rows.map(toEventRef);
 }
 
+/**
+ * Marks the events published; those whose order is archived (no longer in `orders`: the
+ * archival's own events, an erasure's CustomerDataErased) then move to order_events_archive. Two
+ * statements, the second with a snapshot taken after the first: an order archived while the
+ * first waited for its events' lock (moveOrdersToArchive) is seen gone by the second.
+ */
 export async function markEventsPublished(db: Queryable, eventIds: string[]): Promise<void> {
+  if (eventIds.length === 0) return;
   await db.query(
     'UPDATE order_events SET published_at = now() WHERE event_id = ANY($1::uuid[]) AND published_at IS NULL',
+    [eventIds],
+  );
+  await db.query(
+    `WITH moved AS (
+       DELETE FROM order_events e
+        WHERE e.event_id = ANY($1::uuid[]) AND e.published_at IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.order_id = e.order_id)
+       RETURNING e.*
+     )
+     INSERT INTO order_events_archive SELECT * FROM moved`,
     [eventIds],
   );
 }
@@ -485,6 +572,8 @@ export interface OrderListFilter {
   /** Keyset position: the (createdAt, orderId) of the last order of the previous page. */
   after?: { createdAt: string; orderId: string };
   limit: number;
+  /** Archived orders only (orders_archive), instead of the hot table's. */
+  archived?: boolean;
 }
 
 /** Orders newest first, filtered, one page at a time by keyset (no OFFSET, so every page is as fast). */
@@ -514,7 +603,7 @@ export function listOrdersQuery(filter: OrderListFilter): { text: string; values
   values.push(filter.limit);
   const where = conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')}`;
   return {
-    text: `${SELECT_ORDER} ${where} ORDER BY o.created_at DESC, o.order_id DESC LIMIT $${values.length}`,
+    text: `${filter.archived === true ? SELECT_ARCHIVED_ORDER : SELECT_ORDER} ${where} ORDER BY o.created_at DESC, o.order_id DESC LIMIT $${values.length}`,
     values,
   };
 }

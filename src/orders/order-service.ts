@@ -116,6 +116,10 @@ export function createOrderService({ db, workflows, createTimeoutMs, transitionW
         filter[field] = instant;
       }
       const after = cursor === undefined ? undefined : decodeCursor(cursor);
+      // Every archived order is ARCHIVED: no other status is worth a walk through the archive.
+      if (filter.archived === true && filter.status !== undefined && filter.status !== 'ARCHIVED') {
+        return { orders: [], nextCursor: null };
+      }
       // One more than asked tells whether another page follows.
       const orders = await listOrders(db, { ...filter, ...(after && { after }), limit: limit + 1 });
       const page = orders.slice(0, limit);
@@ -180,6 +184,8 @@ export interface OrderListQuery {
   createdFrom?: string;
   createdTo?: string;
   holdOverdue?: boolean;
+  /** Archived orders only (the archive tables); otherwise the hot table's orders. */
+  archived?: boolean;
   cursor?: string;
   limit: number;
 }

@@ -1,7 +1,10 @@
 // The archive sweep's activity on the real PostgreSQL and Kafka, in a database of its own (a
 // sweep archives every due order it finds): each ended order is archived once, even by two
 // sweeps at once or after a v4 run archived it itself; never before ARCHIVE_AFTER_MS; with the
-// same record, history row, events and checksum as the workflow's own archival had.
+// same record, history row, events and checksum as the workflow's own archival had. Each order's
+// rows move to the archive tables in its archival transaction (none is left in the hot ones), and
+// its archival events follow once published (by the sweep, or by the outbox sweeper for events
+// published later).
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -13,7 +16,7 @@ import type { TransitionRequest } from '../../src/domain/lifecycle.js';
 import { orderIdForCart } from '../../src/ids.js';
 import { createEventPublisher, createKafka, type EventPublisher } from '../../src/kafka/index.js';
 import { createLogger } from '../../src/logger.js';
-import type { PublishMetrics } from '../../src/outbox.js';
+import { type PublishMetrics, startOutboxSweeper } from '../../src/outbox.js';
 import { collectOrderEvents } from '../support/events.js';
 import { newCreateOrder } from '../support/orders.js';
 import { topicsOf } from '../support/stack.js';
@@ -83,13 +86,36 @@ async function endedOrder(ending: TransitionRequest) {
   return orderId;
 }
 
+/** The archival history rows of the orders, wherever they are (hot or archive table). */
 async function historyOf(orderIds: string[]) {
   const { rows } = await sql.query<{ order_id: string; command: string; actor: string; occurred_at: Date }>(
     `SELECT order_id, command, actor, occurred_at FROM order_status_history
+      WHERE order_id = ANY($1::uuid[]) AND command = 'archive'
+     UNION ALL
+     SELECT order_id, command, actor, occurred_at FROM order_status_history_archive
       WHERE order_id = ANY($1::uuid[]) AND command = 'archive'`,
     [orderIds],
   );
   return rows;
+}
+
+const TABLES = ['orders', 'order_items', 'order_status_history', 'order_events'] as const;
+
+/** The orders' rows in each hot table and in its archive table; events also counted unpublished. */
+async function placeOf(orderIds: string[]) {
+  const count = async (table: string, where = 'true') => {
+    const { rows } = await sql.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM ${table} WHERE order_id = ANY($1::uuid[]) AND ${where}`,
+      [orderIds],
+    );
+    return rows[0]?.n ?? 0;
+  };
+  const hot = Object.fromEntries(await Promise.all(TABLES.map(async (table) => [table, await count(table)])));
+  const archived = Object.fromEntries(
+    await Promise.all(TABLES.map(async (table) => [table, await count(`${table}_archive`)])),
+  );
+  const unpublished = await count('order_events', 'published_at IS NULL');
+  return { hot, archived, unpublished };
 }
 
 describe('archiveDueOrders', () => {
@@ -104,6 +130,8 @@ describe('archiveDueOrders', () => {
       ),
     );
     const input = { archiveAfterMs: HOUR, batchSize: 5 };
+    const before = await placeOf(orderIds);
+    expect(before.archived).toEqual({ orders: 0, order_items: 0, order_status_history: 0, order_events: 0 });
 
     // An hour has not passed: nothing is due.
     expect(await activitiesAt(() => new Date()).archiveDueOrders(input)).toEqual({
@@ -130,10 +158,30 @@ describe('archiveDueOrders', () => {
     expect((await activitiesAt(later).archiveDueOrders(input)).archived).toBe(0);
 
     const { rows } = await sql.query<{ status: string; archive_terminal_status: string }>(
-      `SELECT status, archive->>'terminalStatus' AS archive_terminal_status FROM orders WHERE order_id = ANY($1::uuid[])`,
+      `SELECT status, archive->>'terminalStatus' AS archive_terminal_status FROM orders_archive WHERE order_id = ANY($1::uuid[])`,
       [orderIds],
     );
+    expect(rows).toHaveLength(12);
     expect(rows.every((row) => row.status === 'ARCHIVED')).toBe(true);
+
+    // Every row moved to the archive tables; in order_events only what was never published (the
+    // test wrote the orders without publishing), never the archival's own events, which the
+    // sweep published and then moved.
+    const after = await placeOf(orderIds);
+    expect(after.hot).toEqual({ orders: 0, order_items: 0, order_status_history: 0, order_events: before.unpublished });
+    expect(after.unpublished).toBe(before.unpublished);
+    expect(after.archived).toEqual({
+      orders: 12,
+      order_items: before.hot.order_items,
+      order_status_history: before.hot.order_status_history + 12,
+      order_events: 24,
+    });
+    const { rows: moved } = await sql.query<{ event_type: string; published: boolean }>(
+      `SELECT event_type, published_at IS NOT NULL AS published FROM order_events_archive
+        WHERE order_id = ANY($1::uuid[]) AND sequence = 2`,
+      [orderIds],
+    );
+    expect(moved.filter((row) => row.event_type === 'OrderArchived' && row.published)).toHaveLength(12);
     expect(rows.filter((row) => row.archive_terminal_status === 'CANCELLED')).toHaveLength(4);
 
     // One OrderArchived and one OrderStatusChanged to ARCHIVED on Kafka per order, each with its checksum
@@ -149,6 +197,26 @@ describe('archiveDueOrders', () => {
         payload: { newStatus: 'ARCHIVED' },
       });
     }
+
+    // The outbox sweeper publishes what was left, and moves it: the hot tables hold nothing of them.
+    const sweeper = startOutboxSweeper({
+      db,
+      logger: createLogger(loadConfig(inject('env')), 'archive-test'),
+      intervalMs: HOUR,
+      olderThanMs: 0,
+      publisher,
+      topic: topicsOf(inject('env')).events,
+      eventSource: 'test',
+      metrics,
+    });
+    try {
+      expect(await sweeper.sweep()).toBe(before.unpublished);
+    } finally {
+      await sweeper.stop();
+    }
+    const swept = await placeOf(orderIds);
+    expect(swept.hot).toEqual({ orders: 0, order_items: 0, order_status_history: 0, order_events: 0 });
+    expect(swept.archived.order_events).toBe(before.hot.order_events + 24);
   });
 
   it('skips an order a v4 run archived itself, and a v4 run finds one the sweep archived as its own', async () => {
@@ -164,6 +232,8 @@ describe('archiveDueOrders', () => {
       actor: 'temporal:archive',
     });
     expect(own.order.status).toBe('ARCHIVED');
+    expect(own.events.map((event) => event.type)).toEqual(['OrderArchived', 'OrderStatusChanged']);
     expect(await historyOf([orderId])).toHaveLength(1);
+    expect((await placeOf([orderId])).hot).toMatchObject({ orders: 0, order_items: 0, order_status_history: 0 });
   });
 });
