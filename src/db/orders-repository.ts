@@ -89,8 +89,12 @@ function toOrder(row: OrderRow): Order {
   };
 }
 
+/** The statement findOrder runs (test/integration/archive-tables.test.ts EXPLAINs it). */
+export const findOrderQuery = (orderId: string) => ({ text: hotThenArchived('o.order_id = $1'), values: [orderId] });
+
 export async function findOrder(db: Queryable, orderId: string): Promise<Order | null> {
-  const { rows } = await db.query<OrderRow>(hotThenArchived('o.order_id = $1'), [orderId]);
+  const { text, values } = findOrderQuery(orderId);
+  const { rows } = await db.query<OrderRow>(text, values);
   return rows[0] === undefined ? null : toOrder(rows[0]);
 }
 
