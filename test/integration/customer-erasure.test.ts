@@ -1,7 +1,7 @@
 // Erasure of a customer's personal data over HTTP, on the integration suite's API, worker,
 // PostgreSQL and Kafka. One customer's orders carry a name, addresses, a hold's message, an
 // amendment reason and a release resolution: one completed through every step, one cancelled and
-// archived, one whose events were never published (written by the activities, no workflow), and
+// archived (its rows moved to the archive tables, as the sweep moves them), one whose events were never published (written by the activities, no workflow), and
 // one still open. The erasure is refused (409, naming the open order) until that order ends; then
 // the orders, their history, every stored event and the archive hold none of it, while amounts,
 // items, dates and statuses are as they were; the archive keeps its checksum beside the checksum of
@@ -15,7 +15,7 @@ import { loadConfig } from '../../src/config.js';
 import { CustomerDataErased, type Order } from '../../src/contracts/schemas.js';
 import { createExactAjv } from '../../src/contracts/validation.js';
 import { createDatabase, type Database } from '../../src/db/index.js';
-import { findOrder, findStatusHistory } from '../../src/db/orders-repository.js';
+import { findOrder, findStatusHistory, moveOrdersToArchive } from '../../src/db/orders-repository.js';
 import { archivedRecordOf, ERASED_MARKER } from '../../src/domain/customer-erasure.js';
 import type { TransitionRequest } from '../../src/domain/lifecycle.js';
 import { orderIdForCart } from '../../src/ids.js';
@@ -85,21 +85,34 @@ async function ok(method: string, path: string, body?: unknown): Promise<Order> 
 const erase = (headers: Record<string, string> = {}, id: string = customerId) =>
   api('POST', `/customers/${id}/erasure`, undefined, headers);
 
-/** Everything stored about the customer's orders, as rows (JSON), by table. */
+/** Everything stored about the customer's orders, as rows (JSON), by table, hot and archive tables together. */
 async function stored(orderIds: string[]) {
   const rows = async (query: string) => (await sql.query(query, [orderIds])).rows as Record<string, unknown>[];
+  const both = (table: string) =>
+    `SELECT * FROM ${table} WHERE order_id = ANY($1::uuid[])
+     UNION ALL SELECT * FROM ${table}_archive WHERE order_id = ANY($1::uuid[])`;
+  const orders = (table: string, items: string) =>
+    `SELECT o.*, (SELECT json_agg(i ORDER BY i.line_number) FROM ${items} i WHERE i.order_id = o.order_id) AS items
+       FROM ${table} o WHERE order_id = ANY($1::uuid[])`;
   return {
     orders: await rows(
-      `SELECT o.*, (SELECT json_agg(i ORDER BY i.line_number) FROM order_items i WHERE i.order_id = o.order_id) AS items
-         FROM orders o WHERE order_id = ANY($1::uuid[]) ORDER BY created_at`,
+      `${orders('orders', 'order_items')} UNION ALL ${orders('orders_archive', 'order_items_archive')} ORDER BY created_at`,
     ),
-    history: await rows(
-      'SELECT * FROM order_status_history WHERE order_id = ANY($1::uuid[]) ORDER BY order_id, sequence',
-    ),
-    events: await rows(
-      'SELECT * FROM order_events WHERE order_id = ANY($1::uuid[]) ORDER BY order_id, sequence, position',
-    ),
+    history: await rows(`${both('order_status_history')} ORDER BY order_id, sequence`),
+    events: await rows(`${both('order_events')} ORDER BY order_id, sequence, position`),
   };
+}
+
+/** The order's rows in the hot tables (events: published ones only), and in the archive tables. */
+async function placeOf(orderId: string) {
+  const { rows } = await sql.query<{ hot: number; archived: number }>(
+    `SELECT (SELECT count(*) FROM orders WHERE order_id = $1) + (SELECT count(*) FROM order_items WHERE order_id = $1)
+            + (SELECT count(*) FROM order_status_history WHERE order_id = $1)
+            + (SELECT count(*) FROM order_events WHERE order_id = $1 AND published_at IS NOT NULL) AS hot,
+            (SELECT count(*) FROM orders_archive WHERE order_id = $1) AS archived`,
+    [orderId],
+  );
+  return { hot: Number(rows[0]?.hot), archived: Number(rows[0]?.archived) };
 }
 
 /** What bookkeeping keeps of an order row: everything but the personal columns and what an archival changes. */
@@ -140,6 +153,10 @@ describe('POST /customers/{customerId}/erasure', () => {
       request: { command: 'archive', payload: {} },
       actor: 'temporal:archive',
     });
+    // Moved to the archive tables before the erasure, as the sweep moves it (its archival events
+    // stay in the outbox, unpublished here, until the erasure publishes them).
+    expect(await db.withTransaction((tx) => moveOrdersToArchive(tx, [ids.archived]))).toBe(1);
+    expect(await placeOf(ids.archived)).toEqual({ hot: 0, archived: 1 });
 
     // Written by the activities without a workflow: none of its events is published yet.
     const command = { ...newCreateOrder({ customerId }), deliveryAddress: PRIVATE_ADDRESS };
@@ -334,5 +351,15 @@ describe('POST /customers/{customerId}/erasure', () => {
       [ids.unpublished],
     );
     expect(rows[0].n).toBe(0);
+    // The archived order's events, its CustomerDataErased too, moved to the archive once published.
+    await eventually('the archived order’s events all in the archive', async () =>
+      (await placeOf(ids.archived)).hot === 0 &&
+      (await sql.query('SELECT 1 FROM order_events WHERE order_id = $1', [ids.archived])).rows.length === 0
+        ? true
+        : undefined,
+    );
+    const archivedEvents = (await stored([ids.archived])).events;
+    expect(archivedEvents.map((row) => row.event_type)).toContain('CustomerDataErased');
+    expect(archivedEvents.every((row) => row.published_at !== null)).toBe(true);
   });
 });
