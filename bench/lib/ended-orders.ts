@@ -120,7 +120,7 @@ export interface ArchiveFigures {
   archived: number;
   skipped: number;
   unpublished: number;
-  /** Orders not ARCHIVED, or without their archive history row or OrderArchived event. */
+  /** Orders not ARCHIVED, left in the hot table, or without their archive history row or OrderArchived event. */
   lost: number;
   /** Archive history rows and OrderArchived events beyond one per order. */
   duplicated: number;
@@ -142,7 +142,11 @@ export interface ArchiveFigures {
  */
 async function loadEndedOrders(db: pg.Client, count: number, endedBefore: Date): Promise<number> {
   const startedAt = performance.now();
-  await db.query('TRUNCATE orders CASCADE');
+  // The archive tables and the outbox too: since migration 0009 no foreign key ties them to orders.
+  await db.query(
+    `TRUNCATE orders, order_items, order_status_history, order_events, customer_erased_orders,
+              orders_archive, order_items_archive, order_status_history_archive, order_events_archive CASCADE`,
+  );
   await db.query(
     `INSERT INTO orders (order_id, cart_id, customer_id, status, total_cents, currency, created_at, updated_at,
                          completed_at, cancelled_at, cancellation_reason)
@@ -183,26 +187,37 @@ async function loadEndedOrders(db: pg.Client, count: number, endedBefore: Date):
     [eventsOfCommand('complete'), eventsOfCommand('cancel')],
   );
   // Fresh statistics, so the sweep's page query uses orders_archive_due as in a database that lived.
-  for (const table of ['orders', 'order_items', 'order_status_history', 'order_events']) {
+  for (const table of ['orders', 'order_items', 'order_status_history', 'order_events', 'orders_archive']) {
     await db.query(`VACUUM ANALYZE ${table}`);
   }
   return (performance.now() - startedAt) / 1000;
 }
 
-/** Every loaded order ARCHIVED exactly once: one archive history row and one OrderArchived event each. */
+/**
+ * Every loaded order ARCHIVED exactly once and moved to the archive tables: one archive history row
+ * and one OrderArchived event each (an event still unpublished is in order_events, as designed).
+ */
 async function verifyArchival(db: pg.Client, count: number) {
   const { rows } = await db.query<{ found: number; incomplete: number; extra: number; unpublished: number }>(
-    `WITH history AS (
-       SELECT order_id, count(*)::int AS n FROM order_status_history WHERE command = 'archive' GROUP BY order_id
+    `WITH all_orders AS (
+       SELECT order_id, status, true AS hot FROM orders
+       UNION ALL SELECT order_id, status, false FROM orders_archive
+     ), history AS (
+       SELECT order_id, count(*)::int AS n
+         FROM (SELECT order_id, command FROM order_status_history
+               UNION ALL SELECT order_id, command FROM order_status_history_archive) AS h
+        WHERE command = 'archive' GROUP BY order_id
      ), archived_events AS (
        SELECT order_id, count(*)::int AS n, count(*) FILTER (WHERE published_at IS NULL)::int AS unpublished
-         FROM order_events WHERE event_type = 'OrderArchived' GROUP BY order_id
+         FROM (SELECT order_id, event_type, published_at FROM order_events
+               UNION ALL SELECT order_id, event_type, published_at FROM order_events_archive) AS e
+        WHERE event_type = 'OrderArchived' GROUP BY order_id
      )
      SELECT count(*)::int AS found,
-            count(*) FILTER (WHERE o.status <> 'ARCHIVED' OR h.n IS NULL OR e.n IS NULL)::int AS incomplete,
+            count(*) FILTER (WHERE o.status <> 'ARCHIVED' OR o.hot OR h.n IS NULL OR e.n IS NULL)::int AS incomplete,
             COALESCE(sum(GREATEST(h.n - 1, 0) + GREATEST(e.n - 1, 0)), 0)::int AS extra,
             COALESCE(sum(e.unpublished), 0)::int AS unpublished
-       FROM orders o
+       FROM all_orders o
        LEFT JOIN history h USING (order_id)
        LEFT JOIN archived_events e USING (order_id)`,
   );
@@ -230,9 +245,9 @@ async function sweepStartedBy(client: Client, scheduleId: string, triggeredAt: D
   }
 }
 
-/** Orders ARCHIVED now. */
+/** Orders archived (moved to orders_archive in their archival transaction) now. */
 async function countArchived(db: pg.Client): Promise<number> {
-  const { rows } = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM orders WHERE status = 'ARCHIVED'");
+  const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM orders_archive');
   return rows[0]?.n ?? 0;
 }
 

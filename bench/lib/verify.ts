@@ -37,10 +37,12 @@ export async function verify(placed: PlacedOrder[], events: EventWatch, orderDat
   let eventsUnpublishedInDb = 0;
   try {
     const { rows } = await db.query<{ order_id: string; status: string; unpublished: number }>(
+      // An archived order is in orders_archive (migration 0009); its unpublished events are still in order_events.
       `SELECT o.order_id, o.status,
               (SELECT count(*)::int FROM order_events e WHERE e.order_id = o.order_id AND e.published_at IS NULL)
                 AS unpublished
-         FROM orders o WHERE o.order_id = ANY($1::uuid[])`,
+         FROM (SELECT order_id, status FROM orders UNION ALL SELECT order_id, status FROM orders_archive) AS o
+        WHERE o.order_id = ANY($1::uuid[])`,
       [placed.map((order) => order.orderId)],
     );
     const byId = new Map(rows.map((row) => [row.order_id, row]));

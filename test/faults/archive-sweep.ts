@@ -46,10 +46,10 @@ export async function loadDueOrders(db: pg.Pool, count: number): Promise<void> {
   );
 }
 
-/** Orders of the scenario ARCHIVED so far. */
+/** Orders of the scenario archived so far (moved to orders_archive in their archival transaction). */
 export async function countArchived(db: pg.Pool): Promise<number> {
   const { rows } = await db.query<{ n: number }>(
-    "SELECT count(*)::int AS n FROM orders WHERE customer_id = $1 AND status = 'ARCHIVED'",
+    'SELECT count(*)::int AS n FROM orders_archive WHERE customer_id = $1',
     [ARCHIVE_CUSTOMER],
   );
   return rows[0]?.n ?? 0;
@@ -58,14 +58,20 @@ export async function countArchived(db: pg.Pool): Promise<number> {
 /** What the check finds: orders not archived, archived more than once, OrderArchived events unpublished. */
 export async function checkArchival(db: pg.Pool) {
   const { rows } = await db.query<{ orders: number; notArchived: number; extra: number; unpublished: number }>(
-    `WITH mine AS (SELECT order_id, status FROM orders WHERE customer_id = $1),
-          history AS (SELECT order_id, count(*)::int AS n FROM order_status_history
+    // Hot and archive tables (migration 0009): an archived order left in the hot table is not archived.
+    `WITH mine AS (SELECT order_id, status, true AS hot FROM orders WHERE customer_id = $1
+                   UNION ALL SELECT order_id, status, false FROM orders_archive WHERE customer_id = $1),
+          history AS (SELECT order_id, count(*)::int AS n
+                        FROM (SELECT order_id, command FROM order_status_history
+                              UNION ALL SELECT order_id, command FROM order_status_history_archive) AS h
                        WHERE command = 'archive' AND order_id IN (SELECT order_id FROM mine) GROUP BY order_id),
           archived AS (SELECT order_id, count(*)::int AS n, count(*) FILTER (WHERE published_at IS NULL)::int AS unpublished
-                         FROM order_events WHERE event_type = 'OrderArchived' AND order_id IN (SELECT order_id FROM mine)
+                         FROM (SELECT order_id, event_type, published_at FROM order_events
+                               UNION ALL SELECT order_id, event_type, published_at FROM order_events_archive) AS e
+                        WHERE event_type = 'OrderArchived' AND order_id IN (SELECT order_id FROM mine)
                         GROUP BY order_id)
      SELECT count(*)::int AS orders,
-            count(*) FILTER (WHERE m.status <> 'ARCHIVED' OR h.n IS NULL OR a.n IS NULL)::int AS "notArchived",
+            count(*) FILTER (WHERE m.status <> 'ARCHIVED' OR m.hot OR h.n IS NULL OR a.n IS NULL)::int AS "notArchived",
             COALESCE(sum(GREATEST(h.n - 1, 0) + GREATEST(a.n - 1, 0)), 0)::int AS extra,
             COALESCE(sum(a.unpublished), 0)::int AS unpublished
        FROM mine m LEFT JOIN history h USING (order_id) LEFT JOIN archived a USING (order_id)`,

@@ -89,9 +89,12 @@ const orderIn = (orderId: string, status: Order['status']) =>
 async function eventStream(orderId: string, last: string): Promise<SeenEvent[]> {
   const distinct = () => [...new Map(events.ofOrder(orderId).map((event) => [event.headers.ce_id, event])).values()];
   await eventually(`${last} and every stored event of order ${orderId} on Kafka`, async () => {
-    const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM order_events WHERE order_id = $1', [
-      orderId,
-    ]);
+    // Stored in the outbox, or in its archive once the order is archived and the event published.
+    const { rows } = await db.query<{ n: number }>(
+      `SELECT (SELECT count(*) FROM order_events WHERE order_id = $1)::int
+              + (SELECT count(*) FROM order_events_archive WHERE order_id = $1)::int AS n`,
+      [orderId],
+    );
     const seen = distinct();
     return seen.some((event) => event.headers.ce_type === last) && seen.length === rows[0]?.n ? true : undefined;
   });
@@ -269,7 +272,8 @@ describe('the full lifecycle over HTTP', () => {
       'complete by api-key:ops-1',
       'archive by temporal:archive',
     ]);
-    const { rows } = await db.query('SELECT hold_overdue FROM orders WHERE order_id = $1', [orderId]);
+    // Archived: its row moved to orders_archive (migration 0009), the overdue flag cleared with the hold.
+    const { rows } = await db.query('SELECT hold_overdue FROM orders_archive WHERE order_id = $1', [orderId]);
     expect(rows[0]).toEqual({ hold_overdue: false });
   });
 
