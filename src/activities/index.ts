@@ -164,6 +164,10 @@ export function createActivities({ db, now = () => new Date(), ...outbox }: Acti
       sequence,
       eventsOf(transitionEvents(order, next, request), next, { before: order, request, actor, reason, statusSequence }),
     );
+    // The hot tables keep the orders not archived: an archival (the sweep's, or a v4 run's own)
+    // moves the order's rows to the archive tables in its own transaction; its new events follow
+    // once published (markEventsPublished).
+    if (next.status === 'ARCHIVED') await moveOrdersToArchive(tx, [orderId]);
     return { order: next, sequence, events };
   }
 
@@ -277,10 +281,7 @@ export function createActivities({ db, now = () => new Date(), ...outbox }: Acti
           if (decideTransition(order.status, request).kind !== 'apply') return null;
           if (archiveDueAt(order, archiveAfterMs) > now().getTime()) return null;
           const input = { orderId, sequence: last + 1, from: order.status, request, actor: 'temporal:archive' };
-          const { events } = await commitTransition(tx, order, input);
-          // The hot tables keep active orders only: the archived order's rows move in the same transaction.
-          await moveOrdersToArchive(tx, [orderId]);
-          return events;
+          return (await commitTransition(tx, order, input)).events;
         });
       for (;;) {
         currentContext()?.cancellationSignal.throwIfAborted();

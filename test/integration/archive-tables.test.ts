@@ -1,7 +1,7 @@
 // Archived orders live in the archive tables (migration 0009), on the integration suite's API,
 // worker, PostgreSQL and Kafka. Each archive table has its hot table's columns (a column added to
-// one only fails here). Two cancelled orders of one customer are archived as the sweep archives
-// (the archival transition, its rows moved, its events published and then moved): no row of them
+// one only fails here). Two cancelled orders of one customer are archived (the archival
+// transition, its rows moved in its transaction, its events published and then moved): no row of them
 // is left in the hot tables; GET /orders/{id}, /history and /events answer as before with the
 // archival added; the default listing leaves them out and ?archived=true lists them, page by
 // page; a repeated CreateOrder of their cart answers 200 with the archived order, a different one
@@ -13,7 +13,7 @@ import { createActivities } from '../../src/activities/index.js';
 import { loadConfig } from '../../src/config.js';
 import type { Order } from '../../src/contracts/schemas.js';
 import { createDatabase, type Database } from '../../src/db/index.js';
-import { findOrderQuery, listOrdersQuery, moveOrdersToArchive } from '../../src/db/orders-repository.js';
+import { findOrderQuery, listOrdersQuery } from '../../src/db/orders-repository.js';
 import { createEventPublisher, createKafka, type EventPublisher } from '../../src/kafka/index.js';
 import { createLogger } from '../../src/logger.js';
 import { api } from '../support/api.js';
@@ -52,9 +52,8 @@ const activities = () =>
   });
 
 /**
- * What the archive sweep does to one order, in two transactions here (the sweep's own, with the
- * move in the archival's transaction, is test/integration/archive-sweep.test.ts): the archival
- * transition, the move, then its events published (which moves them too).
+ * The archival of one order as the sweep does it (the archival transition, its rows moved in the
+ * same transaction), then its events published (which moves them too).
  */
 async function archive(order: Order): Promise<void> {
   const archived = await activities().persistOrderTransition({
@@ -64,7 +63,6 @@ async function archive(order: Order): Promise<void> {
     request: { command: 'archive', payload: {} },
     actor: 'temporal:archive',
   });
-  await db.withTransaction((tx) => moveOrdersToArchive(tx, [order.orderId]));
   await activities().publishOrderEvents(archived.events.map((event) => event.eventId));
 }
 

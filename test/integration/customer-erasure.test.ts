@@ -1,7 +1,7 @@
 // Erasure of a customer's personal data over HTTP, on the integration suite's API, worker,
 // PostgreSQL and Kafka. One customer's orders carry a name, addresses, a hold's message, an
 // amendment reason and a release resolution: one completed through every step, one cancelled and
-// archived (its rows moved to the archive tables, as the sweep moves them), one whose events were never published (written by the activities, no workflow), and
+// archived (its rows moved to the archive tables by its archival), one whose events were never published (written by the activities, no workflow), and
 // one still open. The erasure is refused (409, naming the open order) until that order ends; then
 // the orders, their history, every stored event and the archive hold none of it, while amounts,
 // items, dates and statuses are as they were; the archive keeps its checksum beside the checksum of
@@ -15,7 +15,7 @@ import { loadConfig } from '../../src/config.js';
 import { CustomerDataErased, type Order } from '../../src/contracts/schemas.js';
 import { createExactAjv } from '../../src/contracts/validation.js';
 import { createDatabase, type Database } from '../../src/db/index.js';
-import { findOrder, findStatusHistory, moveOrdersToArchive } from '../../src/db/orders-repository.js';
+import { findOrder, findStatusHistory } from '../../src/db/orders-repository.js';
 import { archivedRecordOf, ERASED_MARKER } from '../../src/domain/customer-erasure.js';
 import type { TransitionRequest } from '../../src/domain/lifecycle.js';
 import { orderIdForCart } from '../../src/ids.js';
@@ -153,9 +153,8 @@ describe('POST /customers/{customerId}/erasure', () => {
       request: { command: 'archive', payload: {} },
       actor: 'temporal:archive',
     });
-    // Moved to the archive tables before the erasure, as the sweep moves it (its archival events
-    // stay in the outbox, unpublished here, until the erasure publishes them).
-    expect(await db.withTransaction((tx) => moveOrdersToArchive(tx, [ids.archived]))).toBe(1);
+    // Moved to the archive tables by its archival, before the erasure (its archival events stay in
+    // the outbox, unpublished here, until the erasure publishes them).
     expect(await placeOf(ids.archived)).toEqual({ hot: 0, archived: 1 });
 
     // Written by the activities without a workflow: none of its events is published yet.
