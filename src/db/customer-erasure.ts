@@ -27,22 +27,23 @@ export interface CustomerOrder {
  * sweep moved while the first statement waited for its lock is found there.
  */
 export async function lockCustomerOrders(tx: Queryable, customerId: string): Promise<CustomerOrder[]> {
-  type Row = { order_id: string; status: OrderStatus; erased: boolean; created_at: Date };
-  const lock = async (table: string) =>
-    (
-      await tx.query<Row>(
-        `SELECT o.order_id, o.status, e.order_id IS NOT NULL AS erased, o.created_at
-           FROM ${table} o LEFT JOIN customer_erased_orders e ON e.order_id = o.order_id
-          WHERE o.customer_id = $1
-            FOR UPDATE OF o`,
-        [customerId],
-      )
-    ).rows;
-  const rows = [...(await lock('orders')), ...(await lock('orders_archive'))].sort(
+  // Both statements called here, not in a helper: the metric is named after the function that runs it.
+  const hot = await tx.query<CustomerOrderRow>(customerOrdersStatement('orders'), [customerId]);
+  const archived = await tx.query<CustomerOrderRow>(customerOrdersStatement('orders_archive'), [customerId]);
+  const rows = [...hot.rows, ...archived.rows].sort(
     (a, b) => a.created_at.getTime() - b.created_at.getTime() || (a.order_id < b.order_id ? -1 : 1),
   );
   return rows.map((row) => ({ orderId: row.order_id, status: row.status, erased: row.erased }));
 }
+
+type CustomerOrderRow = { order_id: string; status: OrderStatus; erased: boolean; created_at: Date };
+
+/** lockCustomerOrders' statement on `orders` or on `orders_archive`. */
+const customerOrdersStatement = (table: string) =>
+  `SELECT o.order_id, o.status, e.order_id IS NOT NULL AS erased, o.created_at
+     FROM ${table} o LEFT JOIN customer_erased_orders e ON e.order_id = o.order_id
+    WHERE o.customer_id = $1
+      FOR UPDATE OF o`;
 
 export type ErasureOutcome = 'ERASED' | 'ALREADY_ERASED' | 'REFUSED_OPEN_ORDERS';
 
