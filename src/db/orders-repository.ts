@@ -177,7 +177,7 @@ export async function moveOrdersToArchive(tx: Queryable, orderIds: readonly stri
   return rows[0]?.moved ?? 0;
 }
 
-/** Inserts the order and its items; false when the order already exists (a retry). */
+/** Inserts the order and its items; false when the order already exists, hot or archived (a retry). */
 export async function insertOrder(
   tx: Queryable,
   order: { orderId: string; command: CreateOrder; createdAt: Date },
@@ -188,7 +188,10 @@ export async function insertOrder(
     `WITH inserted AS (
        INSERT INTO orders (order_id, cart_id, customer_id, status, total_cents, currency,
                            payment_authorization_id, created_at, updated_at, delivery_address, delivery_method)
-       VALUES ($1, $2, $3, 'CREATED', $4, $5, $6, $7, $7, $8, $9)
+       SELECT $1::uuid, $2::uuid, $3::uuid, 'CREATED', $4::int, $5::text, $6::text, $7::timestamptz, $7::timestamptz,
+              $8::jsonb, $9::text
+        -- An archived order is no longer in orders' primary key, and its id must never be taken again.
+        WHERE NOT EXISTS (SELECT 1 FROM orders_archive WHERE order_id = $1::uuid)
        ON CONFLICT (order_id) DO NOTHING
        RETURNING order_id
      ), items AS (

@@ -180,7 +180,7 @@ describe('archive tables', () => {
     expect((await api('GET', `/orders?archived=maybe`)).status).toBe(400);
   });
 
-  it('a repeated CreateOrder answers 200 with the archived order, a different one 409; a command 409', async () => {
+  it('a repeated CreateOrder answers 200 with the archived order, a different one 409; a command 409; nothing re-inserts it', async () => {
     const [command] = commands;
     const [order] = orders;
     const repeat = await api<Order>('POST', '/orders', command);
@@ -191,6 +191,21 @@ describe('archive tables', () => {
     const cancel = await api('POST', `/orders/${order?.orderId}/cancel`, { reason: 'CUSTOMER_REQUESTED' });
     expect(cancel.status).toBe(409);
     expect(cancel.body.code).toBe('TRANSITION_NOT_ALLOWED');
+    // A workflow started again for it (a create that got past the cart lookup) finds it archived
+    // and inserts nothing: its id is never taken twice.
+    const again = await activities().persistOrder({
+      orderId: order?.orderId ?? '',
+      command: command as NonNullable<typeof command>,
+      actor: 'test',
+    });
+    expect(again.order.status).toBe('ARCHIVED');
+    expect(again.unpublished).toEqual([]);
+    expect((await rowsOf([order?.orderId ?? ''])).hot).toEqual({
+      orders: 0,
+      order_items: 0,
+      order_status_history: 0,
+      order_events: 0,
+    });
   });
 
   it('finds an order by id in one index probe while hot, two once archived; lists the archive by its index', async () => {
