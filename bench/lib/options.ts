@@ -29,6 +29,8 @@ const USAGE = `usage: npm run bench -- [--quick] [--orders N] [--concurrency C] 
                      to a receiver in the bench, taking turns (default orders/2)
   --skip-tracing     leave that comparison out
   --listing-rows     orders bulk-loaded for the reads (env BENCH_LISTING_ROWS; default 1000000; 0 leaves them out)
+  --listing-archived of those orders, how many (the oldest, all ended) are archived into the archive tables
+                     before the reads, as the sweep archives them (default 0): the hot table keeps the rest
   --archive-orders   ended orders, all due, bulk-loaded for the archive sweep, which a worker of its own then
                      archives (env BENCH_ARCHIVE_ORDERS; default 100000, --quick 2000; 0 leaves it out)
   --output, -o       JSON results (default bench/results/latest.json)
@@ -40,6 +42,9 @@ const USAGE = `usage: npm run bench -- [--quick] [--orders N] [--concurrency C] 
                      worktree the way REF builds itself, on its own migrated database) against the working tree
                      ("head"), taking turns (ABBA) at --orders/--concurrency; prints head ÷ base
                      (default output bench/results/compare.json)
+  --reads-only N     only this: the reads at --listing-rows, N times in a row on one API process (the bulk
+                     load once), each run's p50/p99 and plans under \`readRuns\` (default output
+                     bench/results/reads.json)
   --stack            dev (the default profile: the Temporal CLI's dev server, one Kafka broker) or cluster (the
                      cluster profile: Temporal's services on PostgreSQL, three brokers; scripts/stack-cluster.sh),
                      which the run starts; every subject runs on it (env STACK_PROFILE=cluster; default dev)
@@ -71,6 +76,7 @@ function readCommandLine() {
       'worker-tsx': { type: 'boolean', default: false },
       topology: { type: 'string', short: 't' },
       'listing-rows': { type: 'string' },
+      'listing-archived': { type: 'string' },
       'archive-orders': { type: 'string' },
       'open-loop-seconds': { type: 'string' },
       'open-orders': { type: 'string' },
@@ -78,6 +84,7 @@ function readCommandLine() {
       'tracing-orders': { type: 'string' },
       'skip-tracing': { type: 'boolean', default: false },
       compare: { type: 'string' },
+      'reads-only': { type: 'string' },
       stack: { type: 'string' },
       profile: { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
@@ -165,14 +172,25 @@ export function parseBenchOptions() {
   const rounds = positiveInt('--rounds', roundsGiven, Math.max(1, Math.min(4, Math.floor(orders / 500))));
   const topologies = parseTopologies(args.topology || process.env.BENCH_TOPOLOGY || '1x1,2x2');
   const listingRows = parseListingRows(args['listing-rows'] ?? process.env.BENCH_LISTING_ROWS, quick);
+  const listingArchived =
+    args['listing-archived'] === undefined ? 0 : positiveInt('--listing-archived', args['listing-archived'], 0);
+  if (listingArchived >= listingRows && listingArchived > 0)
+    throw new Error('--listing-archived must be below --listing-rows (some orders stay hot)');
   const archiveOrders = parseArchiveOrders(args['archive-orders'] ?? process.env.BENCH_ARCHIVE_ORDERS, quick);
   /** --compare: the git ref whose order service the working tree's is compared with (nothing else runs then). */
   const compareRef = args.compare;
   if (compareRef !== undefined && compareRef.trim() === '')
     throw new Error('--compare needs a git ref, e.g. HEAD or a5118ca');
-  const output = resolve(
-    args.output ?? join(ROOT, compareRef === undefined ? 'bench/results/latest.json' : 'bench/results/compare.json'),
-  );
+  /** --reads-only: how many times the reads run, alone (nothing else runs then). */
+  const readRuns = args['reads-only'] === undefined ? 0 : positiveInt('--reads-only', args['reads-only'], 1);
+  if (readRuns > 0 && listingRows === 0) throw new Error('--reads-only needs --listing-rows above 0');
+  const defaultOutput =
+    compareRef !== undefined
+      ? 'bench/results/compare.json'
+      : readRuns > 0
+        ? 'bench/results/reads.json'
+        : 'bench/results/latest.json';
+  const output = resolve(args.output ?? join(ROOT, defaultOutput));
   return {
     /** The stack every subject of the run measures (bench/lib/stack.ts). */
     stack: parseStackName(args.stack ?? process.env.STACK_PROFILE),
@@ -188,8 +206,10 @@ export function parseBenchOptions() {
     roundsGiven: roundsGiven !== undefined,
     topologies,
     listingRows,
+    listingArchived,
     archiveOrders,
     compareRef,
+    readRuns,
     output,
     /** --profile: the first order worker runs with V8's CPU profiler, its profile drawn as a flame graph. */
     profile: args.profile === true,

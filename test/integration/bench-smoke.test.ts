@@ -187,3 +187,32 @@ describe('npm run bench -- --compare HEAD (N = 20, C = 4)', () => {
     );
   });
 });
+
+describe('npm run bench -- --reads-only 2 --listing-rows 3000 --listing-archived 2000', () => {
+  it('archives the oldest orders into the archive tables, then times every read twice on the hot rest', {
+    timeout: 180_000,
+  }, async () => {
+    const output = join(dir, 'reads.json');
+    const args = ['--reads-only', '2', '--listing-rows', '3000', '--listing-archived', '2000'];
+    const { code, log } = await runBench(output, args);
+    expect(code, log).toBe(0);
+    const result = JSON.parse(readFileSync(output, 'utf8'));
+    expect(result.listing).toMatchObject({
+      rows: 3000,
+      archived: 2000,
+      tableRows: { orders: 1000, ordersArchive: 2000 },
+      readers: 4,
+    });
+    expect(result.listing.runs).toHaveLength(2);
+    expect(result.worstP99s).toHaveLength(2);
+    for (const queries of result.listing.runs) {
+      for (const name of ['byId', 'customerFirstPage', 'deepPage', 'statusAndDates', 'holdOverdue', 'rareStatus']) {
+        expect(queries[name].p99Ms, name).toBeGreaterThan(0);
+      }
+    }
+    for (const [name, plan] of Object.entries(result.listing.plans as Record<string, string[]>)) {
+      expect(plan.join('\n'), name).not.toMatch(/Seq Scan on orders|orders_archive/);
+    }
+    expect(log).toMatch(/reads over 1000 hot orders \(2000 archived\)/);
+  });
+});
