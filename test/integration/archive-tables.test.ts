@@ -5,7 +5,8 @@
 // is left in the hot tables; GET /orders/{id}, /history and /events answer as before with the
 // archival added; the default listing leaves them out and ?archived=true lists them, page by
 // page; a repeated CreateOrder of their cart answers 200 with the archived order, a different one
-// 409, a command 409, all without a workflow; a lookup by id is at most two index probes.
+// 409, a command 409, all without a workflow; a lookup by id is at most two index probes. An event
+// marked published while its order is being moved ends in the archive either way round.
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -13,7 +14,14 @@ import { createActivities } from '../../src/activities/index.js';
 import { loadConfig } from '../../src/config.js';
 import type { Order } from '../../src/contracts/schemas.js';
 import { createDatabase, type Database } from '../../src/db/index.js';
-import { findOrderQuery, listOrdersQuery } from '../../src/db/orders-repository.js';
+import {
+  findOrderQuery,
+  findUnpublishedEvents,
+  listOrdersQuery,
+  markEventsPublished,
+  moveOrdersToArchive,
+} from '../../src/db/orders-repository.js';
+import { orderIdForCart } from '../../src/ids.js';
 import { createEventPublisher, createKafka, type EventPublisher } from '../../src/kafka/index.js';
 import { createLogger } from '../../src/logger.js';
 import { api } from '../support/api.js';
@@ -30,7 +38,8 @@ let publisher: EventPublisher;
 
 beforeAll(async () => {
   const config = loadConfig(inject('env'));
-  sql = new pg.Pool({ connectionString: config.DATABASE_URL, max: 2 });
+  // Two held open by the race test, and one for its checks.
+  sql = new pg.Pool({ connectionString: config.DATABASE_URL, max: 4 });
   db = createDatabase(config, createLogger(config, 'archive-tables-test'));
   publisher = await createEventPublisher(createKafka(config, createLogger(config, 'archive-tables-test')), quiet);
 });
@@ -206,6 +215,78 @@ describe('archive tables', () => {
       order_status_history: 0,
       order_events: 0,
     });
+  });
+
+  it('an event marked published while its order is moved ends in the archive, whichever commits first', async () => {
+    /** A cancelled order written by the activities, none of its events published, and their ids. */
+    const unpublishedOrder = async () => {
+      const command = newCreateOrder();
+      const orderId = orderIdForCart(command.cartId);
+      await activities().persistOrder({ orderId, command, actor: 'test' });
+      await activities().persistOrderTransition({
+        orderId,
+        sequence: 1,
+        from: 'CREATED',
+        request: { command: 'cancel', payload: { reason: 'CUSTOMER_REQUESTED' } },
+        actor: 'test',
+      });
+      const eventIds = (await findUnpublishedEvents(db, orderId)).map((event) => event.eventId);
+      expect(eventIds.length).toBeGreaterThan(1);
+      return { orderId, eventIds };
+    };
+    /** Begins the archival of the order on `client`: ARCHIVED (as the transition leaves it), then the move. */
+    const archiveOn = async (client: pg.PoolClient, orderId: string) => {
+      await client.query('BEGIN');
+      await client.query(`UPDATE orders SET status = 'ARCHIVED', archive = '{}' WHERE order_id = $1`, [orderId]);
+      return moveOrdersToArchive(client, [orderId]);
+    };
+    /** Resolves once a statement starting with `sql` waits for a lock. */
+    const waitingOnLock = (sqlStart: string) =>
+      eventually(`${sqlStart} waiting for a lock`, async () => {
+        const { rows } = await sql.query(
+          "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND starts_with(ltrim(query), $1)",
+          [sqlStart],
+        );
+        return rows.length > 0 ? true : undefined;
+      });
+    const eventsOf = async (orderId: string) => {
+      const { rows } = await sql.query<{ hot: number; archived: number; unpublished: number }>(
+        `SELECT (SELECT count(*) FROM order_events WHERE order_id = $1)::int AS hot,
+                (SELECT count(*) FROM order_events_archive WHERE order_id = $1)::int AS archived,
+                (SELECT count(*) FROM order_events_archive WHERE order_id = $1 AND published_at IS NULL)::int AS unpublished`,
+        [orderId],
+      );
+      return rows[0];
+    };
+    const mover = await sql.connect();
+    const marker = await sql.connect();
+    try {
+      // The move first: the marking waits for its lock, then finds the order gone and moves the events.
+      const first = await unpublishedOrder();
+      expect(await archiveOn(mover, first.orderId)).toBe(1);
+      const marking = markEventsPublished(db, first.eventIds);
+      await waitingOnLock('UPDATE order_events SET published_at');
+      await mover.query('COMMIT');
+      await marking;
+      expect(await eventsOf(first.orderId)).toEqual({ hot: 0, archived: first.eventIds.length, unpublished: 0 });
+
+      // The marking first, its transaction still open (the outbox sweeper's): the move waits for it,
+      // then sees the events published and moves them.
+      const second = await unpublishedOrder();
+      await marker.query('BEGIN');
+      await markEventsPublished(marker, second.eventIds);
+      const moving = archiveOn(mover, second.orderId);
+      await waitingOnLock('SELECT count(*) FROM (SELECT 1 FROM order_events');
+      await marker.query('COMMIT');
+      expect(await moving).toBe(1);
+      await mover.query('COMMIT');
+      expect(await eventsOf(second.orderId)).toEqual({ hot: 0, archived: second.eventIds.length, unpublished: 0 });
+    } finally {
+      await mover.query('ROLLBACK').catch(() => undefined);
+      await marker.query('ROLLBACK').catch(() => undefined);
+      mover.release();
+      marker.release();
+    }
   });
 
   it('finds an order by id in one index probe while hot, two once archived; lists the archive by its index', async () => {
