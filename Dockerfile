@@ -18,4 +18,4 @@ ENV WORKFLOW_BUNDLE_PATH=/app/dist/workflow-bundle.js
 USER node
 EXPOSE 3000
 # The API, with API_NODE_FLAGS of scripts/build.ts; the worker runs the same image with its command in docker-compose.yml.
-CMD ["node","--enable-source-maps","--max-semi-space-size=1","dist/server.mjs"]
+CMD ["node","--enable-source-maps","--max-semi-space-size=1","--max-old-space-size=80","dist/server.mjs"]
