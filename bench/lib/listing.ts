@@ -37,7 +37,7 @@ type QueryLatencies = Record<QueryName, { p50Ms: number; p99Ms: number }>;
  * Loads `rows` orders (one item each, every status of a terminal order), then archives the
  * `archived` oldest as the archive sweep does (archiveOldest), unless the database holds them already.
  */
-export async function bulkLoad(db: pg.Client, rows: number, archived = 0): Promise<number> {
+async function bulkLoad(db: pg.Client, rows: number, archived = 0): Promise<number> {
   const { rows: counted } = await db.query<{ hot: string; archived: string }>(
     'SELECT (SELECT count(*) FROM orders) AS hot, (SELECT count(*) FROM orders_archive) AS archived',
   );

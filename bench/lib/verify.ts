@@ -36,12 +36,19 @@ export async function verify(placed: PlacedOrder[], events: EventWatch, orderDat
   let ordersWrongInDb = 0;
   let eventsUnpublishedInDb = 0;
   try {
+    // An archived order is in orders_archive (migration 0009); its unpublished events are still in
+    // order_events. A --compare base older than 0009 has no archive table.
+    const { rows: archive } = await db.query<{ exists: boolean }>(
+      `SELECT to_regclass('orders_archive') IS NOT NULL AS exists`,
+    );
+    const orders = archive[0]?.exists
+      ? '(SELECT order_id, status FROM orders UNION ALL SELECT order_id, status FROM orders_archive)'
+      : 'orders';
     const { rows } = await db.query<{ order_id: string; status: string; unpublished: number }>(
-      // An archived order is in orders_archive (migration 0009); its unpublished events are still in order_events.
       `SELECT o.order_id, o.status,
               (SELECT count(*)::int FROM order_events e WHERE e.order_id = o.order_id AND e.published_at IS NULL)
                 AS unpublished
-         FROM (SELECT order_id, status FROM orders UNION ALL SELECT order_id, status FROM orders_archive) AS o
+         FROM ${orders} AS o
         WHERE o.order_id = ANY($1::uuid[])`,
       [placed.map((order) => order.orderId)],
     );
