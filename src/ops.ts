@@ -43,7 +43,9 @@ async function main(argv: string[]): Promise<number> {
         (version) => !ORDER_WORKFLOW_VERSIONS[version].supported && counts[version] > 0,
       );
       if (stranded.length > 0) {
-        console.log(`this release cannot run ${stranded.join(', ')}: migrate them with the previous release running`);
+        console.log(
+          `this release cannot run ${stranded.join(', ')}: \`migrate --from <version>\` replaces them from PostgreSQL`,
+        );
       }
       return 0;
     }

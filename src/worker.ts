@@ -273,8 +273,7 @@ export async function createOrderWorker(
 /**
  * Brings the archive sweep's Schedule in line with this worker's config (archival runs there,
  * not in a workflow per ended order), and warns when open runs of a workflow version this
- * release no longer runs exist: they cannot move until `npm run ops -- migrate` moves them with
- * the previous release.
+ * release no longer runs exist: they cannot move until `npm run ops -- migrate` replaces them.
  */
 async function checkTemporalSetup(config: Config, logger: Logger): Promise<void> {
   const temporal = await connectTemporal(config);
@@ -293,7 +292,7 @@ async function checkTemporalSetup(config: Config, logger: Logger): Promise<void>
       logger.warn(
         { openRuns: Object.fromEntries(stranded.map((version) => [version, counts[version]])) },
         `open order runs of workflow versions this release does not run (${stranded.join(', ')}): they are stuck ` +
-          'until moved; run `npm run ops -- migrate --from <version>` with the previous release (README, Deploying)',
+          'until moved; run `npm run ops -- migrate --from <version>` (README, Deploying)',
       );
     }
   } finally {

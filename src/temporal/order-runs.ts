@@ -3,11 +3,10 @@
 // from visibility: `OrderWorkflowVersion` since v5, and before it the patch markers the SDK lists
 // in `TemporalChangeVersion` (ORDER_WORKFLOW_VERSIONS says which markers make which version).
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
+import type { Client, WorkflowExecutionInfo, WorkflowHandle } from '@temporalio/client';
 import type { Order } from '../contracts/schemas.js';
 import { workflowIdForOrder } from '../ids.js';
 import {
-  getOrderStateQuery,
   handOverUpdate,
   ORDER_WORKFLOW_TYPE,
   ORDER_WORKFLOW_VERSIONS,
@@ -73,7 +72,7 @@ export interface MigrationOptions {
   taskQueue: string;
   /** Runs moved per second at most. */
   ratePerSecond: number;
-  /** How long one run may take to hand over or go idle before it is left for the next pass. */
+  /** How long a supported run may take to hand over before it is left for the next pass. */
   perRunTimeoutMs: number;
   /** Reads the order a retired run is replaced from (PostgreSQL). */
   findOrder(orderId: string): Promise<Order | null>;
@@ -94,10 +93,12 @@ export interface MigrationReport {
  * - a version this release still runs (v4) is asked to hand over (the handOver Update): it
  *   finishes what it accepted, refuses new transitions meanwhile (callers ask again) and
  *   continues as new, taking its pending signals and its amendment window's start along;
- * - a retired version is replaced once its run says it has no transition pending (asked with
- *   its own getOrderState query, which the previous release's workers answer): a new run
- *   started from PostgreSQL terminates it in the same request, and re-reads the order's
- *   status, deadlines and unpublished events there.
+ * - a retired version (v1 to v3) is replaced once its history shows nothing in flight
+ *   (pendingWorkIn): a new run started from PostgreSQL terminates it in the same request, and
+ *   re-reads the order's status, deadlines and unpublished events there. The history, not the
+ *   run's own query, decides: no release can replay a v2 or v3 run that published an event
+ *   (the previous release calls publishOrderEvents where they called publishOrderEvent), so a
+ *   query would fail on nondeterminism.
  * Idempotent and resumable: each pass lists what is still open on `from`; a run already moved
  * is not listed again.
  */
@@ -121,7 +122,7 @@ export async function migrateRuns(client: Client, options: MigrationOptions): Pr
         report(`moved ${info.workflowId} (run ${info.runId}) from ${from}`);
       } else {
         result.left++;
-        report(`left ${info.workflowId} (run ${info.runId}): transitions pending; the next pass takes it`);
+        report(`left ${info.workflowId} (run ${info.runId}): it did not hand over in time; the next pass takes it`);
       }
     } catch (error) {
       result.left++;
@@ -149,27 +150,61 @@ async function replaceRetiredRun(
   client: Client,
   info: WorkflowExecutionInfo,
   orderId: string,
-  { findOrder, replaceRun, perRunTimeoutMs }: MigrationOptions,
-): Promise<boolean> {
+  { findOrder, replaceRun }: MigrationOptions,
+): Promise<true> {
   if (info.workflowId !== workflowIdForOrder(orderId)) throw new Error('not an order workflow id');
-  const run = client.workflow.getHandle(info.workflowId, info.runId);
-  // Only a run with nothing accepted and not yet committed may be replaced: PostgreSQL has all of it then.
-  const state = await Promise.race([
-    run.query(getOrderStateQuery),
-    sleep(perRunTimeoutMs).then(() => {
-      throw new Error(
-        `its getOrderState query did not answer within ${perRunTimeoutMs} ms (no worker runs ${versionOfRun(info)}: ` +
-          'migrate with the previous release running)',
-      );
-    }),
-  ]);
-  // v1 kept its one transition in acceptedTransition; later versions list them.
-  const v1Accepted = (state as { acceptedTransition?: unknown }).acceptedTransition;
-  if ((state.pendingTransitions ?? []).length > 0 || (v1Accepted ?? null) !== null || state.order === null) {
-    return false;
-  }
+  const history = await client.workflow.getHandle(info.workflowId, info.runId).fetchHistory();
+  // Only a run with nothing in flight may be replaced: PostgreSQL has all of it then.
+  const pending = pendingWorkIn(history.events ?? []);
+  if (pending !== null) throw new Error(`${pending}; the next pass takes it`);
   const order = await findOrder(orderId);
   if (order === null) throw new Error(`order ${orderId} is not in PostgreSQL`);
   await replaceRun(order, `ops:migrate-from-${versionOfRun(info)}`);
   return true;
+}
+
+type HistoryEvent = NonNullable<Awaited<ReturnType<WorkflowHandle['fetchHistory']>>['events']>[number];
+
+/**
+ * What a run still has in flight, read from its history alone (no worker needs to replay it),
+ * or null when nothing is: every activity it scheduled has ended, every Update it accepted was
+ * answered, and its last completed workflow task saw every request that arrived before it (its
+ * start, a signal, an admitted Update). A request after that task could start a transition the
+ * replacement would never see, so such a run is left for the next pass. An activity result or a
+ * fired timer the run has not taken yet does not hold it: the activity's work is in PostgreSQL
+ * (and its events in the outbox), and the replacement sets its deadlines again from there.
+ */
+export function pendingWorkIn(events: readonly HistoryEvent[]): string | null {
+  const openActivities = new Set<string>();
+  const openUpdates = new Set<string>();
+  let lastRequestId = 0;
+  let seenUpToId = 0;
+  for (const event of events) {
+    const id = Number(event.eventId);
+    const ended =
+      event.activityTaskCompletedEventAttributes ??
+      event.activityTaskFailedEventAttributes ??
+      event.activityTaskTimedOutEventAttributes ??
+      event.activityTaskCanceledEventAttributes;
+    if (event.activityTaskScheduledEventAttributes) openActivities.add(String(id));
+    if (ended) openActivities.delete(String(ended.scheduledEventId));
+    const accepted = event.workflowExecutionUpdateAcceptedEventAttributes;
+    if (accepted?.protocolInstanceId) openUpdates.add(accepted.protocolInstanceId);
+    const answered = event.workflowExecutionUpdateCompletedEventAttributes?.meta?.updateId;
+    if (answered) openUpdates.delete(answered);
+    if (
+      event.workflowExecutionStartedEventAttributes ||
+      event.workflowExecutionSignaledEventAttributes ||
+      event.workflowExecutionUpdateAdmittedEventAttributes
+    ) {
+      lastRequestId = id;
+    }
+    // A completed task saw every request that arrived before it started.
+    const completed = event.workflowTaskCompletedEventAttributes;
+    if (completed) seenUpToId = Number(completed.startedEventId);
+  }
+  if (openActivities.size > 0) return `${openActivities.size} activities in flight`;
+  if (openUpdates.size > 0) return `${openUpdates.size} accepted Updates not yet answered`;
+  if (lastRequestId > seenUpToId) return 'a request its workflow has not yet taken';
+  return null;
 }

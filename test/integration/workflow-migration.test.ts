@@ -1,8 +1,9 @@
-// Versions that retire, on the real stack: runs of the first workflow version (frozen in
-// test/fixtures/order-workflow-v1), which this release no longer runs, are moved by
-// `npm run ops -- migrate` while the previous release (test/fixtures/order-workflow-previous-release)
-// still runs, onto the version it starts (v4); runs of v4 are moved onto v5 with today's worker.
-// Then they carry on over HTTP. Their own task queues, API and workers.
+// Versions that retire, on the real stack: runs of the retired versions v1, v2 and v3 (each
+// frozen as released, in test/fixtures/order-workflow-v1, -v2 and -v3), which this release no
+// longer runs, are replaced by `npm run ops -- migrate` from PostgreSQL, with the previous release
+// (test/fixtures/order-workflow-previous-release) running (onto the version it starts, v4) or
+// today's (onto v5); runs of v4 are handed over to v5 with today's worker. Then they carry on
+// over HTTP. Their own task queues, API and workers.
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -42,7 +43,7 @@ const environment = (taskQueue: string) => ({
 let db: pg.Pool;
 let events: Awaited<ReturnType<typeof collectOrderEvents>>;
 let publisher: EventPublisher;
-const bundles = {} as Record<'v1' | 'previous' | 'today', WorkflowBundle>;
+const bundles = {} as Record<'v1' | 'v2' | 'v3' | 'previous' | 'today', WorkflowBundle>;
 
 beforeAll(async () => {
   const env = inject('env');
@@ -50,8 +51,10 @@ beforeAll(async () => {
   events = await collectOrderEvents(env.KAFKA_BROKERS!.split(','), topicsOf(env).events);
   publisher = await createEventPublisher(createKafka(loadConfig(env), quiet), quiet);
   const logger = new DefaultLogger('WARN');
-  [bundles.v1, bundles.previous, bundles.today] = await Promise.all([
+  [bundles.v1, bundles.v2, bundles.v3, bundles.previous, bundles.today] = await Promise.all([
     bundleWorkflowCode({ workflowsPath: fixture('order-workflow-v1'), logger }),
+    bundleWorkflowCode({ workflowsPath: fixture('order-workflow-v2'), logger }),
+    bundleWorkflowCode({ workflowsPath: fixture('order-workflow-v3'), logger }),
     bundleWorkflowCode({ workflowsPath: fixture('order-workflow-previous-release'), logger }),
     bundleOrderWorkflows({ traced: false }),
   ]);
@@ -225,6 +228,94 @@ describe('npm run ops -- migrate', () => {
       expect(rows.map((row) => row.command).sort()).toEqual(['cancel', 'complete']);
       expect(rows.every((row) => row.actor.startsWith('api-key:'))).toBe(true);
     });
+  });
+
+  it("replaces runs of v2 and v3 (retired) from their histories, on the previous release or today's: a confirmed order keeps its amendment window, none loses an event", async () => {
+    const env = environment(`orders-migrate-v2-v3-${randomUUID()}`);
+    const config = loadConfig(env);
+    const temporal = await connectTemporal(config);
+    const stateOf = (order: Order) =>
+      temporal.client.workflow.getHandle(workflowIdForOrder(order.orderId)).query(getOrderStateQuery);
+    try {
+      await withApi(config, async (call) => {
+        const create = async () => {
+          const response = await call('POST', '/orders', newCreateOrder());
+          expect(response.status, JSON.stringify(response.body)).toBe(201);
+          await events.waitFor(response.body.orderId, 1);
+          return response.body;
+        };
+        // An order of v2 (the lifecycle loop), and two of v3 (deadlines), one of them confirmed.
+        const onV2 = await withPreviousRelease(config, bundles.v2, create);
+        const [onV3, confirmedOnV3, window] = await withPreviousRelease(config, bundles.v3, async () => {
+          const [created, confirmed] = [await create(), await create()];
+          expect((await call('POST', `/orders/${confirmed.orderId}/confirm`)).status).toBe(200);
+          await events.waitFor(confirmed.orderId, 3);
+          const state = await stateOf(confirmed);
+          expect(state).toMatchObject({ status: 'CONFIRMED', nextDeadline: { kind: 'amendment-window' } });
+          return [created, confirmed, state.nextDeadline] as const;
+        });
+        expect(await versions(env)).toMatchObject({ v1: 0, v2: 1, v3: 2, v4: 0, v5: 0 });
+
+        // No release replays a v2 or v3 run that published an event (the previous release
+        // schedules publishOrderEvents where they scheduled publishOrderEvent): the query fails
+        // (on nondeterminism, or as "Failed to query Workflow" when the server gives up first).
+        await withPreviousRelease(config, bundles.previous, async () => {
+          await expect(stateOf(onV2)).rejects.toThrow(/[Nn]ondeterminism|Failed to query/);
+          // Their histories say nothing is in flight, so migrate replaces them all the same:
+          // with the previous release running, onto v4.
+          const migrated = await ops(env, 'migrate', '--from', 'v2', '--rate', '20');
+          expect(migrated.code, migrated.stdout).toBe(0);
+          expect(migrated.stdout).toContain('migrate --from v2: moved 1, left 0');
+          await versionsBecome(env, { v2: 0, v4: 1 });
+        });
+
+        await withTodaysWorker(config, async () => {
+          // With today's release, onto v5 directly; the v4 replacement is handed over.
+          for (const [from, count] of [
+            ['v3', 2],
+            ['v4', 1],
+          ] as const) {
+            const migrated = await ops(env, 'migrate', '--from', from, '--rate', '20');
+            expect(migrated.code, migrated.stdout).toBe(0);
+            expect(migrated.stdout).toContain(`migrate --from ${from}: moved ${count}, left 0`);
+          }
+          await versionsBecome(env, { v3: 0, v4: 0, v5: 3 });
+          // The replacement read the window's start from PostgreSQL: it closes when it would have.
+          expect(await stateOf(confirmedOnV3)).toMatchObject({
+            version: 'v5',
+            status: 'CONFIRMED',
+            nextDeadline: window,
+          });
+
+          const steps = [
+            [onV2, 'complete', undefined, ['OrderCreated', 'OrderCompleted', 'OrderStatusChanged']],
+            [onV3, 'cancel', { reason: 'OUT_OF_STOCK' }, ['OrderCreated', 'OrderCancelled', 'OrderStatusChanged']],
+            [
+              confirmedOnV3,
+              'cancel',
+              { reason: 'FRAUD' },
+              ['OrderCreated', 'OrderConfirmed', 'OrderStatusChanged', 'OrderCancelled', 'OrderStatusChanged'],
+            ],
+          ] as const;
+          for (const [order, command, body, expected] of steps) {
+            const response = await call('POST', `/orders/${order.orderId}/${command}`, body);
+            expect(response.status, JSON.stringify(response.body)).toBe(200);
+            const seen = await events.waitFor(order.orderId, expected.length);
+            // The old runs published their events once; today's run published only its own.
+            expect(seen.map((event) => event.headers.ce_type)).toEqual(expected);
+          }
+        });
+        const { rows } = await db.query(
+          'SELECT command, actor FROM order_status_history WHERE order_id = ANY($1::uuid[]) AND sequence > 0',
+          [[onV2, onV3, confirmedOnV3].map((order) => order.orderId)],
+        );
+        // Each transition once, asked over HTTP: nothing replayed or lost in the moves.
+        expect(rows.map((row) => row.command).sort()).toEqual(['cancel', 'cancel', 'complete', 'confirm']);
+        expect(rows.every((row) => row.actor.startsWith('api-key:'))).toBe(true);
+      });
+    } finally {
+      await temporal.close();
+    }
   });
 
   it('hands runs of a supported version (v4) over to v5: a deadline keeps its time, an ended order closes its run', async () => {
