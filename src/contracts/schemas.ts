@@ -1,11 +1,15 @@
 // One TypeBox schema per contract of the Acme event catalog v1.0.0 (copies in ./catalog).
-// The API validates with them, the OpenAPI/AsyncAPI documents are generated from them and
-// the TypeScript types are derived from them. test/unit/contracts.test.ts proves each one
-// equals its catalog schema, except for the tightening keywords listed in TIGHTENING_KEYWORDS.
-// Enums, limits and request payload schemas are the domain's (src/domain), which imports no
-// value from here: the workflow sandbox loads the domain without TypeBox.
+// The API validates with them and the OpenAPI/AsyncAPI documents are generated from them.
+// test/unit/contracts.test.ts proves each one equals its catalog schema, except for the
+// tightening keywords listed in TIGHTENING_KEYWORDS.
+// The dependency runs one way, from here to the domain (src/domain), which imports nothing from
+// here: the workflow sandbox loads the domain without TypeBox. The domain owns the types
+// (src/domain/types.ts), the enums, the limits and the request payload schemas; the schemas are
+// built from them, and the checks at the end of this file fail `npm run typecheck` when a
+// schema no longer describes the domain's type (the types exported here are the domain's).
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { ERASED_MARKER } from '../domain/customer-erasure.js';
+import type * as lifecycle from '../domain/lifecycle.js';
 import {
   CANCELLATION_REASONS,
   COUNTRY_CODE_PATTERN,
@@ -14,7 +18,6 @@ import {
   type CommandPayloads,
   DELIVERY_ADDRESS_SCHEMA,
   DELIVERY_METHODS,
-  type DeliveryAddress,
   ENDED_STATUSES,
   FULFILMENT_PRIORITIES,
   HOLD_REASONS,
@@ -25,6 +28,7 @@ import {
   RETENTION_CATEGORIES,
 } from '../domain/lifecycle.js';
 import { MAX_DB_INTEGER, MAX_ITEMS_PER_ORDER } from '../domain/order.js';
+import type * as domain from '../domain/types.js';
 
 /** Keywords we add on top of the catalog to bound hostile input; everything else is the catalog's. */
 export const TIGHTENING_KEYWORDS = ['additionalProperties', 'maxItems', 'maxLength', 'maximum', 'minItems'] as const;
@@ -41,18 +45,27 @@ const stringEnum = <const T extends readonly string[]>(values: T, options: Descr
   Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
 
 export const OrderStatus = stringEnum(ORDER_STATUSES);
-export type OrderStatus = Static<typeof OrderStatus>;
+export type OrderStatus = lifecycle.OrderStatus;
+export type CancellationReason = lifecycle.CancellationReason;
 const cancellationReason = () => stringEnum(CANCELLATION_REASONS);
 
-const orderItem = () =>
-  Type.Object(
+/**
+ * An order line. A request's (CreateOrder) bounds its amounts, describes its price and refuses
+ * other fields; the Order response's says none of that, as the catalog's GetOrder has it.
+ */
+const orderItem = (wire: 'request' | 'response') => {
+  const request = wire === 'request';
+  return Type.Object(
     {
       productId: uuid(),
-      quantity: Type.Integer({ minimum: 1, maximum: MAX_DB_INTEGER }),
-      unitPrice: Type.Integer({ description: 'Price per unit in minor units (e.g. cents)', maximum: MAX_DB_INTEGER }),
+      quantity: Type.Integer({ minimum: 1, ...(request && { maximum: MAX_DB_INTEGER }) }),
+      unitPrice: Type.Integer(
+        request ? { description: 'Price per unit in minor units (e.g. cents)', maximum: MAX_DB_INTEGER } : {},
+      ),
     },
-    { additionalProperties: false },
+    request ? { additionalProperties: false } : {},
   );
+};
 
 /**
  * The delivery address as the order holds it and OrderDeliveryAddressChanged publishes it (the
@@ -75,7 +88,7 @@ export const CreateOrder = Type.Object(
   {
     cartId: uuid({ description: 'Identifier of the cart this order was created from' }),
     customerId: uuid({ description: 'Identifier of the customer placing the order' }),
-    items: Type.Array(orderItem(), {
+    items: Type.Array(orderItem('request'), {
       description: 'The items in the order',
       minItems: 1,
       maxItems: MAX_ITEMS_PER_ORDER,
@@ -91,7 +104,7 @@ export const CreateOrder = Type.Object(
     ),
     // Ours beyond the catalog v1.0.0 (optional: v1 clients leave them out).
     deliveryAddress: Type.Optional(
-      Type.Unsafe<DeliveryAddress>({ ...DELIVERY_ADDRESS_SCHEMA, description: 'Where to deliver' }),
+      Type.Unsafe<domain.DeliveryAddress>({ ...DELIVERY_ADDRESS_SCHEMA, description: 'Where to deliver' }),
     ),
     deliveryMethod: Type.Optional(stringEnum(DELIVERY_METHODS, { description: 'How the order reaches the customer' })),
   },
@@ -101,7 +114,7 @@ export const CreateOrder = Type.Object(
     additionalProperties: false,
   },
 );
-export type CreateOrder = Static<typeof CreateOrder>;
+export type CreateOrder = domain.CreateOrder;
 
 /**
  * A lifecycle command as received on ordering.commands: the order's id and the command's
@@ -127,7 +140,6 @@ function commandMessage<Name extends CommandName>(name: Name) {
 
 export const CancelOrder = commandMessage('cancel');
 export type CancelOrder = Static<typeof CancelOrder>;
-export type CancellationReason = CancelOrder['reason'];
 export const CompleteOrder = commandMessage('complete');
 export type CompleteOrder = Static<typeof CompleteOrder>;
 
@@ -144,13 +156,7 @@ export const Order = Type.Object(
     orderId: uuid(),
     customerId: uuid(),
     status: OrderStatus,
-    items: Type.Array(
-      Type.Object({
-        productId: uuid(),
-        quantity: Type.Integer({ minimum: 1 }),
-        unitPrice: Type.Integer(),
-      }),
-    ),
+    items: Type.Array(orderItem('response')),
     total: Type.Integer({ description: 'Order total in minor units (e.g. cents)' }),
     currency: currency(),
     createdAt: dateTime(),
@@ -209,7 +215,7 @@ export const Order = Type.Object(
   },
   { description: 'The order returned by the query' },
 );
-export type Order = Static<typeof Order>;
+export type Order = domain.Order;
 
 export const OrderCreated = Type.Object(
   {
@@ -230,7 +236,7 @@ export const OrderCreated = Type.Object(
   },
   { title: 'OrderCreated', description: 'Published when a new order has been created' },
 );
-export type OrderCreated = Static<typeof OrderCreated>;
+export type OrderCreated = domain.OrderCreated;
 
 export const OrderCompleted = Type.Object(
   { orderId: uuid(), customerId: uuid(), completedAt: dateTime() },
@@ -239,7 +245,7 @@ export const OrderCompleted = Type.Object(
     description: 'Published when an order has been fulfilled and completed',
   },
 );
-export type OrderCompleted = Static<typeof OrderCompleted>;
+export type OrderCompleted = domain.OrderCompleted;
 
 export const OrderCancelled = Type.Object(
   {
@@ -250,7 +256,7 @@ export const OrderCancelled = Type.Object(
   },
   { title: 'OrderCancelled', description: 'Published when an order has been cancelled' },
 );
-export type OrderCancelled = Static<typeof OrderCancelled>;
+export type OrderCancelled = domain.OrderCancelled;
 
 // The events of the catalog's head AsyncAPI beyond v1.0.0 (src/contracts/catalog/order-service.asyncapi.head.yml),
 // written as its `components.schemas` has them: no `title`, and a description that ends with a full stop.
@@ -267,7 +273,7 @@ export const OrderConfirmed = event('Published when an order is confirmed and re
   currency: currency(),
   confirmedAt: dateTime(),
 });
-export type OrderConfirmed = Static<typeof OrderConfirmed>;
+export type OrderConfirmed = domain.OrderConfirmed;
 
 export const OrderAmended = event('Published when an accepted order is amended.', {
   orderId: uuid(),
@@ -283,7 +289,7 @@ export const OrderAmended = event('Published when an accepted order is amended.'
   reason: Type.Optional(Type.String({ maxLength: 250 })),
   amendedAt: dateTime(),
 });
-export type OrderAmended = Static<typeof OrderAmended>;
+export type OrderAmended = domain.OrderAmended;
 
 export const OrderPlacedOnHold = event('Published when an order is paused for operational review.', {
   orderId: uuid(),
@@ -294,7 +300,7 @@ export const OrderPlacedOnHold = event('Published when an order is paused for op
   reviewBy: dateTime(),
   placedAt: dateTime(),
 });
-export type OrderPlacedOnHold = Static<typeof OrderPlacedOnHold>;
+export type OrderPlacedOnHold = domain.OrderPlacedOnHold;
 
 export const OrderHoldReleased = event('Published when an operational hold is released.', {
   orderId: uuid(),
@@ -305,7 +311,7 @@ export const OrderHoldReleased = event('Published when an operational hold is re
   nextStatus: stringEnum(RELEASE_TARGETS),
   releasedAt: dateTime(),
 });
-export type OrderHoldReleased = Static<typeof OrderHoldReleased>;
+export type OrderHoldReleased = domain.OrderHoldReleased;
 
 export const OrderFulfilmentStarted = event('Published when an order is released for picking and packing.', {
   orderId: uuid(),
@@ -317,18 +323,22 @@ export const OrderFulfilmentStarted = event('Published when an order is released
   estimatedDispatchAt: Type.Optional(dateTime()),
   startedAt: dateTime(),
 });
-export type OrderFulfilmentStarted = Static<typeof OrderFulfilmentStarted>;
+export type OrderFulfilmentStarted = domain.OrderFulfilmentStarted;
 
 export const OrderStatusChanged = event('Published for every accepted order lifecycle transition.', {
   orderId: uuid(),
-  previousStatus: stringEnum(ORDER_STATUSES.filter((status) => status !== 'ARCHIVED')),
-  newStatus: stringEnum(ORDER_STATUSES.filter((status) => status !== 'CREATED')),
+  previousStatus: stringEnum(
+    ORDER_STATUSES.filter((status): status is Exclude<OrderStatus, 'ARCHIVED'> => status !== 'ARCHIVED'),
+  ),
+  newStatus: stringEnum(
+    ORDER_STATUSES.filter((status): status is Exclude<OrderStatus, 'CREATED'> => status !== 'CREATED'),
+  ),
   sequence: Type.Integer({ minimum: 1 }),
   changeReason: Type.Optional(Type.String({ maxLength: 250 })),
   correlationId: Type.Optional(uuid()),
   changedAt: dateTime(),
 });
-export type OrderStatusChanged = Static<typeof OrderStatusChanged>;
+export type OrderStatusChanged = domain.OrderStatusChanged;
 
 export const OrderDeliveryAddressChanged = event(
   'Published when the validated delivery address changes before dispatch.',
@@ -341,7 +351,7 @@ export const OrderDeliveryAddressChanged = event(
     changedAt: dateTime(),
   },
 );
-export type OrderDeliveryAddressChanged = Static<typeof OrderDeliveryAddressChanged>;
+export type OrderDeliveryAddressChanged = domain.OrderDeliveryAddressChanged;
 
 export const OrderArchived = event('Published when a terminal order is moved to long-term storage.', {
   orderId: uuid(),
@@ -352,7 +362,7 @@ export const OrderArchived = event('Published when a terminal order is moved to 
   terminalAt: dateTime(),
   archivedAt: dateTime(),
 });
-export type OrderArchived = Static<typeof OrderArchived>;
+export type OrderArchived = domain.OrderArchived;
 
 export const EVENT_SCHEMAS = {
   OrderCreated,
@@ -367,8 +377,8 @@ export const EVENT_SCHEMAS = {
   OrderCompleted,
   OrderCancelled,
 } as const;
-export type OrderEventType = keyof typeof EVENT_SCHEMAS;
-export type OrderEventPayload = { [Type in OrderEventType]: Static<(typeof EVENT_SCHEMAS)[Type]> }[OrderEventType];
+export type OrderEventType = domain.OrderEventType;
+export type OrderEventPayload = domain.OrderEventPayload;
 
 /**
  * Ours, beyond the catalog: published once per erased order, keyed by its orderId like every
@@ -395,7 +405,7 @@ export type CustomerDataErased = Static<typeof CustomerDataErased>;
 export const BEYOND_CATALOG_EVENT_SCHEMAS = { CustomerDataErased } as const;
 /** Every event the service publishes on ordering.orders: the catalog's and ours. */
 export const PUBLISHED_EVENT_SCHEMAS = { ...EVENT_SCHEMAS, ...BEYOND_CATALOG_EVENT_SCHEMAS } as const;
-export type PublishedEventType = keyof typeof PUBLISHED_EVENT_SCHEMAS;
+export type PublishedEventType = domain.PublishedEventType;
 /** The events of the catalog v1.0.0; the others are the head AsyncAPI's. */
 export const V1_EVENT_TYPES: OrderEventType[] = ['OrderCreated', 'OrderCompleted', 'OrderCancelled'];
 
@@ -406,3 +416,31 @@ export const ErrorBody = Type.Object({
   details: Type.Array(Type.Object({ field: Type.String(), code: Type.String(), message: Type.String() })),
 });
 export type ErrorBody = Static<typeof ErrorBody>;
+
+// ---- Each schema describes the domain's type ---------------------------------------------
+// Compile time only: a schema and the domain's type that drift apart fail `npm run typecheck`.
+
+/** True when A and B are the same type, not merely assignable: optional, `| null` and literals all count. */
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+type Assert<Check extends true> = Check;
+/** T with its intersections merged into one object type, as TypeBox's Static writes it (OrderArchived). */
+type Merged<T> = { [Key in keyof T]: T[Key] };
+
+type EventSchemaType = keyof typeof EVENT_SCHEMAS;
+/** Per event type of either side: whether the schema's Static type is the domain's payload. */
+type EventSchemasDescribePayloads = {
+  [Type in EventSchemaType | domain.OrderEventType]: Type extends EventSchemaType & domain.OrderEventType
+    ? Equal<Static<(typeof EVENT_SCHEMAS)[Type]>, Merged<domain.OrderEventPayloads[Type]>>
+    : false;
+};
+
+type _SchemasDescribeTheDomain = [
+  Assert<Equal<Static<typeof OrderStatus>, lifecycle.OrderStatus>>,
+  Assert<Equal<Static<ReturnType<typeof cancellationReason>>, lifecycle.CancellationReason>>,
+  Assert<Equal<Static<ReturnType<typeof orderItem>>, domain.OrderItem>>,
+  Assert<Equal<Static<ReturnType<typeof address>>, domain.DeliveryAddress>>,
+  Assert<Equal<Static<typeof CreateOrder>, domain.CreateOrder>>,
+  Assert<Equal<Static<typeof Order>, domain.Order>>,
+  Assert<Equal<EventSchemasDescribePayloads, { [Type in EventSchemaType]: true }>>,
+  Assert<Equal<keyof typeof PUBLISHED_EVENT_SCHEMAS, domain.PublishedEventType>>,
+];

@@ -1,8 +1,8 @@
 // The rules of a customer's erasure: which orders may be erased, which fields hold personal data
 // and what replaces them. Pure (no I/O): the erasure service (src/orders/customer-erasure.ts)
 // applies them to the rows it reads, and the event builders use `isReasonCode`.
-import type { Order } from '../contracts/schemas.js';
 import { CANCELLATION_REASONS, ENDED_STATUSES, HOLD_REASONS, type OrderStatus } from './lifecycle.js';
+import type { Order } from './types.js';
 
 /** What replaces each erased value: a string, so every schema that wants a string still holds. */
 export const ERASED_MARKER = '[erased]';

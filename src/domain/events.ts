@@ -1,5 +1,7 @@
 // The order events (the catalog v1.0.0's and its head AsyncAPI's), built from the order and
 // the transition that left it so, and their CloudEvents envelope. Pure.
+import { isReasonCode } from './customer-erasure.js';
+import type { TransitionRequest } from './lifecycle.js';
 import type {
   Order,
   OrderCancelled,
@@ -8,9 +10,7 @@ import type {
   OrderEventPayload,
   OrderEventType,
   PublishedEventType,
-} from '../contracts/schemas.js';
-import { isReasonCode } from './customer-erasure.js';
-import type { TransitionRequest } from './lifecycle.js';
+} from './types.js';
 
 export function orderCreatedPayload(order: Order): OrderCreated {
   return {

@@ -3,11 +3,12 @@
 // repository, the AsyncAPI generator, the fault checker and the benchmark all derive from it;
 // a new status or command is a row here (and a migration for its column and CHECK), not a
 // change in ten places.
-// Pure: no I/O, no Node modules, no TypeBox or Ajv, so the workflow sandbox runs it as is; the
-// wire schemas (src/contracts/schemas.ts) take its enums and payload schemas, never the reverse.
-import type { Order, OrderEventType } from '../contracts/schemas.js';
-import { duplicateProducts, itemsTotal, MAX_DB_INTEGER, MAX_ITEMS_PER_ORDER, type OrderItem } from './order.js';
+// Pure: no I/O, no Node modules, no TypeBox or Ajv, so the workflow sandbox runs it as is. The
+// wire schemas (src/contracts/schemas.ts) take its enums and payload schemas; the domain imports
+// nothing from them.
+import { duplicateProducts, itemsTotal, MAX_DB_INTEGER, MAX_ITEMS_PER_ORDER } from './order.js';
 import { checkPayload, type PayloadSchema, type PayloadViolation } from './payload-check.js';
+import type { DeliveryAddress, Order, OrderEventType, OrderItem } from './types.js';
 
 export const ORDER_STATUSES = [
   'CREATED',
@@ -23,16 +24,20 @@ export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
 /** Where an order's lifecycle ends before its archival; the archive records which. */
 export const ENDED_STATUSES = ['COMPLETED', 'CANCELLED'] as const;
+export type EndedStatus = (typeof ENDED_STATUSES)[number];
 
 export const CANCELLATION_REASONS = ['CUSTOMER_REQUESTED', 'PAYMENT_FAILED', 'OUT_OF_STOCK', 'FRAUD'] as const;
 export type CancellationReason = (typeof CANCELLATION_REASONS)[number];
 export const HOLD_REASONS = ['PAYMENT_REVIEW', 'FRAUD_REVIEW', 'ADDRESS_VERIFICATION', 'INVENTORY_RECHECK'] as const;
 export type HoldReason = (typeof HOLD_REASONS)[number];
 export const RELEASE_TARGETS = ['CONFIRMED', 'AWAITING_FULFILMENT'] as const;
+export type ReleaseTarget = (typeof RELEASE_TARGETS)[number];
 export const FULFILMENT_PRIORITIES = ['STANDARD', 'EXPEDITED', 'SAME_DAY'] as const;
+export type FulfilmentPriority = (typeof FULFILMENT_PRIORITIES)[number];
 export const DELIVERY_METHODS = ['HOME_DELIVERY', 'CLICK_AND_COLLECT'] as const;
 export type DeliveryMethod = (typeof DELIVERY_METHODS)[number];
 export const RETENTION_CATEGORIES = ['STANDARD', 'FINANCIAL_RECORD', 'LEGAL_HOLD'] as const;
+export type RetentionCategory = (typeof RETENTION_CATEGORIES)[number];
 
 /** ISO 3166-1 alpha-2, as the catalog's delivery address has it. */
 export const COUNTRY_CODE_PATTERN = '^[A-Z]{2}$';
@@ -78,24 +83,15 @@ export const DELIVERY_ADDRESS_SCHEMA: PayloadSchema = {
   additionalProperties: false,
 };
 
-export interface DeliveryAddress {
-  recipientName: string;
-  line1: string;
-  line2?: string;
-  city: string;
-  postalCode: string;
-  countryCode: string;
-}
-
 /** The payload each command takes (its JSON Schema is the row's `payloadSchema`). */
 export interface CommandPayloads {
   confirm: { inventoryReservationId?: string };
   releaseToFulfilment: Record<string, never>;
   hold: { reason: HoldReason; ownerTeam: string; customerMessage?: string; reviewBy: string };
-  release: { resolution: string; nextStatus: (typeof RELEASE_TARGETS)[number] };
+  release: { resolution: string; nextStatus: ReleaseTarget };
   startFulfilment: {
     warehouseId: string;
-    priority: (typeof FULFILMENT_PRIORITIES)[number];
+    priority: FulfilmentPriority;
     deliveryMethod: DeliveryMethod;
     estimatedDispatchAt?: string;
   };

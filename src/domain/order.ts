@@ -1,19 +1,12 @@
-// Order rules: the limits and the line of an order, money arithmetic, the checks of CreateOrder,
-// the stable error codes. (Statuses and transitions: ./lifecycle.ts.) Pure: no I/O, no Node
-// modules, no TypeBox, so the API and the workflow sandbox both use it; the wire schemas
+// Order rules: the limits of an order, money arithmetic, the checks of CreateOrder, the stable
+// error codes. (Its types: ./types.ts; statuses and transitions: ./lifecycle.ts.) Pure: no I/O,
+// no Node modules, no TypeBox, so the API and the workflow sandbox both use it; the wire schemas
 // (src/contracts/schemas.ts) take their limits from here.
-import type { CreateOrder, Order } from '../contracts/schemas.js';
+import type { CreateOrder, Order, OrderItem } from './types.js';
 
 /** Largest value of a PostgreSQL INTEGER column: the bound of every amount and quantity. */
 export const MAX_DB_INTEGER = 2_147_483_647;
 export const MAX_ITEMS_PER_ORDER = 500;
-
-/** An order line: amounts in minor units. */
-export interface OrderItem {
-  productId: string;
-  quantity: number;
-  unitPrice: number;
-}
 
 // ---- Stable error codes ----------------------------------------------------------------
 
