@@ -15,6 +15,8 @@ COPY scripts/build-workflows.ts scripts/build.ts ./scripts/
 ARG GIT_COMMIT=""
 RUN node --import tsx scripts/build.ts /app/dist --commit "$GIT_COMMIT"
 ENV WORKFLOW_BUNDLE_PATH=/app/dist/workflow-bundle.js
+# SERVICE_PROCESS_ENV of scripts/build.ts: at most two glibc malloc arenas (worker peak RSS 221 MB instead of 266).
+ENV MALLOC_ARENA_MAX=2
 USER node
 EXPOSE 3000
 # The API, with API_NODE_FLAGS of scripts/build.ts; the worker runs the same image with its command in docker-compose.yml.

@@ -13,7 +13,7 @@ import os from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { API_NODE_FLAGS, buildServices } from '../scripts/build.js';
+import { API_NODE_FLAGS, buildServices, SERVICE_PROCESS_ENV } from '../scripts/build.js';
 import { buildOrderWorkflowBundles, buildWorkflowBundle } from '../scripts/build-workflows.js';
 import { type Config, loadConfig } from '../src/config.js';
 import { migrateDatabase } from '../src/db/migrate.js';
@@ -447,15 +447,21 @@ async function prepareLauncher(run: FullRun): Promise<Launcher> {
     async startWorker(name, workerEnv = run.env, extraNodeArgs = []) {
       const metrics = { WORKER_METRICS_ADDRESS: `127.0.0.1:${await freePort()}` };
       if (built !== undefined) {
-        return startWorkerChild(name, built.worker, { ...workerEnv, ...bundle, ...metrics }, [
+        return startWorkerChild(name, built.worker, { ...SERVICE_PROCESS_ENV, ...workerEnv, ...bundle, ...metrics }, [
           ...workerFlags,
           ...extraNodeArgs,
         ]);
       }
       if (extraNodeArgs.length === 0) {
-        return startWorkerProcess({ ...workerEnv, ...bundle, ...workerNodeOptions, ...metrics });
+        return startWorkerProcess({
+          ...SERVICE_PROCESS_ENV,
+          ...workerEnv,
+          ...bundle,
+          ...workerNodeOptions,
+          ...metrics,
+        });
       }
-      return startWorkerChild(name, 'src/worker.ts', { ...workerEnv, ...bundle, ...metrics }, [
+      return startWorkerChild(name, 'src/worker.ts', { ...SERVICE_PROCESS_ENV, ...workerEnv, ...bundle, ...metrics }, [
         ...workerFlags,
         ...extraNodeArgs,
         '--import',
@@ -463,8 +469,9 @@ async function prepareLauncher(run: FullRun): Promise<Launcher> {
       ]);
     },
     async startApi(name, apiEnv) {
-      if (built === undefined) return startApiProcess({ ...apiEnv, ...apiNodeOptions }, await freePort());
-      return startApiChild(name, built.api, { ...apiEnv, ...apiNodeOptions }, API_NODE_FLAGS);
+      const env = { ...SERVICE_PROCESS_ENV, ...apiEnv, ...apiNodeOptions };
+      if (built === undefined) return startApiProcess(env, await freePort());
+      return startApiChild(name, built.api, env, API_NODE_FLAGS);
     },
   };
 }
@@ -480,6 +487,7 @@ async function startBareWorker(run: FullRun): Promise<Child> {
     'bare-worker',
     'bench/bare-worker.ts',
     {
+      ...SERVICE_PROCESS_ENV,
       ...appEnvironment(run.queues.bare),
       BENCH_WORKFLOW_BUNDLE: bundlePath,
       WORKER_METRICS_ADDRESS: `127.0.0.1:${await freePort()}`,
@@ -1060,6 +1068,7 @@ async function compare(ref: string) {
               `${side.name}-worker`,
               built.worker.entry,
               {
+                ...built.processEnv,
                 ...sideEnv,
                 ...(built.workflowBundle === undefined ? {} : { WORKFLOW_BUNDLE_PATH: built.workflowBundle }),
                 WORKER_METRICS_ADDRESS: `127.0.0.1:${await freePort()}`,
@@ -1070,7 +1079,13 @@ async function compare(ref: string) {
               alive.add(proc);
               return proc;
             }),
-            startApiChild(`${side.name}-api`, built.api.entry, sideEnv, built.api.nodeArgs, side.dir).then((proc) => {
+            startApiChild(
+              `${side.name}-api`,
+              built.api.entry,
+              { ...built.processEnv, ...sideEnv },
+              built.api.nodeArgs,
+              side.dir,
+            ).then((proc) => {
               alive.add(proc);
               return proc;
             }),
@@ -1183,6 +1198,7 @@ async function compare(ref: string) {
       builtWith: built.builtWith,
       workerNodeArgs: built.worker.nodeArgs,
       apiNodeArgs: built.api.nodeArgs,
+      processEnv: built.processEnv,
       prebuiltWorkflowBundle: built.workflowBundle !== undefined,
       databaseUrl: side.databaseUrl,
       taskQueue: side.taskQueue,

@@ -4,13 +4,13 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { prettyFactory } from 'pino-pretty';
-import { API_NODE_FLAGS, DEFAULT_BUILD_DIR, WORKER_NODE_FLAGS } from './build.js';
+import { API_NODE_FLAGS, DEFAULT_BUILD_DIR, SERVICE_PROCESS_ENV, WORKER_NODE_FLAGS } from './build.js';
 
 const pretty = prettyFactory({ colorize: process.stdout.isTTY, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' });
 
 function run(name: string, nodeArgs: string[], env: Record<string, string> = {}): ChildProcess {
   const child = spawn(process.execPath, nodeArgs, {
-    env: { ...process.env, ...env },
+    env: { ...SERVICE_PROCESS_ENV, ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   for (const stream of [child.stdout, child.stderr]) {
@@ -23,7 +23,7 @@ function run(name: string, nodeArgs: string[], env: Record<string, string> = {})
 }
 
 // Both processes as production runs them, built by scripts/start.sh (scripts/build.ts): compiled,
-// with their V8 flags, the worker with its prebuilt workflow bundle.
+// with their V8 flags and SERVICE_PROCESS_ENV, the worker with its prebuilt workflow bundle.
 const children = [
   run('worker', [...WORKER_NODE_FLAGS, resolve(DEFAULT_BUILD_DIR, 'worker.mjs')], {
     WORKFLOW_BUNDLE_PATH: resolve(DEFAULT_BUILD_DIR, 'workflow-bundle.js'),

@@ -22,6 +22,8 @@ export interface BuiltSide {
   api: ProcessCommand;
   worker: ProcessCommand;
   workflowBundle: string | undefined;
+  /** Environment of its API and worker processes (its scripts/build.ts's SERVICE_PROCESS_ENV; none before it). */
+  processEnv: Record<string, string>;
   /** How it was built, for the results: `scripts/build.ts` or `tsx` (no build script at that commit). */
   builtWith: string;
 }
@@ -132,6 +134,7 @@ console.log('BENCH_BUILT ' + JSON.stringify({
   built,
   workerFlags: build.WORKER_NODE_FLAGS ?? null,
   apiFlags: build.API_NODE_FLAGS ?? null,
+  processEnv: build.SERVICE_PROCESS_ENV ?? {},
 }));
 `;
 
@@ -151,10 +154,11 @@ export async function buildSide(dir: string, outDir: string): Promise<BuiltSide>
     });
     const line = stdout.split('\n').find((text) => text.startsWith('BENCH_BUILT '));
     if (line === undefined) throw new Error(`scripts/build.ts of ${dir} printed no result:\n${stdout.slice(-2000)}`);
-    const { built, workerFlags, apiFlags } = JSON.parse(line.slice('BENCH_BUILT '.length)) as {
+    const { built, workerFlags, apiFlags, processEnv } = JSON.parse(line.slice('BENCH_BUILT '.length)) as {
       built: { api?: string; worker?: string; workflowBundle?: string };
       workerFlags: string[] | null;
       apiFlags: string[] | null;
+      processEnv: Record<string, string>;
     };
     if (typeof built.api !== 'string' || typeof built.worker !== 'string') {
       throw new Error(`buildServices of ${dir} returned no api and worker: ${line}`);
@@ -163,6 +167,7 @@ export async function buildSide(dir: string, outDir: string): Promise<BuiltSide>
       api: { entry: built.api, nodeArgs: apiFlags ?? [] },
       worker: { entry: built.worker, nodeArgs: workerFlags ?? [] },
       workflowBundle: built.workflowBundle,
+      processEnv,
       builtWith: 'scripts/build.ts',
     };
   }
@@ -180,6 +185,7 @@ export async function buildSide(dir: string, outDir: string): Promise<BuiltSide>
     // The worker's entry moved from the root to src/ on 2026-12-04; older refs have it at the root.
     worker: { entry: join(dir, existsSync(join(dir, 'src/worker.ts')) ? 'src/worker.ts' : 'worker.ts'), nodeArgs: tsx },
     workflowBundle,
+    processEnv: {},
     builtWith: workflowBundle === undefined ? 'tsx, bundled at start' : 'tsx, scripts/build-workflows.ts',
   };
 }

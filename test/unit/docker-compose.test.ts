@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { API_NODE_FLAGS, WORKER_NODE_FLAGS } from '../../scripts/build.js';
+import { API_NODE_FLAGS, SERVICE_PROCESS_ENV, WORKER_NODE_FLAGS } from '../../scripts/build.js';
 import { CONFIG_VARIABLES, loadConfig } from '../../src/config.js';
 
 interface Service {
@@ -63,11 +63,14 @@ describe('docker-compose.yml', () => {
     ).toBe(3000);
   });
 
-  it('runs both processes compiled, with the V8 flags npm start gives them (scripts/build.ts)', () => {
+  it('runs both processes compiled, with the V8 flags and environment npm start gives them (scripts/build.ts)', () => {
     expect(services.worker?.command).toEqual(['node', ...WORKER_NODE_FLAGS, 'dist/worker.mjs']);
     const dockerfile = readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8');
     expect(dockerfile).toContain(`CMD ${JSON.stringify(['node', ...API_NODE_FLAGS, 'dist/server.mjs'])}`);
     expect(dockerfile).toContain('RUN node --import tsx scripts/build.ts /app/dist');
+    // The image sets the process environment npm start gives both (the worker runs the same image).
+    for (const [name, value] of Object.entries(SERVICE_PROCESS_ENV))
+      expect(dockerfile).toContain(`ENV ${name}=${value}`);
   });
 
   it('points the app at the services by their compose names', () => {
