@@ -34,8 +34,8 @@ export const API_NODE_FLAGS = ['--enable-source-maps', '--max-semi-space-size=1'
 
 /**
  * Environment of both processes, read by glibc at their start (so it cannot be set from inside):
- * at most two malloc arenas. Without it every thread of the Temporal core, the Kafka and
- * PostgreSQL clients may get an arena of its own (up to 8 per core) and hold freed memory
+ * at most two malloc arenas. Without it each thread (the Temporal core's Rust runtime, V8's
+ * and libuv's helpers) may get an arena of its own (up to 8 per core) and hold freed memory
  * there; with it the worker peaked at 221 MB instead of 266 with 3,000 open orders, at the same
  * throughput (bench/README.md). The Dockerfile sets it too; a value in the environment wins.
  */
